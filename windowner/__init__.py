@@ -1,0 +1,43 @@
+"""windowner: window-based named-entity classifiers with hand-derived gradients.
+
+The Python API (the command line is a thin layer over it)::
+
+    import windowner
+    tagger = windowner.load_run("runs/default")            # a trained run folder
+    tagger.predict([["Paris", "is", "in", "France", "."]])  # -> [["B-LOC", "O", "O", "B-LOC", "O"]]
+    windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 2·window + 1)
+    loss, grads = tagger.model.loss_and_grads(windows, labels)  # grads["E"]: SparseRows(rows, values)
+"""
+
+from .config import Config, load_config
+from .conll import Sentence, read_conll
+from .errors import WindownerError
+from .gradcheck import check_gradients
+from .layers import SparseRows
+from .model import WindowModel
+from .tagger import Tagger, load_run
+from .train import load_corpus, train
+from .vectors import read_vectors
+from .vocab import Vocabulary
+from .windows import make_windows, sentence_windows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "Sentence",
+    "SparseRows",
+    "Tagger",
+    "Vocabulary",
+    "WindowModel",
+    "WindownerError",
+    "check_gradients",
+    "load_config",
+    "load_corpus",
+    "load_run",
+    "make_windows",
+    "read_conll",
+    "read_vectors",
+    "sentence_windows",
+    "train",
+]

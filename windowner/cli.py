@@ -1,0 +1,178 @@
+"""The command line: ``windowner train``, ``windowner eval``, ``windowner gradcheck``.
+
+A thin layer over the Python API. Every user error is a :class:`WindownerError`; it is printed as one
+line on stderr and the command exits with status 1 (2 for click's own usage errors, 130 on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import numpy as np
+
+from .config import ModelConfig, load_config
+from .conll import read_conll
+from .errors import WindownerError
+from .gradcheck import TOLERANCE, check_gradients
+from .model import WindowModel
+from .tagger import load_run
+from .train import initialise
+from .train import train as run_training
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can cause into one line on stderr and a non-zero exit status."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except WindownerError as err:
+            click.echo(f"windowner: error: {err}", err=True)
+            sys.exit(1)
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"windowner: error: {where}{err.strerror or err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("windowner: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="windowner")
+def main() -> None:
+    """Window-based named-entity classifiers with hand-derived gradients (CS224N lecture 4)."""
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML config file."
+)
+@click.option(
+    "--output", type=click.Path(file_okay=False), help="Run folder (overrides the config's `output`)."
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. train.lr=0.01.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar, no per-epoch lines.")
+@_friendly
+def train(config_path: str, output: str | None, overrides: tuple[str, ...], quiet: bool) -> None:
+    """Train a model as the config says and write its run folder."""
+    if output is not None:
+        overrides = (*overrides, f"output={output}")
+    config = load_config(config_path, overrides)
+    echo = (lambda line: None) if quiet else click.echo
+    progress = not quiet and sys.stderr.isatty()
+    run_training(config, progress=progress, echo=echo)
+
+
+@main.command(name="eval")
+@click.argument("run", type=click.Path())
+@click.option(
+    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Tagged CoNLL file."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+@click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@_friendly
+def evaluate(run: str, data_path: str, as_json: bool, which: str) -> None:
+    """Score the model of a run folder on a tagged file."""
+    tagger = load_run(run, which)
+    sentences = read_conll(data_path, tagger.config.data.scheme)
+    report = tagger.evaluate(sentences)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report, tagger.task.location_label))
+
+
+def format_report(report: dict[str, Any], location_label: str) -> str:
+    """The scores as a table, in percent."""
+    lines = [f"{'entities':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+
+    def row(name: str, s: dict[str, Any]) -> str:
+        p, r, f = (100 * s[k] for k in ("precision", "recall", "f1"))
+        return f"{name:<12}{p:>10.2f}{r:>10.2f}{f:>10.2f}{s['support']:>10}"
+
+    for name, scores in report["entities"].items():
+        lines.append(row(name, scores))
+    lines.append("")
+    lines.append(row(f"{location_label} tokens", report["tokens"][location_label]))
+    lines.append(f"{'accuracy':<12}{100 * report['tokens']['accuracy']:>10.2f}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Check this run's model on its data."
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(1), help="Windows in the batch.")
+@click.option(
+    "--max-entries", type=click.IntRange(1), help="Check at most this many entries of each parameter."
+)
+@_friendly
+def gradcheck(
+    config_path: str | None, overrides: tuple[str, ...], batch: int, max_entries: int | None
+) -> None:
+    """Compare every analytic gradient with central differences in float64.
+
+    With --config, the model the config trains (same initialisation) on a batch of its training data;
+    without, the default model on a small random problem that needs no files.
+    """
+    rng = np.random.default_rng(0)
+    if config_path is None and not overrides:
+        model, windows, labels = _random_problem(rng, batch)
+        l2 = 1e-3
+        click.echo(f"a random problem: {batch} windows, 40 words of dimension 8, l2 {l2}")
+    else:
+        if config_path is None:
+            raise WindownerError("--set without --config: give the config the overrides apply to")
+        config = load_config(config_path, overrides)
+        tagger, corpus, _ = initialise(config)  # the model `train` would start from
+        model = tagger.model
+        every = tagger.windows([s.tokens for s in corpus.train])
+        chosen = rng.choice(len(every), size=min(batch, len(every)), replace=False)
+        windows, labels = every[chosen], corpus.task.targets(corpus.train)[chosen]
+        l2 = config.train.l2 or 1e-3  # check the L2 term even where the run does not use it
+        click.echo(f"{config_path}: {len(windows)} training windows, l2 {l2}")
+
+    checks = check_gradients(model, windows, labels, l2=l2, max_entries=max_entries, rng=rng)
+    click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
+    for check in checks:
+        shape = "x".join(map(str, model.params[check.name].shape))
+        verdict = "ok" if check.ok else "FAIL"
+        error = check.max_relative_error
+        click.echo(f"{check.name:<10}{shape:>14}{check.entries:>10}{error:>20.2e}  {verdict}")
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        names = ", ".join(failed)
+        click.echo(f"windowner: error: gradients of {names} exceed the tolerance {TOLERANCE:g}", err=True)
+        sys.exit(1)
+    click.echo(f"all gradients agree with central differences (tolerance {TOLERANCE:g})")
+
+
+def _random_problem(rng: np.random.Generator, batch: int):
+    m = ModelConfig()
+    words, dim, classes = 40, 8, 5
+    E = rng.normal(0.0, 0.5, size=(words, dim))
+    model = WindowModel.initialise(E, m.window, m.hidden, classes, rng, m.activation, dtype=np.float64)
+    windows = rng.integers(0, words, size=(batch, 2 * m.window + 1))
+    windows[0, 0] = windows[0, 1]  # a word used twice in one window: its gradient must be the sum
+    labels = rng.integers(0, classes, size=batch)
+    return model, windows, labels
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,133 @@
+"""Reading tagged text: CoNLL-style files.
+
+The format, as the CoNLL-2003 shared task and most NER corpora write it:
+
+* one token a line; the token is the first column and its tag the last, columns separated by spaces or
+  tabs (any number of columns in between: POS, chunk, ... are ignored);
+* a blank line ends a sentence;
+* ``-DOCSTART-`` lines (document separators) are skipped.
+
+Tags may come in any of the three common encodings; they are converted on reading to **IOB2** (also
+called BIO), the one scheme used everywhere inside windowner:
+
+* IOB1 (CoNLL-2003's original release, Wikigold): ``I-X`` everywhere, ``B-X`` only where an entity
+  directly follows another of the same type.
+* IOB2 / BIO: every entity starts with ``B-X``, continues with ``I-X``.
+* IOBES: ``S-X`` for a one-token entity, ``E-X`` for the last token of a longer one.
+
+IOB1 and IOB2 need no telling apart: rewriting every ``I-X`` that starts an entity (it follows ``O`` or
+a tag of another type) as ``B-X`` turns IOB1 into IOB2 and leaves IOB2 as it is. IOBES is recognised by
+its ``E-``/``S-`` tags. Tags without a prefix other than ``O`` (``LOC``, ``PER``) are an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import WindownerError
+
+SCHEMES = ("auto", "iob1", "iob2", "iobes")
+_TAG = re.compile(r"^(O|[BIES]-\S+)$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its tokens and their IOB2 tags (``tags`` is empty for untagged text)."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
+    """Read a CoNLL-style file into sentences with IOB2 tags.
+
+    ``scheme`` is ``auto`` (IOBES if the file has an ``E-``/``S-`` tag, else IOB1/IOB2), or one of
+    ``iob1``, ``iob2``, ``iobes`` to insist on one. A line with a single column, or a tag that is not
+    ``O`` / ``B-X`` / ``I-X`` / ``E-X`` / ``S-X``, raises :class:`WindownerError` naming the file and line.
+    """
+    path = Path(path)
+    if scheme not in SCHEMES:
+        raise WindownerError(f"unknown tag scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
+    try:
+        with open(path, encoding="utf-8") as lines:
+            raw = list(_read_sentences(lines, path))
+    except FileNotFoundError:
+        raise WindownerError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise WindownerError(f"{path}: is a directory, expected a CoNLL file") from None
+    except UnicodeDecodeError as err:
+        raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+    has_iobes = any(tag[0] in "ES" for _, tags, _ in raw for tag in tags)
+    if scheme == "auto":
+        scheme = "iobes" if has_iobes else "iob1"
+    elif scheme != "iobes" and has_iobes:
+        _, tags, first_line = next(s for s in raw if any(tag[0] in "ES" for tag in s[1]))
+        raise WindownerError(f"{path}:{first_line}: E-/S- tags in a file read as {scheme}")
+    convert = iobes_to_iob2 if scheme == "iobes" else iob1_to_iob2
+    return [Sentence(tokens, tuple(convert(tags))) for tokens, tags, _ in raw]
+
+
+def _read_sentences(lines: Iterable[str], path: Path) -> Iterator[tuple[tuple[str, ...], list[str], int]]:
+    """Yield (tokens, raw tags, line number of the sentence's first token) for each sentence."""
+    tokens: list[str] = []
+    tags: list[str] = []
+    first = 0
+    for number, line in enumerate(lines, start=1):
+        columns = line.split()
+        if not columns:
+            if tokens:
+                yield tuple(tokens), tags, first
+                tokens, tags = [], []
+            continue
+        if columns[0] == "-DOCSTART-":
+            continue
+        if len(columns) < 2:
+            found = line.strip()
+            raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found!r}")
+        tag = columns[-1]
+        if not _TAG.match(tag):
+            raise WindownerError(f"{path}:{number}: tag {tag!r} is not O, B-X, I-X, E-X or S-X")
+        if not tokens:
+            first = number
+        tokens.append(columns[0])
+        tags.append(tag)
+    if tokens:
+        yield tuple(tokens), tags, first
+
+
+def iob1_to_iob2(tags: Iterable[str]) -> list[str]:
+    """IOB1 (or IOB2) to IOB2: an ``I-X`` that starts an entity becomes ``B-X``.
+
+    >>> iob1_to_iob2(["I-LOC", "I-LOC", "B-LOC", "O", "I-PER"])
+    ['B-LOC', 'I-LOC', 'B-LOC', 'O', 'B-PER']
+    """
+    out: list[str] = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out
+
+
+def iobes_to_iob2(tags: Iterable[str]) -> list[str]:
+    """IOBES to IOB2: ``S-X`` becomes ``B-X``, ``E-X`` becomes ``I-X`` (then as :func:`iob1_to_iob2`).
+
+    >>> iobes_to_iob2(["S-LOC", "B-PER", "E-PER", "O"])
+    ['B-LOC', 'B-PER', 'I-PER', 'O']
+    """
+    renamed = ("B-" + t[2:] if t[0] == "S" else "I-" + t[2:] if t[0] == "E" else t for t in tags)
+    return iob1_to_iob2(renamed)
+
+
+def entity_type(tag: str) -> str:
+    """The type of an IOB tag, ``""`` for ``O``: ``entity_type("B-LOC") == "LOC"``."""
+    return "" if tag == "O" else tag[2:]

@@ -1,0 +1,75 @@
+"""Tasks: what the classifier predicts for the centre word of a window.
+
+* ``location`` (the lecture's): two classes, ``O`` and the location type (``task.location_label``,
+  ``LOC`` by default: data sets spell it ``LOC``, ``location``, ``GPE``...). Predicted runs of
+  location tokens are read back as entities the IOB1 way: consecutive location tokens form one entity.
+  It is scored against the gold location entities only.
+* ``entities``: one class per IOB2 tag of the training data (``O``, ``B-LOC``, ``I-LOC``, ...), scored on
+  every entity type. A predicted ``I-X`` that starts an entity is read as ``B-X``, as conlleval reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conll import Sentence, entity_type, iob1_to_iob2
+from .errors import WindownerError
+
+TASKS = ("location", "entities")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: its name, its class names (class i is ``labels[i]``) and the location type."""
+
+    name: str
+    labels: tuple[str, ...]
+    location_label: str = "LOC"
+
+    def targets(self, sentences: Sequence[Sentence], source: str = "the data") -> np.ndarray:
+        """The class of every token of ``sentences``, int64 ``(N,)``, sentence after sentence."""
+        tags = [tag for sentence in sentences for tag in sentence.tags]
+        if self.name == "location":
+            return np.fromiter((entity_type(t) == self.location_label for t in tags), np.int64, len(tags))
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = sorted({tag for tag in tags if tag not in index})
+        if unknown:
+            raise WindownerError(f"{source}: tags {', '.join(unknown)} are not among the model's classes")
+        return np.fromiter((index[t] for t in tags), np.int64, len(tags))
+
+    def decode(self, classes: np.ndarray, lengths: Iterable[int]) -> list[list[str]]:
+        """Predicted classes ``(N,)`` to valid IOB2 tags, split into sentences of ``lengths``."""
+        names = self.labels if self.name == "entities" else ("O", "I-" + self.location_label)
+        tags = [names[i] for i in classes.tolist()]
+        out, start = [], 0
+        for length in lengths:
+            out.append(iob1_to_iob2(tags[start : start + length]))
+            start += length
+        return out
+
+    def reference(self, sentence: Sentence) -> list[str]:
+        """The gold tags the task is scored against: for ``location``, other entity types become ``O``."""
+        if self.name == "entities":
+            return list(sentence.tags)
+        return [tag if entity_type(tag) == self.location_label else "O" for tag in sentence.tags]
+
+
+def make_task(name: str, train: Sequence[Sentence], location_label: str = "LOC") -> Task:
+    """The task ``name`` with the classes the training sentences call for."""
+    if name == "location":
+        if not any(entity_type(tag) == location_label for s in train for tag in s.tags):
+            raise WindownerError(
+                f"task.location_label {location_label!r}: no such entity type in the training data"
+                f" (it has {', '.join(entity_types(train)) or 'none'})"
+            )
+        return Task(name, ("O", location_label), location_label)
+    tags = {tag for sentence in train for tag in sentence.tags} - {"O"}
+    labels = ("O", *sorted(tags, key=lambda tag: (entity_type(tag), tag)))
+    return Task(name, labels, location_label)
+
+
+def entity_types(sentences: Sequence[Sentence]) -> list[str]:
+    return sorted({entity_type(tag) for s in sentences for tag in s.tags} - {""})

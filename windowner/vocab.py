@@ -1,0 +1,93 @@
+"""The vocabulary: which row of the word-vector matrix E each token reads.
+
+Rows 0, 1 and 2 are special:
+
+* ``<unk>``: every token without a pretrained vector;
+* ``<s>`` and ``</s>``: the padding before the first and after the last word of a sentence, so that the
+  window of a word near a sentence boundary still has 2·window + 1 words.
+
+The rows after them are the pretrained words, in the vector file's order. A token is looked up as it is
+or lowercased (``vectors.lowercase``; GloVe 6B is lowercase), then, if it is not found and has a digit,
+with every digit replaced by ``0`` (``vectors.normalize_digits``; "1996" → "0000" when "1996" itself has no
+vector). The special rows start as draws from N(0, σ²), σ the standard deviation of all the pretrained
+values, so that they are on the scale of the real vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WindownerError
+
+UNK, START, END = "<unk>", "<s>", "</s>"
+SPECIALS = (UNK, START, END)
+_DIGIT = re.compile(r"\d")
+
+
+class Vocabulary:
+    """Maps tokens to rows of E. ``words[i]`` is the word of row ``i``; rows 0-2 are the specials."""
+
+    def __init__(self, words: Sequence[str], lowercase: bool = True, normalize_digits: bool = True):
+        if tuple(words[: len(SPECIALS)]) != SPECIALS:
+            raise WindownerError(f"a vocabulary must start with {', '.join(SPECIALS)}")
+        self.words = list(words)
+        self.lowercase = lowercase
+        self.normalize_digits = normalize_digits
+        self.row = {word: i for i, word in enumerate(self.words)}
+        if len(self.row) != len(self.words):
+            raise WindownerError("a vocabulary lists a word twice")
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def keys(self, token: str) -> list[str]:
+        """The forms a token is looked up under, in order."""
+        key = token.lower() if self.lowercase else token
+        if self.normalize_digits and _DIGIT.search(key):
+            return [key, _DIGIT.sub("0", key)]
+        return [key]
+
+    def index(self, token: str) -> int:
+        """The row of ``token``: its first key with a vector, else ``<unk>`` (0)."""
+        for key in self.keys(token):
+            row = self.row.get(key)
+            if row is not None and row >= len(SPECIALS):
+                return row
+        return 0
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        """Rows of a token sequence, as an int64 array."""
+        return np.fromiter((self.index(token) for token in tokens), dtype=np.int64)
+
+    def save(self, path: str | Path) -> None:
+        """One word a line, row order (words never hold a newline: they are whitespace-free)."""
+        Path(path).write_text("".join(word + "\n" for word in self.words), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path, lowercase: bool, normalize_digits: bool) -> Vocabulary:
+        words = Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+        return cls(words, lowercase, normalize_digits)
+
+
+def lookup_keys(tokens: Iterable[str], lowercase: bool, normalize_digits: bool) -> set[str]:
+    """Every form under which these tokens may be looked up: what to keep of a vector file."""
+    probe = Vocabulary(SPECIALS, lowercase, normalize_digits)
+    return {key for token in set(tokens) for key in probe.keys(token)}
+
+
+def with_specials(
+    words: Sequence[str], vectors: np.ndarray, rng: np.random.Generator
+) -> tuple[list[str], np.ndarray]:
+    """Prepend the special rows to pretrained ``(words, vectors)``; returns the vocabulary's words and E.
+
+    E has shape ``(3 + len(words), d)``; its first three rows are drawn from N(0, σ²), σ = ``vectors.std()``.
+    """
+    keep = np.array([word not in SPECIALS for word in words], dtype=bool)  # a file may have its own <unk>
+    words, vectors = [word for word in words if word not in SPECIALS], vectors[keep]
+    sigma = float(np.std(vectors)) if len(vectors) else 1.0
+    specials = rng.normal(0.0, sigma, size=(len(SPECIALS), vectors.shape[1])).astype(vectors.dtype)
+    return [*SPECIALS, *words], np.concatenate([specials, vectors])

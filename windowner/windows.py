@@ -1,0 +1,49 @@
+"""Windows: the 2·window + 1 word rows around every token, as one integer matrix.
+
+For a sentence ``w_1 … w_n`` and ``window = 2``, token ``t`` gets the rows of
+``w_{t-2}, w_{t-1}, w_t, w_{t+1}, w_{t+2}``; positions before the first word read ``<s>``, positions
+after the last read ``</s>``. The windows of a whole corpus are built at once, with no Python loop over
+tokens: every token's neighbour at offset ``k`` is the token ``k`` places further in the concatenated
+corpus, replaced by a pad wherever that crosses its own sentence's boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .vocab import END, START, Vocabulary
+
+
+def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: int) -> np.ndarray:
+    """Windows of every token of every sentence.
+
+    Args:
+        sentences: one int array of rows (word indices) per sentence.
+        window: words on each side of the centre word.
+        start, end: the rows of the ``<s>`` and ``</s>`` pads.
+
+    Returns:
+        int64 array of shape ``(N, 2·window + 1)``, N the total number of tokens, sentence after sentence;
+        column ``window`` is the centre word.
+    """
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros((0, 2 * window + 1), dtype=np.int64)
+    rows = np.concatenate(sentences).astype(np.int64)
+    sentence_start = np.repeat(np.cumsum(lengths) - lengths, lengths)  # (N,) first token of own sentence
+    position = np.arange(total) - sentence_start  # (N,) index within the sentence
+    length = np.repeat(lengths, lengths)  # (N,) length of own sentence
+    offsets = np.arange(-window, window + 1)  # (2w+1,)
+    neighbour = position[:, None] + offsets[None, :]  # (N, 2w+1) position of each window word
+    inside = (neighbour >= 0) & (neighbour < length[:, None])
+    gathered = rows[np.clip(np.arange(total)[:, None] + offsets[None, :], 0, total - 1)]
+    return np.where(inside, gathered, np.where(neighbour < 0, start, end))
+
+
+def sentence_windows(sentences: Sequence[Sequence[str]], vocab: Vocabulary, window: int) -> np.ndarray:
+    """The windows of tokenised sentences, looked up in ``vocab``: int64 ``(N, 2·window + 1)``."""
+    rows = [vocab.encode(tokens) for tokens in sentences]
+    return make_windows(rows, window, vocab.row[START], vocab.row[END])
