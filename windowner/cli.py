@@ -66,16 +66,19 @@ def main() -> None:
     metavar="KEY=VALUE",
     help="Override a config key, e.g. train.lr=0.01.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the model in a run folder that already has one.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no per-epoch lines.")
 @_friendly
-def train(config_path: str, output: str | None, overrides: tuple[str, ...], quiet: bool) -> None:
+def train(
+    config_path: str, output: str | None, overrides: tuple[str, ...], overwrite: bool, quiet: bool
+) -> None:
     """Train a model as the config says and write its run folder."""
     if output is not None:
         overrides = (*overrides, f"output={output}")
     config = load_config(config_path, overrides)
     echo = (lambda line: None) if quiet else click.echo
     progress = not quiet and sys.stderr.isatty()
-    run_training(config, progress=progress, echo=echo)
+    run_training(config, progress=progress, echo=echo, overwrite=overwrite)
 
 
 @main.command(name="eval")

@@ -4,11 +4,12 @@ For a parameter entry θ_j, the central difference with step h is
 
     D(h) = (J(θ + h·e_j) − J(θ − h·e_j)) / 2h  =  ∂J/∂θ_j + c·h² + O(h⁴)
 
-(a one-sided difference's error is O(h)). Its error has two parts: the h² term, and the rounding of J
-(about 1e-16·|J| in float64) divided by 2h. No h makes both small: at best about 1e-11 absolute, which
-for the smallest of 25,000 entries of W (|∂J/∂W_ij| ≈ 1e-7) is a relative error of 1e-4 on a correct
-gradient. So by default the numeric derivative is the Richardson extrapolation of two central
-differences, which cancels the h² term and allows a larger step (less rounding):
+(a one-sided difference's error is O(h)). Its error has two parts: the h² term, and the rounding of
+the two values of J (about 1e-16·|J| each in float64) divided by 2h, about 1e-16·|J|/h. No h makes both
+small: at best about 1e-11 absolute, which for the smallest of 25,000 entries of W (|∂J/∂W_ij| ≈ 1e-7)
+is a relative error of 1e-4 on a correct gradient. So by default the numeric derivative is the
+Richardson extrapolation of two central differences, which cancels the h² term and allows a larger
+step (less rounding):
 
     n_j = (4·D(h/2) − D(h)) / 3  =  ∂J/∂θ_j + O(h⁴),   h = 3e-3
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from .model import WindowModel
 
-TOLERANCE = 1e-6  # a correct gradient lands around 1e-9 … 1e-7; a wrong one near 1
+TOLERANCE = 1e-6  # a correct gradient lands around 1e-10 … 3e-7 (the smallest entries); a wrong one near 1
 STEP = 3e-3  # h for the extrapolated difference
 PLAIN_STEP = 1e-5  # h for the plain central difference
 TINY = 1e-12

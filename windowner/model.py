@@ -93,8 +93,9 @@ class WindowModel:
     def forward(self, windows: np.ndarray) -> tuple[np.ndarray, Callable[..., Gradients]]:
         """Scores of a batch of windows, int ``(B, K)`` -> ``(B, C)``, and the backward pass.
 
-        ``backward(d_scores, fine_tune=True)`` takes ∂J/∂s ``(B, C)`` and returns the gradients of
-        W, b, U, c (dense) and, with ``fine_tune``, of E (:class:`SparseRows`: the touched rows only).
+        ``backward(d_scores, fine_tune=True)`` takes ∂J/∂s ``(B, C)`` and returns the gradients that flow
+        back from the scores: of W, b, U, c (dense) and, with ``fine_tune``, of E (:class:`SparseRows`:
+        the touched rows only). The L2 term's λW and λU are added by :meth:`loss_and_grads`.
         """
         p = self.params
         x, embedding_backward = embedding(p["E"], windows)  # (B, K·d)
@@ -103,9 +104,10 @@ class WindowModel:
         scores, output_backward = affine(h, p["U"], p["c"])  # (B, C)
 
         def backward(d_scores: np.ndarray, fine_tune: bool = True) -> Gradients:
-            d_hidden, dU, dc = output_backward(d_scores)  # ∂J/∂h = Uᵀδ₂, δ₂ = ∂J/∂s
-            delta = activation_backward(d_hidden)  # δ₁ = ∂J/∂z = ∂J/∂h ⊙ f'(z)
-            dx, dW, db = hidden_backward(delta, need_input=fine_tune)  # ∂J/∂x = Wᵀδ₁
+            # batch rows: row i of δ₂U is Uᵀδ₂ for window i, and so on
+            d_hidden, dU, dc = output_backward(d_scores)  # ∂J/∂H = δ₂ U, δ₂ = ∂J/∂S
+            delta = activation_backward(d_hidden)  # δ₁ = ∂J/∂Z = ∂J/∂H ⊙ f'(Z)
+            dx, dW, db = hidden_backward(delta, need_input=fine_tune)  # ∂J/∂X = δ₁ W
             grads: Gradients = {"W": dW, "b": db, "U": dU, "c": dc}
             if fine_tune:
                 grads["E"] = embedding_backward(dx)

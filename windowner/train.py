@@ -24,7 +24,7 @@ from .conll import Sentence, read_conll
 from .errors import WindownerError
 from .model import WindowModel
 from .optim import make_optimizer
-from .tagger import LAST_FILE, Tagger, save_params, write_atomic
+from .tagger import LAST_FILE, MODEL_FILE, Tagger, save_params, write_atomic
 from .tasks import Task, make_task
 from .vectors import read_vectors
 from .vocab import Vocabulary, lookup_keys, with_specials
@@ -81,16 +81,26 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     return Tagger(model, corpus.vocab, corpus.task, config), corpus, rng
 
 
-def train(config: Config, progress: bool = True, echo: Callable[[str], Any] = print) -> dict[str, Any]:
-    """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores."""
+def train(
+    config: Config, progress: bool = True, echo: Callable[[str], Any] = print, overwrite: bool = False
+) -> dict[str, Any]:
+    """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
+
+    A folder that already holds a trained model is an error unless ``overwrite`` (so no run is lost).
+    """
     settings = config.train
+    output = Path(config.output)
+    if (output / MODEL_FILE).exists() and not overwrite:
+        raise WindownerError(
+            f"{output} already holds a trained model: choose another output folder (--output),"
+            " or replace it (--overwrite)"
+        )
     tagger, corpus, rng = initialise(config)
     model = tagger.model
     windows = tagger.windows([s.tokens for s in corpus.train])
     targets = corpus.task.targets(corpus.train, config.data.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr)
     l2 = settings.l2
-    output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     echo(
         f"{len(windows):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
