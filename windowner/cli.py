@@ -6,6 +6,7 @@ line on stderr and the command exits with status 1 (2 for click's own usage erro
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -73,9 +74,9 @@ def train(
     config_path: str, output: str | None, overrides: tuple[str, ...], overwrite: bool, quiet: bool
 ) -> None:
     """Train a model as the config says and write its run folder."""
-    if output is not None:
-        overrides = (*overrides, f"output={output}")
     config = load_config(config_path, overrides)
+    if output is not None:
+        config = dataclasses.replace(config, output=output)  # a folder name as typed, not YAML
     echo = (lambda line: None) if quiet else click.echo
     progress = not quiet and sys.stderr.isatty()
     run_training(config, progress=progress, echo=echo, overwrite=overwrite)

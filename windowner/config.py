@@ -15,6 +15,8 @@ made absolute) is saved with the model as ``config.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,20 +92,7 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise WindownerError(f"{path}: no such config file") from None
-        except (IsADirectoryError, UnicodeDecodeError) as err:
-            raise WindownerError(f"{path}: cannot read the config file ({err})") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise WindownerError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
-        if not isinstance(raw, dict):
-            raise WindownerError(f"{path}: a config file must be a mapping of sections")
+        raw = read_yaml_mapping(path)
         _resolve_paths(raw, Config, path.parent.resolve(), "")
     for item in overrides:
         apply_override(raw, item)
@@ -113,6 +102,36 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Check a plain dictionary (a saved ``config.yaml``) against the schema."""
     return build(Config, raw, "")
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds; errors name the file (and the line of bad YAML)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WindownerError(f"{path}: no such config file") from None
+    except (IsADirectoryError, UnicodeDecodeError) as err:
+        raise WindownerError(f"{path}: cannot read the config file ({err})") from None
+    try:
+        raw = yaml.safe_load(text) or {}  # an empty file is an empty mapping
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise WindownerError(
+            f"{path}{where}: not valid YAML ({getattr(err, 'problem', None) or 'syntax'})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise WindownerError(f"{path}: a config file must be a mapping of sections (data:, vectors:, ...)")
+    return raw
+
+
+def load_saved_config(path: Path) -> Config:
+    """The resolved config a run folder saved (``config.yaml``); errors name the file."""
+    try:
+        return config_from_dict(read_yaml_mapping(path))
+    except WindownerError as err:
+        message = str(err)
+        raise WindownerError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -129,8 +148,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     node = raw
     schema: Any = Config
     for depth, section in enumerate(sections):
-        if section not in _fields(schema) or not dataclasses.is_dataclass(_field_type(schema, section)):
-            raise WindownerError(f"unknown config key {'.'.join(sections[: depth + 1])!r}")
+        name = ".".join(sections[: depth + 1])
+        if section not in _fields(schema):
+            raise WindownerError(f"unknown config key {name!r}{_known(schema)}")
+        if not dataclasses.is_dataclass(_field_type(schema, section)):
+            raise WindownerError(f"config key {name!r} is a value, not a section: {key!r} names nothing")
         schema = _field_type(schema, section)
         child = node.setdefault(section, {})
         if not isinstance(child, dict):
@@ -138,6 +160,8 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node = child
     if last not in _fields(schema):
         raise WindownerError(f"unknown config key {key!r}{_known(schema)}")
+    if _fields(schema)[last].metadata.get("path") and isinstance(value, str) and value:
+        value = os.path.abspath(os.path.expanduser(value))  # relative to the current folder
     node[last] = value
 
 
@@ -175,6 +199,13 @@ def _check_value(key: str, value: Any, kind: Any, meta: Any) -> Any:
         raise WindownerError(f"config key {key!r} must not be empty")
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if base is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if base is float and isinstance(value, float) and not math.isfinite(value):
+        raise WindownerError(f"config key {key!r} must be a finite number, got {value!r}")
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):
         names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
         raise WindownerError(f"config key {key!r} must be {names[base]}, got {value!r}")
@@ -197,7 +228,7 @@ def _resolve_paths(raw: dict[str, Any], schema: Any, base: Path, prefix: str) ->
         if dataclasses.is_dataclass(kind) and isinstance(value, dict):
             _resolve_paths(value, kind, base, f"{prefix}{key}.")
         elif fields[key].metadata.get("path") and isinstance(value, str) and value:
-            raw[key] = str(base / Path(value).expanduser())
+            raw[key] = os.path.normpath(base / Path(value).expanduser())
 
 
 def _fields(schema: Any) -> dict[str, dataclasses.Field]:

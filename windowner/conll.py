@@ -55,8 +55,8 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     if scheme not in SCHEMES:
         raise WindownerError(f"unknown tag scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
     try:
-        with open(path, encoding="utf-8") as lines:
-            raw = list(_read_sentences(lines, path))
+        with open(path, encoding="utf-8-sig") as lines:  # -sig: a byte-order mark is not a token
+            raw = list(_read_sentences(lines, path, scheme))
     except FileNotFoundError:
         raise WindownerError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -64,26 +64,23 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     except UnicodeDecodeError as err:
         raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
 
-    has_iobes = any(tag[0] in "ES" for _, tags, _ in raw for tag in tags)
     if scheme == "auto":
-        scheme = "iobes" if has_iobes else "iob1"
-    elif scheme != "iobes" and has_iobes:
-        _, tags, first_line = next(s for s in raw if any(tag[0] in "ES" for tag in s[1]))
-        raise WindownerError(f"{path}:{first_line}: E-/S- tags in a file read as {scheme}")
+        scheme = "iobes" if any(tag[0] in "ES" for _, tags in raw for tag in tags) else "iob1"
     convert = iobes_to_iob2 if scheme == "iobes" else iob1_to_iob2
-    return [Sentence(tokens, tuple(convert(tags))) for tokens, tags, _ in raw]
+    return [Sentence(tokens, tuple(convert(tags))) for tokens, tags in raw]
 
 
-def _read_sentences(lines: Iterable[str], path: Path) -> Iterator[tuple[tuple[str, ...], list[str], int]]:
-    """Yield (tokens, raw tags, line number of the sentence's first token) for each sentence."""
+def _read_sentences(
+    lines: Iterable[str], path: Path, scheme: str
+) -> Iterator[tuple[tuple[str, ...], list[str]]]:
+    """Yield (tokens, raw tags) for each sentence; ``E-``/``S-`` tags are an error in IOB1/IOB2."""
     tokens: list[str] = []
     tags: list[str] = []
-    first = 0
     for number, line in enumerate(lines, start=1):
         columns = line.split()
         if not columns:
             if tokens:
-                yield tuple(tokens), tags, first
+                yield tuple(tokens), tags
                 tokens, tags = [], []
             continue
         if columns[0] == "-DOCSTART-":
@@ -94,12 +91,12 @@ def _read_sentences(lines: Iterable[str], path: Path) -> Iterator[tuple[tuple[st
         tag = columns[-1]
         if not _TAG.match(tag):
             raise WindownerError(f"{path}:{number}: tag {tag!r} is not O, B-X, I-X, E-X or S-X")
-        if not tokens:
-            first = number
+        if tag[0] in "ES" and scheme in ("iob1", "iob2"):
+            raise WindownerError(f"{path}:{number}: tag {tag!r} in a file read as {scheme} (data.scheme)")
         tokens.append(columns[0])
         tags.append(tag)
     if tokens:
-        yield tuple(tokens), tags, first
+        yield tuple(tokens), tags
 
 
 def iob1_to_iob2(tags: Iterable[str]) -> list[str]:

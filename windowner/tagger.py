@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from . import metrics
-from .config import Config, config_from_dict, dump_config
+from .config import Config, dump_config, load_saved_config
 from .conll import Sentence
 from .errors import WindownerError
 from .model import PARAMETERS, WindowModel
-from .tasks import Task
+from .tasks import TASKS, Task
 from .vocab import Vocabulary
 from .windows import sentence_windows
 
@@ -85,9 +84,8 @@ class Tagger:
         for name in (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
                 raise WindownerError(f"{folder}: not a windowner run folder ({name} is missing)")
-        config = config_from_dict(_read_yaml(folder / CONFIG_FILE))
-        labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))
-        task = Task(labels["task"], tuple(labels["labels"]), labels["location_label"])
+        config = load_saved_config(folder / CONFIG_FILE)
+        task = _read_task(folder / LABELS_FILE)
         vectors = config.vectors
         vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
         params = load_params(folder / (MODEL_FILE if which == "best" else LAST_FILE))
@@ -125,8 +123,10 @@ def load_params(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             params = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as err:
-        raise WindownerError(f"{path}: cannot read the model ({err})") from None
+    except FileNotFoundError:
+        raise WindownerError(f"{path}: no such model file") from None
+    except (OSError, ValueError, EOFError):
+        raise WindownerError(f"{path}: not a windowner model (.npz of E, W, b, U, c)") from None
     missing = [name for name in PARAMETERS if name not in params]
     if missing:
         raise WindownerError(f"{path}: the model has no {', '.join(missing)}")
@@ -158,8 +158,19 @@ class _atomic:
             os.unlink(self.temporary)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_task(path: Path) -> Task:
+    """The task of ``labels.json``: ``{"task": ..., "labels": [...], "location_label": ...}``."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise WindownerError(f"{path}: not valid YAML ({err})") from None
+        labels = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise WindownerError(f"{path}: not valid JSON ({err})") from None
+    valid = (
+        isinstance(labels, dict)
+        and labels.get("task") in TASKS
+        and isinstance(labels.get("labels"), list)
+        and all(isinstance(label, str) for label in labels["labels"])
+        and isinstance(labels.get("location_label"), str)
+    )
+    if not valid:
+        raise WindownerError(f"{path}: expected task (location|entities), labels (a list) and location_label")
+    return Task(labels["task"], tuple(labels["labels"]), labels["location_label"])

@@ -47,8 +47,8 @@ def read_vectors(
 
 def _open_text(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first word
 
 
 def _parse(
@@ -68,7 +68,12 @@ def _parse(
         start = 1
         rows = _chain(first, lines)
     for number, line in enumerate(rows, start=start):
-        word, _, rest = line.rstrip("\n").partition(" ")
+        line = line.rstrip()
+        if not line:
+            continue  # a blank line (often the last)
+        word, _, rest = line.partition(" ")  # split at a space only: some words hold other whitespace
+        if not rest and "\t" in word:
+            word, _, rest = word.partition("\t")  # a tab-separated file
         if lowercase:
             word = word.lower()
         if (wanted is not None and word not in wanted) or word in seen:

@@ -1,0 +1,249 @@
+"""Tests of the command line: one-line errors, gradcheck, and a real (one-epoch) train + eval run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from windowner.cli import main
+from windowner.config import config_from_dict
+from windowner.conll import read_conll
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = REPO / "configs" / "default.yaml"
+TEST_DATA = REPO / "data" / "wikigold" / "test.conll"
+RUN_FILES = ("model.npz", "last.npz", "vocab.txt", "labels.json", "config.yaml", "history.jsonl")
+RUN_FILES += ("scores.json",)
+
+
+def run(*args: str):
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps stderr apart by itself
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def describe(result) -> str:
+    text = f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
+    if result.exc_info and not isinstance(result.exception, SystemExit):
+        text += "\n" + "".join(traceback.format_exception(*result.exc_info))
+    return text
+
+
+def assert_ok(result) -> None:
+    assert result.exit_code == 0, describe(result)
+
+
+def assert_one_line_error(result, *needles: str) -> str:
+    """A handled user error: status 1, exactly one stderr line ``windowner: error: ...``, no traceback."""
+    assert result.exit_code == 1, describe(result)
+    assert isinstance(result.exception, SystemExit), describe(result)  # not an uncaught exception
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, describe(result)
+    assert lines[0].startswith("windowner: error:"), describe(result)
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], describe(result)
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A real run of the default config, one epoch (frozen vectors: about a second)."""
+    output = tmp_path_factory.mktemp("cli") / "run"
+    result = run("train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=1", "--quiet")
+    assert_ok(result)
+    assert result.stdout == ""  # --quiet
+    return output
+
+
+# ---------------------------------------------------------------------------------------------------------
+# errors
+
+
+def test_train_unknown_set_key(tmp_path):
+    result = run("train", "--config", DEFAULT, "--output", tmp_path / "run", "--set", "train.foo=1")
+    assert_one_line_error(result, "'train.foo'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_bad_value(tmp_path):
+    result = run("train", "--config", DEFAULT, "--output", tmp_path / "run", "--set", "train.epochs=0")
+    assert_one_line_error(result, "'train.epochs'")
+
+
+def test_train_set_without_equals(tmp_path):
+    result = run("train", "--config", DEFAULT, "--output", tmp_path / "run", "--set", "train.epochs")
+    assert_one_line_error(result, "KEY=VALUE")
+
+
+def test_train_missing_config_file(tmp_path):
+    result = run("train", "--config", tmp_path / "absent.yaml")
+    assert_one_line_error(result, "absent.yaml")
+
+
+def test_train_missing_data_file(write, tmp_path):
+    config = write("run.yaml", "data:\n  train: nowhere.conll\nvectors:\n  path: v.txt\n")
+    result = run("train", "--config", config, "--output", tmp_path / "run")
+    assert_one_line_error(result, "nowhere.conll")
+
+
+def test_train_malformed_data_file(write, tmp_path):
+    write("train.conll", "a O\nb I-LOC\n\nlonely\n")
+    config = write("run.yaml", "data:\n  train: train.conll\nvectors:\n  path: v.txt\n")
+    result = run("train", "--config", config, "--output", tmp_path / "run")
+    assert_one_line_error(result, "train.conll:4:")
+
+
+def test_train_refuses_to_overwrite_a_run_unless_told(trained_run, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(trained_run, folder)
+    before = (folder / "model.npz").read_bytes()
+    common = ("train", "--config", DEFAULT, "--output", folder, "--set", "train.epochs=1", "--quiet")
+    assert_one_line_error(run(*common), "--overwrite")
+    assert (folder / "model.npz").read_bytes() == before
+    assert_ok(run(*common, "--set", "train.seed=1", "--overwrite"))
+    assert (folder / "model.npz").read_bytes() != before
+
+
+def test_eval_on_a_folder_that_is_not_a_run(tmp_path):
+    result = run("eval", tmp_path, "--data", TEST_DATA)
+    assert_one_line_error(result, "not a windowner run folder")
+
+
+def test_eval_on_a_missing_folder(tmp_path):
+    result = run("eval", tmp_path / "absent", "--data", TEST_DATA)
+    assert_one_line_error(result, "absent")
+
+
+def test_eval_with_a_missing_data_file(trained_run, tmp_path):
+    result = run("eval", trained_run, "--data", tmp_path / "absent.conll")
+    assert_one_line_error(result, "absent.conll", "no such file")
+
+
+def test_eval_with_a_malformed_data_file(trained_run, write):
+    path = write("bad.conll", "Paris I-LOC\nis LOC\n")
+    assert_one_line_error(run("eval", trained_run, "--data", path), "bad.conll:2:")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("model.npz", None, "model.npz"),  # None: the file is removed
+        ("config.yaml", "data:\n  train: [x\n", "config.yaml"),
+        ("config.yaml", "", "config.yaml"),
+        ("labels.json", '{"task": "location"', "labels.json"),
+        ("labels.json", '{"task": "location"}', "labels.json"),
+    ],
+    ids=["no-model", "config-not-yaml", "config-empty", "labels-not-json", "labels-incomplete"],
+)
+def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, needle):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trained_run, damaged)
+    if content is None:
+        (damaged / name).unlink()
+    else:
+        (damaged / name).write_text(content, encoding="utf-8")
+    assert_one_line_error(run("eval", damaged, "--data", TEST_DATA), needle)
+
+
+def test_gradcheck_set_without_config():
+    result = run("gradcheck", "--set", "train.l2=0.1")
+    assert_one_line_error(result, "--config")
+
+
+def test_gradcheck_missing_config(tmp_path):
+    assert_one_line_error(run("gradcheck", "--config", tmp_path / "absent.yaml"), "absent.yaml")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# gradcheck
+
+
+def test_gradcheck_without_config_passes_and_prints_the_table():
+    result = run("gradcheck")
+    assert_ok(result)
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("parameter"))
+    table = [line for line in lines[header + 1 :] if line.split()]
+    rows = {line.split()[0]: line for line in table if line.split()[0] in ("E", "W", "b", "U", "c")}
+    assert set(rows) == {"E", "W", "b", "U", "c"}
+    for name, line in rows.items():
+        assert line.rstrip().endswith("ok"), line
+        assert float(line.split()[3]) < 1e-6, name
+    assert "all gradients agree" in lines[-1]
+
+
+def test_gradcheck_with_the_default_config():
+    result = run("gradcheck", "--config", DEFAULT, "--batch", "3", "--max-entries", "5")
+    assert_ok(result)
+    assert "3 training windows" in result.stdout
+    assert "all gradients agree" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a real run
+
+
+def test_run_folder_holds_every_file(trained_run):
+    for name in RUN_FILES:
+        assert (trained_run / name).is_file(), name
+    with np.load(trained_run / "model.npz", allow_pickle=False) as archive:
+        assert set(archive.files) >= {"E", "W", "b", "U", "c"}
+        assert archive["E"].ndim == 2
+        vocab = (trained_run / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        assert archive["E"].shape[0] == len(vocab)
+        assert vocab[:3] == ["<unk>", "<s>", "</s>"]
+    history = [json.loads(line) for line in (trained_run / "history.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in history] == [1]
+    scores = json.loads((trained_run / "scores.json").read_text())
+    assert scores["best_epoch"] == 1 and "test" in scores and "dev" in scores
+    labels = json.loads((trained_run / "labels.json").read_text())
+    assert labels["task"] == "location" and labels["labels"] == ["O", "LOC"]
+    config = config_from_dict(yaml.safe_load((trained_run / "config.yaml").read_text()))
+    assert config.train.epochs == 1
+    assert Path(config.data.train).is_absolute()
+
+
+def test_eval_json(trained_run):
+    result = run("eval", trained_run, "--data", TEST_DATA, "--json")
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert set(report) == {"entities", "tokens"}
+    assert set(report["entities"]) == {"LOC", "micro"}
+    for scores in (report["entities"]["LOC"], report["entities"]["micro"], report["tokens"]["LOC"]):
+        assert set(scores) == {"precision", "recall", "f1", "support"}
+        for key in ("precision", "recall", "f1"):
+            assert 0.0 <= scores[key] <= 1.0
+    gold_locations = sum(tag == "B-LOC" for s in read_conll(TEST_DATA) for tag in s.tags)
+    assert report["entities"]["LOC"]["support"] == gold_locations > 0
+    assert report["entities"]["micro"]["support"] == gold_locations
+    assert 0.0 <= report["tokens"]["accuracy"] <= 1.0
+
+
+def test_eval_table_and_last_model(trained_run):
+    table = run("eval", trained_run, "--data", TEST_DATA)
+    assert_ok(table)
+    assert table.stdout.splitlines()[0].split() == ["entities", "precision", "recall", "f1", "support"]
+    assert "accuracy" in table.stdout
+    last = run("eval", trained_run, "--data", TEST_DATA, "--model", "last", "--json")
+    assert_ok(last)
+    best = run("eval", trained_run, "--data", TEST_DATA, "--json")
+    assert json.loads(last.stdout) == json.loads(best.stdout)  # one epoch: the last is the best
+
+
+@pytest.mark.parametrize("name", ["2024", "run #1"])
+def test_output_is_a_folder_name_not_yaml(tmp_path, monkeypatch, name):
+    # --output is a path: it must not be read as a YAML value (2024 is no integer, "#" starts no comment).
+    monkeypatch.chdir(tmp_path)
+    result = run("train", "--config", DEFAULT, "--output", name, "--set", "train.epochs=1", "--quiet")
+    assert_ok(result)
+    assert (tmp_path / name / "model.npz").is_file()
