@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import raises_at
 
 from windowner.conll import Sentence, entity_type, iob1_to_iob2, iobes_to_iob2, read_conll
 from windowner.errors import WindownerError
@@ -19,18 +20,6 @@ def tags_of(sentences: list[Sentence]) -> list[list[str]]:
 
 def tokens_of(sentences: list[Sentence]) -> list[list[str]]:
     return [list(s.tokens) for s in sentences]
-
-
-def raises_at(path, line: int, call, *needles: str) -> str:
-    """Run ``call``; it must raise WindownerError whose one-line message names ``path:line:``."""
-    with pytest.raises(WindownerError) as info:
-        call()
-    message = str(info.value)
-    assert f"{path}:{line}:" in message, message
-    assert "\n" not in message
-    for needle in needles:
-        assert needle in message, message
-    return message
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ gradient G, the scalar f = Σ out ⊙ G, and ∂f/∂input compared with what ba
 
 import numpy as np
 import pytest
-from numeric import max_relative_error, numeric_gradient
+from helpers import max_relative_error, numeric_gradient
 
 from windowner.gradcheck import TOLERANCE
 from windowner.layers import ACTIVATIONS, SparseRows, affine, embedding

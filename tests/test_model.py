@@ -3,7 +3,7 @@ gradient against a dense one, frozen vectors, shapes and dtypes."""
 
 import numpy as np
 import pytest
-from numeric import max_relative_error, numeric_gradient
+from helpers import max_relative_error, numeric_gradient
 
 from windowner.gradcheck import TOLERANCE
 from windowner.layers import SparseRows

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import raises_at
 
 from windowner.errors import WindownerError
 from windowner.vectors import read_vectors
@@ -28,17 +29,6 @@ def glove_text(words=WORDS, matrix=MATRIX) -> str:
 
 def word2vec_text(words=WORDS, matrix=MATRIX) -> str:
     return f"{len(words)} {matrix.shape[1]}\n" + glove_text(words, matrix)
-
-
-def raises_at(path, line: int, call, *needles: str) -> str:
-    with pytest.raises(WindownerError) as info:
-        call()
-    message = str(info.value)
-    assert f"{path}:{line}:" in message, message
-    assert "\n" not in message
-    for needle in needles:
-        assert needle in message, message
-    return message
 
 
 # ---------------------------------------------------------------------------------------------------------

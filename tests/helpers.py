@@ -1,4 +1,6 @@
-"""An independent numeric gradient for the tests, in float64.
+"""Helpers of the tests: an independent numeric gradient (float64), and a check of one-line errors.
+
+The numeric gradient:
 
 Central differences D(h) = (f(x + h e_j) − f(x − h e_j)) / 2h, extrapolated as (4 D(h/2) − D(h)) / 3 to
 cancel the O(h²) error term; with h = 1e-3 the remaining error (O(h⁴) and rounding ≈ 1e-16/h) is around
@@ -8,6 +10,9 @@ cancel the O(h²) error term; with h = 1e-3 the remaining error (O(h⁴) and rou
 from collections.abc import Callable
 
 import numpy as np
+import pytest
+
+from windowner.errors import WindownerError
 
 
 def numeric_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-3) -> np.ndarray:
@@ -32,3 +37,15 @@ def max_relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """max |a − b| / max(|a| + |b|, 1e-12): the measure of CS231n's gradient checks."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
+
+
+def raises_at(path, line: int, call, *needles: str) -> str:
+    """Run ``call``; it must raise WindownerError whose one-line message names ``path:line:``."""
+    with pytest.raises(WindownerError) as info:
+        call()
+    message = str(info.value)
+    assert f"{path}:{line}:" in message, message
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message, message
+    return message
