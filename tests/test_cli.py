@@ -142,17 +142,71 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         ("config.yaml", "", "config.yaml"),
         ("labels.json", '{"task": "location"', "labels.json"),
         ("labels.json", '{"task": "location"}', "labels.json"),
+        ("model.npz", b"PK\x03\x04 truncated", "model.npz"),
+        ("vocab.txt", b"<unk>\n<s>\n</s>\n\xff\n", "vocab.txt"),
+        ("config.yaml", "window: 3", "config.yaml"),
     ],
-    ids=["no-model", "config-not-yaml", "config-empty", "labels-not-json", "labels-incomplete"],
+    ids=[
+        "no-model",
+        "config-not-yaml",
+        "config-empty",
+        "labels-not-json",
+        "labels-incomplete",
+        "model-truncated",
+        "vocab-not-utf8",
+        "config-not-a-run",
+    ],
 )
 def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, needle):
     damaged = tmp_path / "damaged"
     shutil.copytree(trained_run, damaged)
     if content is None:
         (damaged / name).unlink()
+    elif isinstance(content, bytes):
+        (damaged / name).write_bytes(content)
     else:
         (damaged / name).write_text(content, encoding="utf-8")
     assert_one_line_error(run("eval", damaged, "--data", TEST_DATA), needle)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "needle"),
+    [
+        ("W", lambda W: W[:, :-1], "W is float32 (100, 249)"),
+        ("c", lambda c: c.astype(np.int64), "c is int64"),
+        ("E", lambda E: E[:-1], "E is float32"),
+    ],
+)
+def test_eval_rejects_parameters_that_do_not_fit(trained_run, tmp_path, name, change, needle):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trained_run, damaged)
+    with np.load(damaged / "model.npz") as saved:
+        params = {key: saved[key] for key in saved.files}
+    params[name] = change(params[name])
+    np.savez(damaged / "model.npz", **params)
+    assert_one_line_error(run("eval", damaged, "--data", TEST_DATA), "model.npz", needle)
+
+
+def test_eval_adds_the_vectors_of_words_the_run_did_not_keep(trained_run, write):
+    path = write("new.conll", "Zanzibar I-LOC\nis O\nwarm O\n\nQwxzt O\n")
+    vectors = write("more.txt", "zanzibar " + " ".join(["0.5"] * 50) + "\nis " + " ".join(["9"] * 50) + "\n")
+    with_vectors = run("eval", trained_run, "--data", path, "--json", "--vectors", vectors)
+    assert_ok(with_vectors)
+    # zanzibar is new; "is" is in the run's vocabulary already and keeps its own (trained) row
+    assert "windowner: note: 1 words outside the run's vocabulary take their vectors" in with_vectors.stderr
+    without = run("eval", trained_run, "--data", path, "--json", "--vectors", "none")
+    assert_ok(without)
+    assert without.stderr == ""
+    assert json.loads(with_vectors.stdout).keys() == json.loads(without.stdout).keys()  # stdout: the report
+    wrong_size = write("small.txt", "zanzibar 0.1 0.2\n")
+    assert_one_line_error(run("eval", trained_run, "--data", path, "--vectors", wrong_size), "dimension 2")
+
+
+def test_eval_notes_a_file_without_gold_entities(trained_run, write):
+    path = write("none.conll", "It O\nrains O\n")
+    result = run("eval", trained_run, "--data", path)
+    assert_ok(result)
+    assert "has no LOC entities" in result.stderr
 
 
 def test_gradcheck_set_without_config():
@@ -207,7 +261,7 @@ def test_run_folder_holds_every_file(trained_run):
     scores = json.loads((trained_run / "scores.json").read_text())
     assert scores["best_epoch"] == 1 and "test" in scores and "dev" in scores
     labels = json.loads((trained_run / "labels.json").read_text())
-    assert labels["task"] == "location" and labels["labels"] == ["O", "LOC"]
+    assert labels["task"] == "location" and labels["classes"] == ["O", "LOC"]
     config = config_from_dict(yaml.safe_load((trained_run / "config.yaml").read_text()))
     assert config.train.epochs == 1
     assert Path(config.data.train).is_absolute()
@@ -247,3 +301,26 @@ def test_output_is_a_folder_name_not_yaml(tmp_path, monkeypatch, name):
     result = run("train", "--config", DEFAULT, "--output", name, "--set", "train.epochs=1", "--quiet")
     assert_ok(result)
     assert (tmp_path / name / "model.npz").is_file()
+
+
+def test_usage_errors_are_one_line_too(capsys):
+    """The console entry point (``run``) turns click's own usage errors into one line, status 2."""
+    from windowner.cli import run as entry_point
+
+    for argv in (["eval"], ["train"], ["nosuchcommand"], ["train", "--config"]):
+        with pytest.raises(SystemExit) as info:
+            main_args(entry_point, argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith("windowner: error:"), err
+
+
+def main_args(entry_point, argv):
+    import sys
+
+    saved = sys.argv
+    sys.argv = ["windowner", *argv]
+    try:
+        entry_point()
+    finally:
+        sys.argv = saved

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from windowner import layers
-from windowner.gradcheck import TOLERANCE, check_gradients, relative_error
+from windowner.gradcheck import STEP, TOLERANCE, check_gradients, relative_error
 from windowner.model import WindowModel
 
 
@@ -54,4 +54,17 @@ def test_relative_error():
     assert relative_error(np.array([1.0]), np.array([1.0])) == 0
     assert relative_error(np.array([0.0]), np.array([0.0])) == 0
     assert relative_error(np.array([1.0]), np.array([-1.0])) == 1
-    assert TOLERANCE < 1e-5
+    assert relative_error(np.array([2e-7]), np.array([1e-7]), tiny=1e-6) == pytest.approx(0.1)
+
+
+def test_the_floor_is_the_resolution_of_central_differences():
+    """Entries below ``tiny`` are judged by the absolute error differences can resolve, and no more."""
+    model, windows, labels = problem()
+    check = check_gradients(model, windows, labels, max_entries=1)[0]
+    J = model.loss(windows, labels)
+    assert check.tiny == pytest.approx(4 * np.finfo(float).eps * max(J, 1.0) / STEP / TOLERANCE)
+    assert 1e-7 < check.tiny < 1e-6
+    # the worst entry seen at a batch of 256 windows: 9.2e-9, off by rounding alone (3.1e-14)
+    assert relative_error(np.array([9.2e-9]), np.array([9.2e-9 + 3.1e-14]), check.tiny) < TOLERANCE
+    # a wrong derivative of that size is still caught
+    assert relative_error(np.array([9.2e-9]), np.array([0.0]), check.tiny) > 100 * TOLERANCE

@@ -81,14 +81,26 @@ def test_sparse_word_vector_gradient_equals_the_dense_one(rng, batch):
 
 def test_frozen_vectors_get_no_gradient_and_stay_bit_for_bit(rng, batch):
     model = small_model(rng, dtype=np.float32)
-    before = model.params["E"].copy()
+    before = {name: value.copy() for name, value in model.params.items()}
+    first = model.loss(*batch)
     optimizer = SGD(lr=0.5)
     for _ in range(5):
-        loss, grads = model.loss_and_grads(*batch, fine_tune=False)
+        _, grads = model.loss_and_grads(*batch, fine_tune=False)
         assert "E" not in grads
         optimizer.step(model.params, grads)
-    assert model.params["E"].tobytes() == before.tobytes()
-    assert model.loss(*batch) < loss + 1.0  # the rest did train (the loss is finite and moving)
+    assert model.params["E"].tobytes() == before["E"].tobytes()
+    assert all(not np.array_equal(model.params[name], before[name]) for name in "WbUc")  # the rest trained
+    assert model.loss(*batch) < first
+
+
+def test_the_frozen_path_gives_the_same_gradients_for_the_rest(rng, batch):
+    """fine_tune=False skips ∂J/∂X; the other gradients must be exactly those of the checked path."""
+    model = small_model(rng)
+    loss, tuned = model.loss_and_grads(*batch, l2=0.01)
+    frozen_loss, frozen = model.loss_and_grads(*batch, l2=0.01, fine_tune=False)
+    assert frozen_loss == loss and set(frozen) == {"W", "b", "U", "c"}
+    for name in frozen:
+        np.testing.assert_array_equal(frozen[name], tuned[name])
 
 
 def test_fine_tuning_moves_only_the_touched_rows(rng, batch):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from windowner import load_config, load_run
+from windowner import WindownerError, load_config, load_run
 from windowner.conll import read_conll
 from windowner.metrics import chunks
 from windowner.train import initialise, train
@@ -86,7 +86,7 @@ def test_entities_task_with_fine_tuning(tmp_path):
     assert set(scores["dev"]["entities"]) == {"LOC", "MISC", "ORG", "PER", "micro"}
     assert any(line.startswith("epoch   1") for line in lines)
     tagger = load_run(tmp_path / "run")
-    assert tagger.task.labels[0] == "O" and len(tagger.task.labels) == 9  # O and B-/I- of 4 types
+    assert tagger.task.classes[0] == "O" and len(tagger.task.classes) == 9  # O and B-/I- of 4 types
     before, _, _ = initialise(cfg)
     assert not np.array_equal(tagger.model.params["E"], before.model.params["E"])  # fine-tuned
     for sentence in tagger.predict([s.tokens for s in read_conll(ROOT / "data/wikigold/test.conll")[:20]]):
@@ -103,3 +103,31 @@ def test_training_without_dev_or_test_keeps_the_last_epoch(tmp_path):
     assert scores == {"best_epoch": 2}
     with np.load(tmp_path / "run" / "model.npz") as best, np.load(tmp_path / "run" / "last.npz") as last:
         assert all(np.array_equal(best[k], last[k]) for k in "EWbUc")
+
+
+def test_overwrite_removes_the_old_run_first(tmp_path):
+    folder = tmp_path / "run"
+    train(config(tmp_path, "train.epochs=1"), progress=False, echo=lambda line: None)
+    (folder / "stale-but-not-ours.txt").write_text("kept")
+    cfg = config(tmp_path, "train.epochs=1", "data.test=null", "model.hidden=7")
+    train(cfg, progress=False, echo=lambda line: None, overwrite=True)
+    assert json.loads((folder / "scores.json").read_text()).keys() == {"best_epoch", "dev"}  # not the old one
+    assert load_run(folder).model.params["W"].shape[0] == 7
+    assert (folder / "stale-but-not-ours.txt").read_text() == "kept"  # only the run's own files go
+
+
+def test_a_diverging_run_stops_with_an_error(tmp_path):
+    cfg = config(tmp_path, "train.optimizer=sgd", "train.lr=1e38", "train.fine_tune=true", "train.epochs=3")
+    with pytest.raises(WindownerError, match="diverged in epoch 1"):
+        train(cfg, progress=False, echo=lambda line: None)
+    assert not (tmp_path / "run" / "model.npz").exists()  # no nan model kept as "best"
+
+
+def test_the_model_does_not_depend_on_the_dev_and_test_files(tmp_path):
+    """Rows for dev/test words are extra; they change neither the special rows nor the training."""
+    full, _, _ = initialise(config(tmp_path))
+    alone, _, _ = initialise(config(tmp_path, "data.dev=null", "data.test=null"))
+    rows = [full.vocab.row[word] for word in alone.vocab.words]
+    np.testing.assert_array_equal(full.model.params["E"][rows], alone.model.params["E"])
+    for name in "WbUc":
+        np.testing.assert_array_equal(full.model.params[name], alone.model.params[name])

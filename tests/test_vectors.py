@@ -201,3 +201,10 @@ def test_shipped_glove_subset():
     assert len(set(words)) == len(words)
     assert all(word == word.lower() for word in words)
     assert np.isfinite(vectors).all()
+
+
+def test_inf_or_nan_is_an_error_naming_its_line(write):
+    path = write("v.txt", "good 1.0 2.0\nbad nan 1.0\nhuge 1e39 0\n")
+    raises_at(path, 2, lambda: read_vectors(path), "'bad'", "nan")
+    path = write("w.txt", "good 1.0 2.0\nhuge 1e39 0\n")  # beyond float32
+    raises_at(path, 2, lambda: read_vectors(path), "'huge'")

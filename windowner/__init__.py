@@ -4,9 +4,11 @@ The Python API (the command line is a thin layer over it)::
 
     import windowner
     tagger = windowner.load_run("runs/default")            # a trained run folder
-    tagger.predict([["Paris", "is", "in", "France", "."]])  # -> [["B-LOC", "O", "O", "B-LOC", "O"]]
+    tagger.predict([["Paris", "is", "in", "France", "."]])  # IOB2 tags, one list per sentence
     windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 2·window + 1)
     loss, grads = tagger.model.loss_and_grads(windows, labels)  # grads["E"]: SparseRows(rows, values)
+
+See README.md for the whole API.
 """
 
 from .config import Config, load_config

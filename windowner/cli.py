@@ -9,19 +9,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
 from .config import ModelConfig, load_config
-from .conll import read_conll
+from .conll import SCHEMES, read_conll
 from .errors import WindownerError
 from .gradcheck import TOLERANCE, check_gradients
 from .model import WindowModel
-from .tagger import load_run
+from .tagger import Tagger, load_run
 from .train import initialise
 from .train import train as run_training
 
@@ -43,8 +45,36 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("windowner: interrupted", err=True)
             sys.exit(130)
+        except Exception as err:  # a bug, not the user's doing: still one line, unless debugging
+            if os.environ.get("WINDOWNER_DEBUG"):
+                raise
+            first = (str(err).splitlines() or [""])[0]
+            click.echo(
+                f"windowner: internal error: {type(err).__name__}: {first}"
+                " (please report it; WINDOWNER_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper
+
+
+def run() -> None:
+    """The console entry point: :func:`main`, with click's own usage errors on one line as well."""
+    try:
+        code = main.main(standalone_mode=False)
+    except click.ClickException as err:
+        click.echo(f"windowner: error: {err.format_message()}", err=True)
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("windowner: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def note(message: str) -> None:
+    """A remark on stderr (stdout stays the report, e.g. for --json)."""
+    click.echo(f"windowner: note: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,16 +119,41 @@ def train(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--scheme", type=click.Choice(SCHEMES), default="auto", show_default=True, help="Tag encoding.")
+@click.option(
+    "--vectors",
+    "vectors_path",
+    help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
+)
 @_friendly
-def evaluate(run: str, data_path: str, as_json: bool, which: str) -> None:
+def evaluate(
+    run: str, data_path: str, as_json: bool, which: str, scheme: str, vectors_path: str | None
+) -> None:
     """Score the model of a run folder on a tagged file."""
     tagger = load_run(run, which)
-    sentences = read_conll(data_path, tagger.config.data.scheme)
+    sentences = read_conll(data_path, scheme)
+    add_vectors(tagger, [s.tokens for s in sentences], vectors_path)
     report = tagger.evaluate(sentences)
+    if report["entities"]["micro"]["support"] == 0:
+        kind = tagger.task.location_label if tagger.task.name == "location" else "named"
+        note(f"{data_path} has no {kind} entities: recall and F1 are 0 by definition")
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(format_report(report, tagger.task.location_label))
+
+
+def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: str | None) -> None:
+    """Give the words of new text the vectors the run did not keep (see :meth:`Tagger.add_vectors`)."""
+    if vectors_path == "none":
+        return
+    path = Path(vectors_path or tagger.config.vectors.path)
+    if vectors_path is None and not path.is_file():
+        note(f"{path} (the run's vectors.path) is not here: words the run did not keep read <unk>")
+        return
+    added = tagger.add_vectors(path, sentences)
+    if added:
+        note(f"{added:,} words outside the run's vocabulary take their vectors from {path}")
 
 
 def format_report(report: dict[str, Any], location_label: str) -> str:
@@ -164,7 +219,10 @@ def gradcheck(
         names = ", ".join(failed)
         click.echo(f"windowner: error: gradients of {names} exceed the tolerance {TOLERANCE:g}", err=True)
         sys.exit(1)
-    click.echo(f"all gradients agree with central differences (tolerance {TOLERANCE:g})")
+    click.echo(
+        f"all gradients agree with central differences (tolerance {TOLERANCE:g};"
+        f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve)"
+    )
 
 
 def _random_problem(rng: np.random.Generator, batch: int):

@@ -24,7 +24,11 @@ from typing import Any
 
 import yaml
 
+from .conll import SCHEMES
 from .errors import WindownerError
+from .layers import ACTIVATIONS
+from .optim import OPTIMIZERS
+from .tasks import TASKS
 
 
 def _option(default: Any, *, choices: tuple = (), minimum: float | None = None, path: bool = False) -> Any:
@@ -39,7 +43,7 @@ class DataConfig:
     train: str = field(default=REQUIRED, metadata={"path": True})  # CoNLL file to train on
     dev: str | None = _option(None, path=True)  # evaluated after each epoch; picks the best epoch
     test: str | None = _option(None, path=True)  # evaluated once, with the best epoch's model
-    scheme: str = _option("auto", choices=("auto", "iob1", "iob2", "iobes"))  # tag encoding of the files
+    scheme: str = _option("auto", choices=SCHEMES)  # tag encoding of the files
 
 
 @dataclass
@@ -52,7 +56,7 @@ class VectorsConfig:
 
 @dataclass
 class TaskConfig:
-    name: str = _option("location", choices=("location", "entities"))
+    name: str = _option("location", choices=TASKS)
     location_label: str = "LOC"  # the entity type that counts as a location
 
 
@@ -60,18 +64,18 @@ class TaskConfig:
 class ModelConfig:
     window: int = _option(2, minimum=0)  # words on each side of the centre word
     hidden: int = _option(100, minimum=1)  # size of the hidden layer h
-    activation: str = _option("tanh", choices=("tanh",))  # the nonlinearity f in h = f(Wx + b)
+    activation: str = _option("tanh", choices=tuple(ACTIVATIONS))  # the nonlinearity f in h = f(Wx + b)
 
 
 @dataclass
 class TrainConfig:
     epochs: int = _option(10, minimum=1)
     batch_size: int = _option(32, minimum=1)
-    optimizer: str = _option("adam", choices=("sgd", "adam"))
+    optimizer: str = _option("adam", choices=tuple(OPTIMIZERS))
     lr: float = _option(0.001, minimum=0.0)
     l2: float = _option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
     fine_tune: bool = True  # false: word vectors frozen, no gradient computed for them
-    seed: int = 0  # initialisation, unknown-word rows and shuffling
+    seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows and shuffling
 
 
 @dataclass

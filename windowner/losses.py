@@ -14,13 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of ``(B, C)`` scores."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``scores`` (B, C) against int ``labels`` (B,); returns (J, ∂J/∂scores)."""
     batch = scores.shape[0]

@@ -23,10 +23,10 @@ TASKS = ("location", "entities")
 
 @dataclass(frozen=True)
 class Task:
-    """A task: its name, its class names (class i is ``labels[i]``) and the location type."""
+    """A task: its name, its class names (class i is ``classes[i]``) and the location type."""
 
     name: str
-    labels: tuple[str, ...]
+    classes: tuple[str, ...]
     location_label: str = "LOC"
 
     def targets(self, sentences: Sequence[Sentence], source: str = "the data") -> np.ndarray:
@@ -34,16 +34,19 @@ class Task:
         tags = [tag for sentence in sentences for tag in sentence.tags]
         if self.name == "location":
             return np.fromiter((entity_type(t) == self.location_label for t in tags), np.int64, len(tags))
-        index = {label: i for i, label in enumerate(self.labels)}
+        index = {name: i for i, name in enumerate(self.classes)}
         unknown = sorted({tag for tag in tags if tag not in index})
         if unknown:
             raise WindownerError(f"{source}: tags {', '.join(unknown)} are not among the model's classes")
         return np.fromiter((index[t] for t in tags), np.int64, len(tags))
 
-    def decode(self, classes: np.ndarray, lengths: Iterable[int]) -> list[list[str]]:
-        """Predicted classes ``(N,)`` to valid IOB2 tags, split into sentences of ``lengths``."""
-        names = self.labels if self.name == "entities" else ("O", "I-" + self.location_label)
-        tags = [names[i] for i in classes.tolist()]
+    def decode(self, scores: np.ndarray, lengths: Iterable[int]) -> list[list[str]]:
+        """Scores of every token ``(N, C)`` to valid IOB2 tags, split into sentences of ``lengths``.
+
+        Each token takes its best-scoring class on its own (argmax).
+        """
+        names = self.classes if self.name == "entities" else ("O", "I-" + self.location_label)
+        tags = [names[i] for i in scores.argmax(axis=1).tolist()]
         out, start = [], 0
         for length in lengths:
             out.append(iob1_to_iob2(tags[start : start + length]))
@@ -67,8 +70,7 @@ def make_task(name: str, train: Sequence[Sentence], location_label: str = "LOC")
             )
         return Task(name, ("O", location_label), location_label)
     tags = {tag for sentence in train for tag in sentence.tags} - {"O"}
-    labels = ("O", *sorted(tags, key=lambda tag: (entity_type(tag), tag)))
-    return Task(name, labels, location_label)
+    return Task(name, ("O", *sorted(tags, key=lambda tag: (entity_type(tag), tag))), location_label)
 
 
 def entity_types(sentences: Sequence[Sentence]) -> list[str]:

@@ -22,12 +22,13 @@ from tqdm import tqdm
 from .config import Config
 from .conll import Sentence, read_conll
 from .errors import WindownerError
+from .files import write_atomic
 from .model import WindowModel
 from .optim import make_optimizer
-from .tagger import LAST_FILE, MODEL_FILE, Tagger, save_params, write_atomic
+from .tagger import HISTORY_FILE, LAST_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, save_params
 from .tasks import Task, make_task
 from .vectors import read_vectors
-from .vocab import Vocabulary, lookup_keys, with_specials
+from .vocab import SPECIALS, Vocabulary, lookup_keys, with_specials
 
 
 @dataclass
@@ -62,7 +63,10 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
         tokens = (token for split in (train, dev, test) for s in split for token in s.tokens)
         wanted = lookup_keys(tokens, vectors.lowercase, vectors.normalize_digits)
     words, pretrained = read_vectors(vectors.path, wanted, vectors.lowercase)
-    words, E = with_specials(words, pretrained, rng)
+    in_train = lookup_keys((t for s in train for t in s.tokens), vectors.lowercase, vectors.normalize_digits)
+    rows = [i for i, word in enumerate(words) if word in in_train]
+    sigma = float(np.std(pretrained[rows])) if rows else None  # the scale of the training words' vectors
+    words, E = with_specials(words, pretrained, rng, sigma)
     vocab = Vocabulary(words, vectors.lowercase, vectors.normalize_digits)
     return Corpus(train, dev, test, task, vocab, E)
 
@@ -76,7 +80,7 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     rng = np.random.default_rng(config.train.seed)
     corpus = load_corpus(config, rng)
     shape = config.model
-    classes = len(corpus.task.labels)
+    classes = len(corpus.task.classes)
     model = WindowModel.initialise(corpus.E, shape.window, shape.hidden, classes, rng, shape.activation)
     return Tagger(model, corpus.vocab, corpus.task, config), corpus, rng
 
@@ -86,7 +90,8 @@ def train(
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
 
-    A folder that already holds a trained model is an error unless ``overwrite`` (so no run is lost).
+    A folder that already holds a trained model is an error unless ``overwrite``, which first removes the
+    old run's files (so that no run is lost by accident, and no folder mixes two runs).
     """
     settings = config.train
     output = Path(config.output)
@@ -100,14 +105,16 @@ def train(
     windows = tagger.windows([s.tokens for s in corpus.train])
     targets = corpus.task.targets(corpus.train, config.data.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr)
-    l2 = settings.l2
-    output.mkdir(parents=True, exist_ok=True)
+    l2, fine_tune = settings.l2, settings.fine_tune
     echo(
         f"{len(windows):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
-        f"{len(corpus.vocab) - 3:,} word vectors of dimension {corpus.E.shape[1]}, "
+        f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
         f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
-        f"classes: {', '.join(corpus.task.labels)}"
+        f"classes: {', '.join(corpus.task.classes)}"
     )
+    for name in RUN_FILES:
+        (output / name).unlink(missing_ok=True)
+    tagger.save_metadata(output)
 
     history: list[dict[str, Any]] = []
     best_f1, best_epoch = -1.0, 0
@@ -118,21 +125,27 @@ def train(
         total = 0.0
         for start in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress):
             batch = order[start : start + settings.batch_size]
-            loss, grads = model.loss_and_grads(windows[batch], targets[batch], l2, settings.fine_tune)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported just below
+                loss, grads = model.loss_and_grads(windows[batch], targets[batch], l2, fine_tune)
+            if not np.isfinite(loss):
+                kept = f"; the best model so far (epoch {best_epoch}) is in {output}" if best_epoch else ""
+                raise WindownerError(
+                    f"training diverged in epoch {epoch} (loss {loss}): lower train.lr{kept}"
+                )
             optimizer.step(model.params, grads)
             total += loss * len(batch)
         record: dict[str, Any] = {"epoch": epoch, "loss": total / len(windows)}
         record["seconds"] = round(time.perf_counter() - started, 3)
         if corpus.dev:
             record["dev"] = tagger.evaluate(corpus.dev)
-        f1 = record["dev"]["entities"]["micro"]["f1"] if corpus.dev else float(epoch)  # no dev: keep the last
-        improved = f1 > best_f1
+        f1 = record["dev"]["entities"]["micro"]["f1"] if corpus.dev else None
+        improved = f1 is None or f1 > best_f1  # without a dev file the last epoch is the best
         if improved:
-            best_f1, best_epoch = f1, epoch
-            tagger.save(output)  # the best model so far, on disk at once
+            best_f1, best_epoch = f1 or 0.0, epoch
+            save_params(output / MODEL_FILE, model.params)  # the best model so far, on disk at once
         save_params(output / LAST_FILE, model.params)
         history.append(record)
-        write_atomic(output / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        write_atomic(output / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in history))
         echo(_epoch_line(record, corpus.task, improved))
 
     best = Tagger.load(output)
@@ -142,7 +155,7 @@ def train(
     if corpus.test:
         scores["test"] = best.evaluate(corpus.test)
         echo(f"test (epoch {best_epoch} model): {_summary(scores['test'], corpus.task)}")
-    write_atomic(output / "scores.json", json.dumps(scores, indent=2) + "\n")
+    write_atomic(output / SCORES_FILE, json.dumps(scores, indent=2) + "\n")
     echo(f"saved the best model (epoch {best_epoch}) in {output}")
     return scores
 

@@ -24,19 +24,20 @@ from .errors import WindownerError
 
 
 def read_vectors(
-    path: str | Path, wanted: Collection[str] | None = None, lowercase: bool = False
+    path: str | Path, wanted: Collection[str] | None = None, lowercase: bool = False, required: bool = True
 ) -> tuple[list[str], np.ndarray]:
     """Read a GloVe or word2vec text file.
 
     Returns ``(words, vectors)``: the kept words in file order and a float32 matrix of shape
-    ``(len(words), dim)``. A line whose number of values differs from the first vector's (or from the
-    word2vec header's ``dim``), or a value that is not a number, raises :class:`WindownerError` with the
-    file and line number.
+    ``(len(words), dim)``. Finding no word is an error, or with ``required=False`` gives a ``(0, 0)``
+    matrix. A kept line whose number of values differs from the first vector's (or from the word2vec
+    header's ``dim``), a value that is not a number, and a value that is inf or nan in float32 raise
+    :class:`WindownerError` with the file and line number.
     """
     path = Path(path)
     try:
         with _open_text(path) as lines:
-            return _parse(lines, path, wanted, lowercase)
+            return _parse(lines, path, wanted, lowercase, required)
     except FileNotFoundError:
         raise WindownerError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -52,7 +53,7 @@ def _open_text(path: Path) -> IO[str]:
 
 
 def _parse(
-    lines: IO[str], path: Path, wanted: Collection[str] | None, lowercase: bool
+    lines: IO[str], path: Path, wanted: Collection[str] | None, lowercase: bool, required: bool
 ) -> tuple[list[str], np.ndarray]:
     words: list[str] = []
     values: list[str] = []  # the kept rows' numbers, still as text: parsed in one call at the end
@@ -89,14 +90,22 @@ def _parse(
         words.append(word)
         numbers.append(number)
         values.extend(fields)
+    if not words and not required:
+        return [], np.zeros((0, 0), dtype=np.float32)
     if not words:
         which = "no word vectors" if wanted is None else "none of the data's words"
         raise WindownerError(f"{path}: {which} found (is it a GloVe or word2vec text file?)")
     try:
-        matrix = np.array(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, reported below
+            matrix = np.array(values, dtype=np.float32)
     except ValueError:
         raise WindownerError(f"{path}:{_first_bad_value(values, dim, words, numbers)}") from None
-    return words, matrix.reshape(len(words), dim)
+    matrix = matrix.reshape(len(words), dim)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise WindownerError(f"{path}:{numbers[row]}: the vector of {words[row]!r} holds inf or nan")
+    return words, matrix
 
 
 def _chain(first: str, rest: IO[str]):

@@ -9,8 +9,9 @@ Rows 0, 1 and 2 are special:
 The rows after them are the pretrained words, in the vector file's order. A token is looked up as it is
 or lowercased (``vectors.lowercase``; GloVe 6B is lowercase), then, if it is not found and has a digit,
 with every digit replaced by ``0`` (``vectors.normalize_digits``; "1996" → "0000" when "1996" itself has no
-vector). The special rows start as draws from N(0, σ²), σ the standard deviation of all the pretrained
-values, so that they are on the scale of the real vectors.
+vector). The special rows start as draws from N(0, σ²), σ the standard deviation of the pretrained
+values of the training words, so that they are on the scale of the real vectors (and the same whatever
+dev and test files a run lists).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WindownerError
+from .files import write_atomic
 
 UNK, START, END = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, START, END)
@@ -64,13 +66,19 @@ class Vocabulary:
         return np.fromiter((self.index(token) for token in tokens), dtype=np.int64)
 
     def save(self, path: str | Path) -> None:
-        """One word a line, row order (words never hold a newline: they are whitespace-free)."""
-        Path(path).write_text("".join(word + "\n" for word in self.words), encoding="utf-8")
+        """One word a line, in row order (words hold no newline), written atomically."""
+        write_atomic(path, "".join(word + "\n" for word in self.words))
 
     @classmethod
     def load(cls, path: str | Path, lowercase: bool, normalize_digits: bool) -> Vocabulary:
-        words = Path(path).read_text(encoding="utf-8").split("\n")[:-1]
-        return cls(words, lowercase, normalize_digits)
+        try:
+            words = Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+        except UnicodeDecodeError as err:
+            raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        try:
+            return cls(words, lowercase, normalize_digits)
+        except WindownerError as err:
+            raise WindownerError(f"{path}: {err}") from None
 
 
 def lookup_keys(tokens: Iterable[str], lowercase: bool, normalize_digits: bool) -> set[str]:
@@ -80,14 +88,16 @@ def lookup_keys(tokens: Iterable[str], lowercase: bool, normalize_digits: bool) 
 
 
 def with_specials(
-    words: Sequence[str], vectors: np.ndarray, rng: np.random.Generator
+    words: Sequence[str], vectors: np.ndarray, rng: np.random.Generator, sigma: float | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Prepend the special rows to pretrained ``(words, vectors)``; returns the vocabulary's words and E.
 
-    E has shape ``(3 + len(words), d)``; its first three rows are drawn from N(0, σ²), σ = ``vectors.std()``.
+    E has shape ``(3 + len(words), d)``; its first three rows are drawn from N(0, σ²), σ = ``sigma`` or
+    else ``vectors.std()``.
     """
     keep = np.array([word not in SPECIALS for word in words], dtype=bool)  # a file may have its own <unk>
     words, vectors = [word for word in words if word not in SPECIALS], vectors[keep]
-    sigma = float(np.std(vectors)) if len(vectors) else 1.0
+    if sigma is None:
+        sigma = float(np.std(vectors)) if len(vectors) else 1.0
     specials = rng.normal(0.0, sigma, size=(len(SPECIALS), vectors.shape[1])).astype(vectors.dtype)
     return [*SPECIALS, *words], np.concatenate([specials, vectors])
