@@ -108,19 +108,20 @@ def test_unknown_scheme_raises(write):
 def test_tabs_multiple_spaces_and_middle_columns(write):
     path = write(
         "conll2003.conll",
-        "EU NNP B-NP B-ORG\nrejects\tVBZ\tB-VP\tO\nGerman   JJ  B-NP   I-MISC\ncall NN I-NP O  \n"
-        "  Peter NNP B-NP I-PER\n",
+        "UN NNP B-NP B-ORG\nwelcomes\tVBZ\tB-VP\tO\nNorwegian   JJ  B-NP   I-MISC\nplan NN I-NP O  \n"
+        "  Ingrid NNP B-NP I-PER\n",
     )
     sentences = read_conll(path)
-    assert tokens_of(sentences) == [["EU", "rejects", "German", "call", "Peter"]]
+    assert tokens_of(sentences) == [["UN", "welcomes", "Norwegian", "plan", "Ingrid"]]
     # B-ORG is already IOB2; I-MISC after O starts a MISC entity.
     assert tags_of(sentences) == [["B-ORG", "O", "B-MISC", "O", "B-PER"]]
 
 
 def test_docstart_lines_are_skipped(write):
+    four_columns = " ".join(["-DOCSTART-", "-X-", "-X-", "O"])  # the CoNLL-2003 separator line
     path = write(
         "docs.conll",
-        "-DOCSTART- O\n\nParis I-LOC\nis O\n\n-DOCSTART- -X- -X- O\n\nBerlin I-LOC\n\n"
+        f"-DOCSTART- O\n\nParis I-LOC\nis O\n\n{four_columns}\n\nBerlin I-LOC\n\n"
         "-DOCSTART- -X- O O\nRome I-LOC\n",
     )
     sentences = read_conll(path)
