@@ -18,11 +18,10 @@ from typing import Any
 import click
 import numpy as np
 
-from .config import ModelConfig, load_config
+from .config import load_config
 from .conll import SCHEMES, read_conll
 from .errors import WindownerError
-from .gradcheck import TOLERANCE, check_gradients
-from .model import WindowModel
+from .gradcheck import TOLERANCE, check_gradients, random_problem
 from .tagger import Tagger, load_run
 from .train import initialise
 from .train import train as run_training
@@ -192,7 +191,7 @@ def gradcheck(
     """
     rng = np.random.default_rng(0)
     if config_path is None and not overrides:
-        model, windows, labels = _random_problem(rng, batch)
+        model, windows, labels = random_problem(rng, batch)
         l2 = 1e-3
         click.echo(f"a random problem: {batch} windows, 40 words of dimension 8, l2 {l2}")
     else:
@@ -225,16 +224,5 @@ def gradcheck(
     )
 
 
-def _random_problem(rng: np.random.Generator, batch: int):
-    m = ModelConfig()
-    words, dim, classes = 40, 8, 5
-    E = rng.normal(0.0, 0.5, size=(words, dim))
-    model = WindowModel.initialise(E, m.window, m.hidden, classes, rng, m.activation, dtype=np.float64)
-    windows = rng.integers(0, words, size=(batch, 2 * m.window + 1))
-    windows[0, 0] = windows[0, 1]  # a word used twice in one window: its gradient must be the sum
-    labels = rng.integers(0, classes, size=batch)
-    return model, windows, labels
-
-
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

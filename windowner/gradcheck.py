@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import ModelConfig
 from .model import WindowModel
 
 TOLERANCE = 1e-6  # a correct gradient lands around 1e-10 … 3e-7 (the smallest entries); a wrong one near 1
@@ -107,3 +108,18 @@ def check_gradients(
             errors.append(relative_error(analytic[name][entry], numeric(param, index), tiny))
         checks.append(Check(name, len(entries), float(np.max(errors)), tiny))
     return checks
+
+
+def random_problem(
+    rng: np.random.Generator, batch: int = 8, words: int = 40, dim: int = 8, classes: int = 5
+) -> tuple[WindowModel, np.ndarray, np.ndarray]:
+    """A float64 model of the default shape (window 2, hidden 100, tanh) on random vectors, windows and
+    labels: what ``windowner gradcheck`` checks when it is given no config. Window 0 uses one word twice,
+    so that the sum of its two slices is checked as well."""
+    shape = ModelConfig()
+    E = rng.normal(0.0, 0.5, size=(words, dim))
+    model = WindowModel.initialise(E, shape.window, shape.hidden, classes, rng, shape.activation, np.float64)
+    windows = rng.integers(0, words, size=(batch, 2 * shape.window + 1))
+    windows[0, 0] = windows[0, 1]
+    labels = rng.integers(0, classes, size=batch)
+    return model, windows, labels
