@@ -129,32 +129,28 @@ def test_docstart_lines_are_skipped(write):
     assert tags_of(sentences) == [["B-LOC", "O"], ["B-LOC"], ["B-LOC"]]
 
 
-def test_several_blank_lines_and_whitespace_only_lines(write):
-    path = write("blanks.conll", "\n\n\na O\nb I-LOC\n\n\n  \n\t\n\nc O\n\n\n\n")
-    sentences = read_conll(path)
-    assert tokens_of(sentences) == [["a", "b"], ["c"]]
-    assert tags_of(sentences) == [["O", "B-LOC"], ["O"]]
-
-
-def test_no_trailing_newline(write):
-    path = write("end.conll", "a O\n\nb O\nc I-PER")
-    sentences = read_conll(path)
-    assert tokens_of(sentences) == [["a"], ["b", "c"]]
-    assert tags_of(sentences) == [["O"], ["O", "B-PER"]]
-
-
-def test_crlf_line_endings(write):
-    path = write("crlf.conll", "a O\r\nb I-LOC\r\n\r\nc O\r\n")
-    sentences = read_conll(path)
-    assert tokens_of(sentences) == [["a", "b"], ["c"]]
-    assert tags_of(sentences) == [["O", "B-LOC"], ["O"]]
-
-
-def test_token_that_looks_like_a_tag(write):
-    path = write("b25.conll", "B-25 I-MISC\nMitchell I-MISC\nbombers O\nO O\n")
-    sentences = read_conll(path)
-    assert tokens_of(sentences) == [["B-25", "Mitchell", "bombers", "O"]]
-    assert tags_of(sentences) == [["B-MISC", "I-MISC", "O", "O"]]
+@pytest.mark.parametrize(
+    ("text", "tokens", "tags"),
+    [
+        # several blank lines and whitespace-only lines
+        ("\n\n\na O\nb I-LOC\n\n\n  \n\t\n\nc O\n\n\n\n", [["a", "b"], ["c"]], [["O", "B-LOC"], ["O"]]),
+        # no trailing newline
+        ("a O\n\nb O\nc I-PER", [["a"], ["b", "c"]], [["O"], ["O", "B-PER"]]),
+        # CRLF line endings
+        ("a O\r\nb I-LOC\r\n\r\nc O\r\n", [["a", "b"], ["c"]], [["O", "B-LOC"], ["O"]]),
+        # a token that looks like a tag (Wikigold's "B-25 Mitchell bombers"), and a token "O"
+        (
+            "B-25 I-MISC\nMitchell I-MISC\nbombers O\nO O\n",
+            [["B-25", "Mitchell", "bombers", "O"]],
+            [["B-MISC", "I-MISC", "O", "O"]],
+        ),
+    ],
+    ids=["blank-lines", "no-trailing-newline", "crlf", "token-like-a-tag"],
+)
+def test_line_layouts(write, text, tokens, tags):
+    sentences = read_conll(write("layout.conll", text))
+    assert tokens_of(sentences) == tokens
+    assert tags_of(sentences) == tags
 
 
 def test_empty_file_has_no_sentences(write):

@@ -131,3 +131,17 @@ def test_the_model_does_not_depend_on_the_dev_and_test_files(tmp_path):
     np.testing.assert_array_equal(full.model.params["E"][rows], alone.model.params["E"])
     for name in "WbUc":
         np.testing.assert_array_equal(full.model.params[name], alone.model.params[name])
+
+
+def test_a_tagger_saves_and_loads_as_it_is(default_run, tmp_path):
+    """Tagger.save writes a whole run folder; with added vectors, the new rows travel with it."""
+    tagger = load_run(default_run[0])
+    vectors = tmp_path / "more.txt"
+    vectors.write_text("zanzibar " + " ".join(["0.25"] * 50) + "\n", encoding="utf-8")
+    sentences = [["Zanzibar", "and", "Paris", "."]]
+    assert tagger.add_vectors(vectors, sentences) == 1
+    tagger.save(tmp_path / "copy")
+    again = load_run(tmp_path / "copy")
+    assert again.vocab.words == tagger.vocab.words and again.vocab.index("Zanzibar") != 0
+    assert again.predict(sentences) == tagger.predict(sentences)
+    np.testing.assert_array_equal(again.model.params["E"], tagger.model.params["E"])

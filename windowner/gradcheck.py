@@ -91,9 +91,11 @@ def check_gradients(
     tiny = ROUNDING * max(abs(model.loss(windows, labels, l2)), 1.0) / step / TOLERANCE
 
     def numeric(param: np.ndarray, index: tuple) -> float:
-        if not richardson:
-            return central_difference(param, index, PLAIN_STEP)
-        return (4 * central_difference(param, index, STEP / 2) - central_difference(param, index, STEP)) / 3
+        if richardson:
+            return (
+                4 * central_difference(param, index, step / 2) - central_difference(param, index, step)
+            ) / 3
+        return central_difference(param, index, step)
 
     checks = []
     for name in [*(name for name in model.params if name != "E"), "E"]:  # every parameter, E last

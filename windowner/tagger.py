@@ -71,10 +71,10 @@ class Tagger:
         are), so they no longer read ``<unk>``. Returns the number of rows added.
         """
         tokens = (token for sentence in sentences for token in sentence)
-        keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - set(self.vocab.words)
-        words, vectors = (
-            read_vectors(path, keys, self.vocab.lowercase, required=False) if keys else ([], None)
-        )
+        keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
+        if not keys:
+            return 0
+        words, vectors = read_vectors(path, keys, self.vocab.lowercase, required=False)
         if not words:
             return 0
         E = self.model.params["E"]
