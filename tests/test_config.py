@@ -222,10 +222,14 @@ def test_wrong_type_in_the_file_names_the_key(write):
     ("item", "key", "choice"),
     [
         ("task.name=foo", "'task.name'", "entities"),
-        ("train.optimizer=rmsprop", "'train.optimizer'", "adam"),
+        ("train.optimizer=adamw", "'train.optimizer'", "sparse_adam"),
+        ("train.loss=hinge", "'train.loss'", "margin"),
+        ("train.schedule.name=cosine", "'train.schedule.name'", "cyclic"),
+        ("model.init=he", "'model.init'", "xavier_normal"),
+        ("model.decode=beam", "'model.decode'", "viterbi"),
         ("data.scheme=bio", "'data.scheme'", "iobes"),
         ("vectors.keep=some", "'vectors.keep'", "all"),
-        ("model.activation=relu", "'model.activation'", "tanh"),
+        ("model.activation=swish", "'model.activation'", "leaky_relu"),
     ],
 )
 def test_choice_violations(minimal, item, key, choice):

@@ -1,34 +1,50 @@
-"""`check_gradients` passes on the real model and catches a wrong backward pass."""
+"""`check_gradients` passes on the real model, every case of `--all`, skips kinks, and catches a wrong
+backward pass."""
 
 import numpy as np
 import pytest
 
 from windowner import layers
-from windowner.gradcheck import STEP, TOLERANCE, check_gradients, relative_error
-from windowner.model import WindowModel
+from windowner.config import FeaturesConfig, ModelConfig
+from windowner.gradcheck import (
+    STEP,
+    TOLERANCE,
+    all_cases,
+    check_case,
+    check_gradients,
+    random_problem,
+    relative_error,
+)
+from windowner.layers.activations import Activation
 
 
-def problem(seed=0, batch=6):
+def problem(seed=0, batch=6, **shape):
     rng = np.random.default_rng(seed)
-    E = rng.normal(0, 0.5, size=(15, 4))
-    model = WindowModel.initialise(E, window=1, hidden=5, classes=3, rng=rng)
-    return model, rng.integers(0, 15, size=(batch, 3)), rng.integers(0, 3, size=batch)
+    return random_problem(
+        rng, batch, words=15, dim=4, classes=3, shape=ModelConfig(window=1, hidden=5, **shape)
+    )
 
 
 @pytest.mark.parametrize("richardson", [True, False])
 def test_passes_on_the_model(richardson):
-    model, windows, labels = problem()
-    checks = check_gradients(model, windows, labels, l2=0.01, richardson=richardson)
-    assert [c.name for c in checks] == ["W", "b", "U", "c", "E"]
+    model, batch = problem()
+    checks = check_gradients(model, batch, l2=0.01, l2_vectors=0.01, richardson=richardson)
+    assert [c.name for c in checks] == ["E", "W", "b", "U", "c"]
     assert all(c.ok for c in checks), checks
-    assert checks[0].entries == 5 * 12
+    assert checks[1].entries == 5 * 12 and checks[0].entries == 4 * len(np.unique(batch.windows[:, 0]))
+
+
+def test_frozen_vectors_are_not_checked():
+    model, batch = problem(features=FeaturesConfig(case=2))
+    checks = check_gradients(model, batch, fine_tune=False)
+    assert [c.name for c in checks] == ["E_case", "W", "b", "U", "c"] and all(c.ok for c in checks)
 
 
 def test_leaves_the_model_unchanged():
-    model, windows, labels = problem()
+    model, batch = problem()
     before = {name: value.copy() for name, value in model.params.items()}
-    check_gradients(model.astype(np.float32), windows, labels)
-    check_gradients(model, windows, labels)
+    check_gradients(model.astype(np.float32), batch)
+    check_gradients(model, batch)
     for name, value in before.items():
         np.testing.assert_array_equal(model.params[name], value)
 
@@ -36,18 +52,68 @@ def test_leaves_the_model_unchanged():
 def test_catches_a_wrong_activation_derivative(monkeypatch):
     def wrong_tanh(z):
         h = np.tanh(z)
-        return h, lambda dh: dh * (1.0 - h)  # should be 1 − h²
+        return h, lambda dh: (dh * (1.0 - h),)  # should be 1 − h²
 
-    monkeypatch.setitem(layers.ACTIVATIONS, "tanh", wrong_tanh)
-    model, windows, labels = problem()
-    failed = {c.name for c in check_gradients(model, windows, labels) if not c.ok}
+    monkeypatch.setitem(layers.ACTIVATIONS, "tanh", Activation(wrong_tanh))
+    model, batch = problem()
+    failed = {c.name for c in check_gradients(model, batch) if not c.ok}
     assert {"W", "b", "E"} <= failed and "U" not in failed and "c" not in failed
 
 
+def test_catches_a_wrong_transition_gradient(monkeypatch):
+    from windowner.losses import crf
+
+    real = crf.crf_loss
+
+    def wrong(scores, labels, lengths, params):
+        loss, d_scores, grads = real(scores, labels, lengths, params)
+        return loss, d_scores, {**grads, "A_end": 2 * grads["A_end"]}
+
+    monkeypatch.setattr("windowner.losses.crf_loss", wrong)
+    model, batch = random_problem(np.random.default_rng(0), 8, loss="crf")
+    failed = {c.name for c in check_gradients(model, batch, max_entries=20) if not c.ok}
+    assert failed == {"A_end"}
+
+
+def test_catches_a_wrong_prelu_slope_gradient(monkeypatch):
+    real = layers.ACTIVATIONS["prelu"]
+
+    def wrong(z, a):
+        h, backward = real.forward(z, a)
+        return h, lambda dh: (backward(dh)[0], -backward(dh)[1])
+
+    monkeypatch.setitem(layers.ACTIVATIONS, "prelu", Activation(wrong, ("a",), 0.25, (0.0,)))
+    model, batch = problem(activation="prelu")
+    failed = {c.name for c in check_gradients(model, batch) if not c.ok}
+    assert failed == {"a"}
+
+
+def test_an_entry_whose_step_crosses_a_kink_is_left_out():
+    model, batch = problem(activation="relu")
+    trace = {}
+    model.forward(batch.windows, None, trace)
+    model.params["b"][0] -= trace["z"][0, 0]  # z[0, 0] is now exactly at the kink
+    checks = {c.name: c for c in check_gradients(model, batch)}
+    assert checks["b"].skipped >= 1 and all(c.ok for c in checks.values())
+    assert checks["b"].entries + checks["b"].skipped == 5
+
+
+def test_every_case_of_all_passes():
+    """`windowner gradcheck --all`: 6 activations × 4 losses × {frozen, fine-tuned} × {λ = 0, λ > 0}."""
+    cases = list(all_cases())
+    assert len(cases) == 6 * 4 * 2 * 2
+    for case in cases:
+        checks = check_case(case, max_entries=4)
+        assert all(check.ok for check in checks), (case, checks)
+        names = {check.name for check in checks}
+        assert ("E" in names) == case.fine_tune and "E_case" in names
+        assert ("a" in names) == (case.activation == "prelu") and ("A" in names) == (case.loss == "crf")
+
+
 def test_sampling_entries():
-    model, windows, labels = problem()
-    checks = check_gradients(model, windows, labels, max_entries=7, rng=np.random.default_rng(3))
-    assert [c.entries for c in checks] == [7, 5, 7, 3, 7]
+    model, batch = problem()
+    checks = check_gradients(model, batch, max_entries=7, rng=np.random.default_rng(3))
+    assert [c.entries for c in checks] == [7, 7, 5, 7, 3]
 
 
 def test_relative_error():
@@ -59,9 +125,9 @@ def test_relative_error():
 
 def test_the_floor_is_the_resolution_of_central_differences():
     """Entries below ``tiny`` are judged by the absolute error differences can resolve, and no more."""
-    model, windows, labels = problem()
-    check = check_gradients(model, windows, labels, max_entries=1)[0]
-    J = model.loss(windows, labels)
+    model, batch = problem()
+    check = check_gradients(model, batch, max_entries=1)[0]
+    J = model.objective(batch)
     assert check.tiny == pytest.approx(4 * np.finfo(float).eps * max(J, 1.0) / STEP / TOLERANCE)
     assert 1e-7 < check.tiny < 1e-6
     # the worst entry seen at a batch of 256 windows: 9.2e-9, off by rounding alone (3.1e-14)

@@ -6,8 +6,7 @@ import pytest
 from helpers import max_relative_error, numeric_gradient
 
 from windowner.gradcheck import TOLERANCE
-from windowner.layers import ACTIVATIONS, SparseRows, affine, embedding
-from windowner.losses import softmax_cross_entropy
+from windowner.layers import ACTIVATIONS, SparseRows, affine, dropout, embedding
 
 TOL = TOLERANCE  # the tolerance `windowner gradcheck` states: a wrong gradient is off by far more
 
@@ -40,29 +39,98 @@ def test_affine_weight_gradient_is_the_sum_of_outer_products(rng):
     np.testing.assert_allclose(dW, sum(np.outer(delta[i], X[i]) for i in range(3)))
 
 
-def test_affine_skips_the_input_gradient_when_not_needed(rng):
-    _, backward = affine(rng.normal(size=(2, 3)), rng.normal(size=(4, 3)), np.zeros(4))
-    dX, dW, db = backward(rng.normal(size=(2, 4)), need_input=False)
-    assert dX is None and dW.shape == (4, 3) and db.shape == (4,)
+def test_affine_input_gradient_of_some_columns_or_none(rng):
+    X, W = rng.normal(size=(2, 5)), rng.normal(size=(4, 5))
+    _, backward = affine(X, W, np.zeros(4))
+    G = rng.normal(size=(2, 4))
+    full, dW, db = backward(G)
+    part, dW2, _ = backward(G, input_from=3)
+    np.testing.assert_array_equal(part, full[:, 3:])
+    np.testing.assert_array_equal(dW, dW2)
+    none, dW3, db3 = backward(G, input_from=None)
+    assert none is None and dW3.shape == (4, 5) and db3.shape == (4,)
+
+
+def gate(name, rng, units, slope=0.1):
+    """The forward function of an activation with its parameters bound (PReLU: a random slope per unit,
+    leaky ReLU: ``slope``), and those parameters."""
+    spec = ACTIVATIONS[name]
+    if name == "leaky_relu":
+        return (lambda z: spec.forward(z, slope)), ()
+    params = tuple(rng.normal(0.3, 0.2, size=units) for _ in spec.params)
+    return (lambda z: spec.forward(z, *params)), params
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_gradients(rng, name):
     z = rng.normal(size=(5, 7)) * 2
+    z[np.abs(z) < 0.05] += 0.2  # away from the kinks at 0 …
+    z[np.abs(np.abs(z) - 1) < 0.05] += 0.2  # … and at ±1 (hard tanh): the check's steps stay on one piece
     G = rng.normal(size=(5, 7))
-    h, backward = ACTIVATIONS[name](z)
-    dz = backward(G)
+    forward, params = gate(name, rng, 7)
+    h, backward = forward(z)
+    dz, *d_params = backward(G)
+    assert h.shape == dz.shape == z.shape
 
     def f():
-        return float(np.sum(ACTIVATIONS[name](z)[0] * G))
+        return float(np.sum(forward(z)[0] * G))
 
-    assert dz.shape == z.shape
     assert max_relative_error(dz, numeric_gradient(f, z)) < TOL
+    for param, grad in zip(params, d_params, strict=True):
+        assert grad.shape == param.shape
+        assert max_relative_error(grad, numeric_gradient(f, param)) < TOL
 
 
-def test_tanh_values():
-    h, _ = ACTIVATIONS["tanh"](np.array([[0.0, 1.0, -30.0]]))
-    np.testing.assert_allclose(h, [[0.0, np.tanh(1.0), -1.0]])
+def test_activation_values():
+    z = np.array([[-2.0, -1.0, 0.0, 0.5, 1.0, 3.0]])
+    f = {name: spec.forward for name, spec in ACTIVATIONS.items()}
+    np.testing.assert_allclose(f["sigmoid"](z)[0], 1 / (1 + np.exp(-z)))
+    np.testing.assert_allclose(f["tanh"](z)[0], np.tanh(z))
+    np.testing.assert_allclose(f["hardtanh"](z)[0], [[-1, -1, 0, 0.5, 1, 1]])
+    np.testing.assert_allclose(f["relu"](z)[0], [[0, 0, 0, 0.5, 1, 3]])
+    np.testing.assert_allclose(f["leaky_relu"](z, 0.01)[0], [[-0.02, -0.01, 0, 0.5, 1, 3]])
+    np.testing.assert_allclose(f["prelu"](z, np.full(6, 0.25))[0], [[-0.5, -0.25, 0, 0.5, 1, 3]])
+
+
+def test_derivatives_at_the_kinks_are_the_documented_one_sided_ones():
+    ones = np.ones((1, 3))
+    at = np.array([[-1.0, 0.0, 1.0]])
+    assert ACTIVATIONS["relu"].forward(at)[1](ones)[0].tolist() == [[0.0, 0.0, 1.0]]  # 0 at z = 0
+    assert ACTIVATIONS["hardtanh"].forward(at)[1](ones)[0].tolist() == [[0.0, 1.0, 0.0]]  # 0 at ±1
+    assert ACTIVATIONS["leaky_relu"].forward(at, 0.1)[1](ones)[0].tolist() == [[0.1, 0.1, 1.0]]  # slope at 0
+    dz, da = ACTIVATIONS["prelu"].forward(at, np.full(3, 0.2))[1](ones)
+    assert dz.tolist() == [[0.2, 0.2, 1.0]] and da.tolist() == [-1.0, 0.0, 0.0]
+
+
+def test_sigmoid_does_not_overflow_in_float32():
+    z = np.array([[-200.0, 0.0, 200.0]], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        h, backward = ACTIVATIONS["sigmoid"].forward(z)
+        (dz,) = backward(np.ones_like(z))
+    assert h.dtype == np.float32 and h.tolist() == [[0.0, 0.5, 1.0]] and dz.tolist() == [[0.0, 0.25, 0.0]]
+
+
+def test_dropout_scales_kept_units_and_masks_the_gradient(rng):
+    X = rng.normal(size=(200, 50))
+    Y, backward = dropout(X, 0.3, np.random.default_rng(5))
+    kept = Y != 0
+    np.testing.assert_allclose(Y[kept], X[kept] / 0.7)
+    assert abs(kept.mean() - 0.7) < 0.02
+    G = rng.normal(size=X.shape)
+    np.testing.assert_allclose(backward(G), G * kept / 0.7)
+    np.testing.assert_allclose(backward(G[:, 20:], 20), (G * kept / 0.7)[:, 20:])
+
+
+def test_dropout_gradient_with_a_fixed_mask(rng):
+    """The same seed draws the same mask at every evaluation, so f is one function of X."""
+    small = rng.normal(size=(3, 4))
+    G_small = rng.normal(size=(3, 4))
+    _, back_small = dropout(small, 0.5, np.random.default_rng(9))
+
+    def g():
+        return float(np.sum(dropout(small, 0.5, np.random.default_rng(9))[0] * G_small))
+
+    assert max_relative_error(back_small(G_small), numeric_gradient(g, small)) < TOL
 
 
 def test_embedding_concatenates_the_window(rng):
@@ -90,31 +158,16 @@ def test_embedding_gradient_is_sparse_and_sums_repeated_words(rng):
     assert np.all(dense[[0, 4, 5, 6, 8]] == 0)
 
 
-def test_softmax_cross_entropy_gradient_and_value(rng):
-    scores = rng.normal(size=(6, 4)) * 3
-    labels = rng.integers(0, 4, size=6)
-    loss, d_scores = softmax_cross_entropy(scores, labels)
-    probabilities = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-    assert loss == pytest.approx(-np.mean(np.log(probabilities[np.arange(6), labels])))
-
-    def f():
-        return softmax_cross_entropy(scores, labels)[0]
-
-    assert max_relative_error(d_scores, numeric_gradient(f, scores)) < TOL
-
-
-def test_softmax_cross_entropy_does_not_overflow():
-    scores = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 999.0]])
-    loss, d_scores = softmax_cross_entropy(scores, np.array([0, 2]))
-    assert np.isfinite(loss) and np.all(np.isfinite(d_scores))
-    assert loss == pytest.approx(0.5 * (0.0 + np.log1p(np.exp(-1.0)) + 1.0))
-
-
 def test_gates_keep_float32(rng):
     X = rng.normal(size=(4, 6)).astype(np.float32)
     W = rng.normal(size=(3, 6)).astype(np.float32)
     Z, backward = affine(X, W, np.zeros(3, np.float32))
-    h, act_backward = ACTIVATIONS["tanh"](Z)
-    loss, d = softmax_cross_entropy(h, np.array([0, 1, 2, 0]))
-    dX, dW, db = backward(act_backward(d))
-    assert {a.dtype for a in (Z, h, d, dX, dW, db)} == {np.dtype(np.float32)}
+    outputs = [Z]
+    for spec in ACTIVATIONS.values():
+        params = [np.full(3, 0.25, np.float32) for _ in spec.params]
+        h, act_backward = spec.forward(Z, *params)
+        outputs += [h, *act_backward(np.ones_like(h))]
+    Y, drop_backward = dropout(X, 0.5, np.random.default_rng(0))
+    dX, dW, db = backward(Z)
+    outputs += [Y, drop_backward(X), dX, dW, db]
+    assert {a.dtype for a in outputs} == {np.dtype(np.float32)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from windowner.features import CASES
 from windowner.vocab import SPECIALS, Vocabulary
 from windowner.windows import make_windows, sentence_windows
 
@@ -38,7 +39,7 @@ def test_hand_made_window_2():
         [32, 33, 34, END, END],
     ]
     windows = make_windows(sentences, 2, START, END)
-    assert windows.dtype == np.int64
+    assert windows.dtype == np.int32
     assert windows.shape == (8, 5)
     assert windows.tolist() == expected
     assert windows.tolist() == naive_windows(sentences, 2, START, END)
@@ -47,7 +48,7 @@ def test_hand_made_window_2():
 def test_hand_made_window_0_is_the_words_themselves():
     sentences = [np.array([10]), np.array([20, 21]), np.array([30, 31, 32, 33, 34])]
     windows = make_windows(sentences, 0, START, END)
-    assert windows.dtype == np.int64
+    assert windows.dtype == np.int32
     assert windows.shape == (8, 1)
     assert windows[:, 0].tolist() == [10, 20, 21, 30, 31, 32, 33, 34]
 
@@ -69,18 +70,18 @@ def test_random_sentences_match_the_naive_reference(window):
     lengths = [1, 1, *rng.integers(1, 9, size=60).tolist(), 1, 2, 1]
     sentences = [rng.integers(3, 1000, size=n) for n in lengths]
     windows = make_windows(sentences, window, START, END)
-    assert windows.dtype == np.int64
+    assert windows.dtype == np.int32
     assert windows.shape == (sum(lengths), 2 * window + 1)
     assert windows.tolist() == naive_windows(sentences, window, START, END)
     # The centre column is the corpus itself, sentence after sentence.
     np.testing.assert_array_equal(windows[:, window], np.concatenate(sentences))
 
 
-def test_int32_and_list_input_give_int64():
-    as_int32 = [np.array([4, 5, 6], dtype=np.int32), np.array([7], dtype=np.int32)]
-    windows = make_windows(as_int32, 1, START, END)
-    assert windows.dtype == np.int64
-    assert windows.tolist() == naive_windows(as_int32, 1, START, END)
+def test_int64_and_list_input_give_int32():
+    as_int64 = [np.array([4, 5, 6], dtype=np.int64), np.array([7], dtype=np.int64)]
+    windows = make_windows(as_int64, 1, START, END)
+    assert windows.dtype == np.int32
+    assert windows.tolist() == naive_windows(as_int64, 1, START, END)
     assert make_windows([[4, 5, 6], [7]], 1, START, END).tolist() == windows.tolist()
 
 
@@ -88,7 +89,7 @@ def test_empty_input():
     for sentences in ([], [np.array([], dtype=np.int64)], [np.zeros(0, dtype=np.int64)] * 3):
         windows = make_windows(sentences, 2, START, END)
         assert windows.shape == (0, 5)
-        assert windows.dtype == np.int64
+        assert windows.dtype == np.int32
 
 
 def test_empty_sentences_among_others_add_no_windows():
@@ -102,5 +103,20 @@ def test_sentence_windows_looks_tokens_up():
     vocab = Vocabulary([*SPECIALS, "paris", "is", "0000"])
     windows = sentence_windows([["Paris", "is", "zebra"], ["1996"]], vocab, 1)
     paris, is_, year = vocab.row["paris"], vocab.row["is"], vocab.row["0000"]
-    assert windows.dtype == np.int64
-    assert windows.tolist() == [[1, paris, is_], [paris, is_, 0], [is_, 0, 2], [1, year, 2]]
+    assert windows.dtype == np.int32
+    assert windows.shape == (4, 1, 3)  # one table: the words
+    assert windows[:, 0].tolist() == [[1, paris, is_], [paris, is_, 0], [is_, 0, 2], [1, year, 2]]
+
+
+def test_sentence_windows_with_the_casing_feature():
+    vocab = Vocabulary([*SPECIALS, "paris", "is"])
+    windows = sentence_windows([["Paris", "is", "NICE", "1996", "."]], vocab, 1, ["case"])
+    assert windows.shape == (5, 2, 3)
+    c = {name: CASES.index(name) for name in CASES}
+    assert windows[:, 1].tolist() == [
+        [0, c["title"], c["lower"]],
+        [c["title"], c["lower"], c["upper"]],
+        [c["lower"], c["upper"], c["digits"]],
+        [c["upper"], c["digits"], c["other"]],
+        [c["digits"], c["other"], 0],
+    ]

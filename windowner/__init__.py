@@ -5,8 +5,9 @@ The Python API (the command line is a thin layer over it)::
     import windowner
     tagger = windowner.load_run("runs/default")            # a trained run folder
     tagger.predict([["Paris", "is", "in", "France", "."]])  # IOB2 tags, one list per sentence
-    windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 2·window + 1)
-    loss, grads = tagger.model.loss_and_grads(windows, labels)  # grads["E"]: SparseRows(rows, values)
+    windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 1, 2·window + 1)
+    batch = windowner.Batch(windows, labels)
+    loss, grads = tagger.model.loss_and_grads(batch)        # grads["E"]: SparseRows(rows, values)
 
 See README.md for the whole API.
 """
@@ -16,6 +17,7 @@ from .conll import Sentence, read_conll
 from .errors import WindownerError
 from .gradcheck import check_gradients
 from .layers import SparseRows
+from .losses import Batch
 from .model import WindowModel
 from .tagger import Tagger, load_run
 from .train import load_corpus, train
@@ -26,6 +28,7 @@ from .windows import make_windows, sentence_windows
 __version__ = "0.1.0"
 
 __all__ = [
+    "Batch",
     "Config",
     "Sentence",
     "SparseRows",

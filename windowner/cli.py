@@ -21,8 +21,9 @@ import numpy as np
 from .config import load_config
 from .conll import SCHEMES, read_conll
 from .errors import WindownerError
-from .gradcheck import TOLERANCE, check_gradients, random_problem
+from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
 from .tagger import Tagger, load_run
+from .train import examples as training_examples
 from .train import initialise
 from .train import train as run_training
 
@@ -108,7 +109,7 @@ def train(
         config = dataclasses.replace(config, output=output)  # a folder name as typed, not YAML
     echo = (lambda line: None) if quiet else click.echo
     progress = not quiet and sys.stderr.isatty()
-    run_training(config, progress=progress, echo=echo, overwrite=overwrite)
+    run_training(config, progress=progress, echo=echo, overwrite=overwrite, note=note)
 
 
 @main.command(name="eval")
@@ -180,39 +181,57 @@ def format_report(report: dict[str, Any], location_label: str) -> str:
 @click.option(
     "--max-entries", type=click.IntRange(1), help="Check at most this many entries of each parameter."
 )
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every activation x loss x {frozen, fine-tuned} x {l2 = 0, l2 > 0} on small random models.",
+)
 @_friendly
 def gradcheck(
-    config_path: str | None, overrides: tuple[str, ...], batch: int, max_entries: int | None
+    config_path: str | None, overrides: tuple[str, ...], batch: int, max_entries: int | None, every: bool
 ) -> None:
     """Compare every analytic gradient with central differences in float64.
 
     With --config, the model the config trains (same initialisation) on a batch of its training data;
-    without, the default model on a small random problem that needs no files.
+    without, the default model on a small random problem that needs no files; with --all, every
+    combination of the toolbox on small random models.
     """
+    if every:
+        if config_path or overrides:
+            raise WindownerError("--all checks random models: it takes no --config or --set")
+        _check_all(max_entries)
+        return
     rng = np.random.default_rng(0)
+    seed = None
     if config_path is None and not overrides:
-        model, windows, labels = random_problem(rng, batch)
-        l2 = 1e-3
-        click.echo(f"a random problem: {batch} windows, 40 words of dimension 8, l2 {l2}")
+        model, examples = random_problem(rng, batch)
+        l2 = l2_vectors = 1e-3
+        click.echo(f"a random problem: {len(examples.labels)} windows, 40 words of dimension 8, l2 {l2}")
     else:
         if config_path is None:
             raise WindownerError("--set without --config: give the config the overrides apply to")
         config = load_config(config_path, overrides)
         tagger, corpus, _ = initialise(config)  # the model `train` would start from
         model = tagger.model
-        every = tagger.windows([s.tokens for s in corpus.train])
-        chosen = rng.choice(len(every), size=min(batch, len(every)), replace=False)
-        windows, labels = every[chosen], corpus.task.targets(corpus.train)[chosen]
-        l2 = config.train.l2 or 1e-3  # check the L2 term even where the run does not use it
-        click.echo(f"{config_path}: {len(windows)} training windows, l2 {l2}")
+        data = training_examples(tagger, corpus.train, config.data.train)
+        examples = next(model.loss.batches(data, batch, rng, len(corpus.vocab)))
+        l2 = config.train.l2 or 1e-3  # check the L2 terms even where the run does not use them
+        l2_vectors = config.train.l2_vectors or 1e-3
+        if config.model.dropout or config.model.input_dropout:
+            seed = 0  # the same dropout masks at every evaluation
+        click.echo(
+            f"{config_path}: {len(examples.labels)} training windows, l2 {l2}, l2_vectors {l2_vectors}"
+        )
 
-    checks = check_gradients(model, windows, labels, l2=l2, max_entries=max_entries, rng=rng)
+    checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed)
     click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
     for check in checks:
         shape = "x".join(map(str, model.params[check.name].shape))
         verdict = "ok" if check.ok else "FAIL"
         error = check.max_relative_error
-        click.echo(f"{check.name:<10}{shape:>14}{check.entries:>10}{error:>20.2e}  {verdict}")
+        skipped = f"  ({check.skipped} at a kink, left out)" if check.skipped else ""
+        click.echo(f"{check.name:<10}{shape:>14}{check.entries:>10}{error:>20.2e}  {verdict}{skipped}")
     failed = [check.name for check in checks if not check.ok]
     if failed:
         names = ", ".join(failed)
@@ -221,6 +240,36 @@ def gradcheck(
     click.echo(
         f"all gradients agree with central differences (tolerance {TOLERANCE:g};"
         f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve)"
+    )
+
+
+def _check_all(max_entries: int | None) -> None:
+    """``gradcheck --all``: a table of the largest relative error per case and parameter."""
+    names = ("E", "E_case", "W", "b", "a", "U", "c", "A", "A_start", "A_end")
+    click.echo(f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>9}" for n in names))
+    failed, skipped = [], 0
+    for case in all_cases():
+        checks = {check.name: check for check in check_case(case, max_entries)}
+        skipped += sum(check.skipped for check in checks.values())
+        cells = "".join(
+            f"{checks[name].max_relative_error:>9.1e}" if name in checks else f"{'-':>9}" for name in names
+        )
+        vectors = "fine-tuned" if case.fine_tune else "frozen"
+        bad = [name for name, check in checks.items() if not check.ok]
+        click.echo(
+            f"{case.activation:<11}{case.loss:<9}{vectors:<11}{case.l2:<6g}{cells}"
+            + ("  FAIL" if bad else "")
+        )
+        failed += [f"{case.label}: {', '.join(bad)}" for _ in bad[:1]]
+    if failed:
+        click.echo(
+            f"windowner: error: {len(failed)} cases exceed the tolerance {TOLERANCE:g}: {'; '.join(failed)}",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(
+        f"all {len(list(all_cases()))} cases agree with central differences (tolerance {TOLERANCE:g});"
+        f" {skipped} entries left out where a step crossed a kink"
     )
 
 

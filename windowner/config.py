@@ -25,14 +25,27 @@ from typing import Any
 import yaml
 
 from .conll import SCHEMES
+from .decoding import DECODERS
 from .errors import WindownerError
+from .features import FEATURES
+from .init import INITIALISERS
 from .layers import ACTIVATIONS
+from .losses import LOSSES
 from .optim import OPTIMIZERS
+from .schedules import SCHEDULES
 from .tasks import TASKS
 
 
-def _option(default: Any, *, choices: tuple = (), minimum: float | None = None, path: bool = False) -> Any:
-    return field(default=default, metadata={"choices": choices, "minimum": minimum, "path": path})
+def _option(
+    default: Any,
+    *,
+    choices: tuple = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+    path: bool = False,
+) -> Any:
+    metadata = {"choices": choices, "minimum": minimum, "maximum": maximum, "path": path}
+    return field(default=default, metadata=metadata)
 
 
 REQUIRED: Any = dataclasses.MISSING
@@ -61,21 +74,55 @@ class TaskConfig:
 
 
 @dataclass
+class FeaturesConfig:
+    case: int = _option(0, minimum=0)  # dimension of the casing embedding (0: off); see features.py
+
+    def active(self) -> tuple[str, ...]:
+        """The names of the features that are on (dimension > 0)."""
+        return tuple(name for name in FEATURES if getattr(self, name))
+
+
+@dataclass
 class ModelConfig:
     window: int = _option(2, minimum=0)  # words on each side of the centre word
     hidden: int = _option(100, minimum=1)  # size of the hidden layer h
     activation: str = _option("tanh", choices=tuple(ACTIVATIONS))  # the nonlinearity f in h = f(Wx + b)
+    slope: float = _option(0.01, minimum=0.0)  # leaky_relu: the slope for z < 0
+    init: str = _option("xavier_uniform", choices=tuple(INITIALISERS))  # how W and U start
+    init_range: float = _option(0.1, minimum=0.0)  # init uniform: entries from U(-r, r)
+    output_bias: str = _option("zero", choices=("zero", "prior"))  # c starts at 0 or at log class priors
+    dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on h while training
+    input_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on x while training
+    decode: str = _option("argmax", choices=DECODERS)  # argmax per token, or viterbi over valid IOB2 paths
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = _option("constant", choices=SCHEDULES)
+    factor: float = _option(0.5, minimum=0.0)  # step: lr *= factor every `every` epochs
+    every: int = _option(1, minimum=1)  # step: epochs between two changes
+    rate: float = _option(0.1, minimum=0.0)  # exponential: lr0 * exp(-rate * epochs done)
+    max_lr: float = _option(0.005, minimum=0.0)  # cyclic: the upper bound (the lower is train.lr)
+    half_cycle: int = _option(2000, minimum=1)  # cyclic: steps from the lower bound to the upper
 
 
 @dataclass
 class TrainConfig:
     epochs: int = _option(10, minimum=1)
     batch_size: int = _option(32, minimum=1)
+    loss: str = _option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
+    corruptions: int = _option(1, minimum=1)  # margin: corrupted copies of each true window
     optimizer: str = _option("adam", choices=tuple(OPTIMIZERS))
     lr: float = _option(0.001, minimum=0.0)
+    momentum: float = _option(0.0, minimum=0.0, maximum=0.999)  # sgd: the momentum mu
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     l2: float = _option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
+    l2_vectors: float = _option(0.0, minimum=0.0)  # J += l2_vectors/2 ||E[rows] - E0[rows]||^2, batch rows
     fine_tune: bool = True  # false: word vectors frozen, no gradient computed for them
-    seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows and shuffling
+    seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
+    select: str = "micro"  # the dev entity F1 that picks the best epoch: micro, or a type (LOC, ...)
+    patience: int = _option(0, minimum=0)  # stop after this many epochs without a better dev score (0: never)
 
 
 @dataclass
@@ -219,6 +266,9 @@ def _check_value(key: str, value: Any, kind: Any, meta: Any) -> Any:
     minimum = meta.get("minimum")
     if minimum is not None and value < minimum:
         raise WindownerError(f"config key {key!r} must be at least {minimum}, got {value!r}")
+    maximum = meta.get("maximum")
+    if maximum is not None and value > maximum:
+        raise WindownerError(f"config key {key!r} must be at most {maximum}, got {value!r}")
     return value
 
 

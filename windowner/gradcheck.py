@@ -21,16 +21,30 @@ runs, on a copy of the model in float64 (in float32 the rounding alone would swa
 of the difference, r = 4ε·max(|J|, 1)/h (ε = 2.2e-16), divided by the tolerance; about 3e-7 by default.
 An entry smaller than that (at a batch of 256 windows some entries of ∂J/∂E are 1e-8) is compared at
 that size, that is, its absolute error must stay below r ≈ 3e-13: all that differences can show of it.
+
+**Kinks.** ReLU, hard tanh, leaky and parametric ReLU and the margin loss's hinge are piecewise linear.
+If a ±h step moves some z across a kink, the difference quotient spans two pieces and says nothing about
+either one-sided derivative. Every evaluation of J therefore records which piece each kinked gate is on
+(:meth:`WindowModel.pieces`); an entry whose steps change any of them is left out and counted
+(``skipped``). Elsewhere the function is smooth in a neighbourhood and the check is exact.
+
+**Dropout.** J must be the same function at every evaluation, so each one draws its masks from a
+generator seeded with the same ``seed``: the masks are fixed, and the check covers their backward pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import ModelConfig
-from .model import WindowModel
+from .config import FeaturesConfig, ModelConfig
+from .features import FEATURES
+from .layers import ACTIVATIONS, SparseRows
+from .losses import LOSSES, Batch, Examples
+from .model import WindowModel, make_loss
 
 TOLERANCE = 1e-6  # a correct gradient lands around 1e-10 … 3e-7 (the smallest entries); a wrong one near 1
 STEP = 3e-3  # h for the extrapolated difference
@@ -40,12 +54,14 @@ ROUNDING = 4 * np.finfo(np.float64).eps  # r = ROUNDING · max(|J|, 1) / h bound
 
 @dataclass(frozen=True)
 class Check:
-    """The result for one parameter: the largest relative error over the entries checked."""
+    """The result for one parameter: the largest relative error over the entries checked, and how many
+    entries were left out because a step crossed a kink."""
 
     name: str
     entries: int
     max_relative_error: float
     tiny: float  # the floor of the denominator: the smallest derivative differences can resolve
+    skipped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -59,69 +75,152 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray, tiny: float = 1e-1
 
 def check_gradients(
     model: WindowModel,
-    windows: np.ndarray,
-    labels: np.ndarray,
+    batch: Batch,
     l2: float = 0.0,
+    l2_vectors: float = 0.0,
+    fine_tune: bool = True,
     max_entries: int | None = None,
     rng: np.random.Generator | None = None,
     richardson: bool = True,
+    seed: int | None = None,
 ) -> list[Check]:
-    """Check ∂J/∂W, ∂J/∂b, ∂J/∂U, ∂J/∂c and ∂J/∂E (the rows the batch touches) of one batch.
+    """Check the gradient of every trained parameter on one batch (of a look-up table: its touched rows).
 
-    Every entry is checked, or ``max_entries`` of each parameter drawn at random with ``rng``. The model
-    itself is not changed: the check runs on a float64 copy.
+    Every entry is checked, or ``max_entries`` of each parameter drawn at random with ``rng``. ``seed``
+    fixes the dropout masks (None: dropout off, the model evaluates). The model itself is not changed:
+    the check runs on a float64 copy.
     """
     model = model.astype(np.float64)
     rng = rng or np.random.default_rng(0)
-    _, grads = model.loss_and_grads(windows, labels, l2, fine_tune=True)
-    analytic = {name: grad for name, grad in grads.items() if name != "E"}
-    sparse = grads["E"]
-    analytic["E"] = sparse.values  # compare on the touched rows only
+    l2_vectors = l2_vectors if fine_tune else 0.0
 
-    def central_difference(param: np.ndarray, index: tuple, step: float) -> float:
-        original = param[index]
-        param[index] = original + step
-        plus = model.loss(windows, labels, l2)
-        param[index] = original - step
-        minus = model.loss(windows, labels, l2)
-        param[index] = original
-        return (plus - minus) / (2 * step)
+    def masks() -> np.random.Generator | None:
+        return None if seed is None else np.random.default_rng(seed)
 
+    def evaluate() -> tuple[float, list[np.ndarray]]:
+        trace: dict = {}
+        value = model.objective(batch, l2, l2_vectors, masks(), trace)
+        return value, model.pieces(batch, trace) if model.kinked else []
+
+    _, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, masks())
+    value, base_pieces = evaluate()
     step = STEP if richardson else PLAIN_STEP
-    tiny = ROUNDING * max(abs(model.loss(windows, labels, l2)), 1.0) / step / TOLERANCE
+    tiny = ROUNDING * max(abs(value), 1.0) / step / TOLERANCE
+    offsets = (step / 2, -step / 2, step, -step) if richardson else (step, -step)
 
-    def numeric(param: np.ndarray, index: tuple) -> float:
-        if richardson:
-            return (
-                4 * central_difference(param, index, step / 2) - central_difference(param, index, step)
-            ) / 3
-        return central_difference(param, index, step)
+    def numeric(param: np.ndarray, index: tuple) -> float | None:
+        """The numeric derivative at ``index``, or None if a step crosses a kink."""
+        original = param[index]
+        values = []
+        for offset in offsets:
+            param[index] = original + offset
+            value, pieces = evaluate()
+            values.append(value)
+            if any(not np.array_equal(a, b) for a, b in zip(pieces, base_pieces, strict=True)):
+                param[index] = original
+                return None
+        param[index] = original
+        half = (values[0] - values[1]) / step  # D(h/2) = (J(+h/2) − J(−h/2)) / h
+        if not richardson:
+            return half / 2
+        return (4 * half - (values[2] - values[3]) / (2 * step)) / 3
 
     checks = []
-    for name in [*(name for name in model.params if name != "E"), "E"]:  # every parameter, E last
-        param = model.params[name]
-        view = param[sparse.rows] if name == "E" else param
-        entries = [np.unravel_index(i, view.shape) for i in range(view.size)]
+    for name in model.parameter_names():
+        if name not in grads:
+            continue  # frozen
+        param, grad = model.params[name], grads[name]
+        rows = grad.rows if isinstance(grad, SparseRows) else None
+        analytic = grad.values if isinstance(grad, SparseRows) else grad
+        entries = list(np.ndindex(analytic.shape))
         if max_entries is not None and len(entries) > max_entries:
             entries = [entries[i] for i in rng.choice(len(entries), max_entries, replace=False)]
-        errors = []
+        errors, skipped = [0.0], 0
         for entry in entries:
-            index = (sparse.rows[entry[0]], entry[1]) if name == "E" else entry
-            errors.append(relative_error(analytic[name][entry], numeric(param, index), tiny))
-        checks.append(Check(name, len(entries), float(np.max(errors)), tiny))
+            index = (rows[entry[0]], *entry[1:]) if rows is not None else entry
+            estimate = numeric(param, index)
+            if estimate is None:
+                skipped += 1
+                continue
+            errors.append(float(relative_error(analytic[entry], estimate, tiny)))
+        checks.append(Check(name, len(entries) - skipped, max(errors), tiny, skipped))
     return checks
 
 
 def random_problem(
-    rng: np.random.Generator, batch: int = 8, words: int = 40, dim: int = 8, classes: int = 5
-) -> tuple[WindowModel, np.ndarray, np.ndarray]:
-    """A float64 model of the default shape (window 2, hidden 100, tanh) on random vectors, windows and
-    labels: what ``windowner gradcheck`` checks when it is given no config. Window 0 uses one word twice,
-    so that the sum of its two slices is checked as well."""
-    shape = ModelConfig()
-    E = rng.normal(0.0, 0.5, size=(words, dim))
-    model = WindowModel.initialise(E, shape.window, shape.hidden, classes, rng, shape.activation, np.float64)
-    windows = rng.integers(0, words, size=(batch, 2 * shape.window + 1))
-    windows[0, 0] = windows[0, 1]
-    labels = rng.integers(0, classes, size=batch)
-    return model, windows, labels
+    rng: np.random.Generator,
+    batch: int = 8,
+    words: int = 40,
+    dim: int = 8,
+    classes: int = 5,
+    shape: ModelConfig | None = None,
+    loss: str = "softmax",
+) -> tuple[WindowModel, Batch]:
+    """A float64 model of ``shape`` (default: the default model, window 2, hidden 100, tanh) on random
+    vectors, windows and labels: what ``windowner gradcheck`` checks when it is given no config.
+
+    The batch is drawn as training draws it for ``loss`` (sentences for ``crf``, true windows and
+    corrupted copies for ``margin``); window 0 uses one word twice, so that the sum of its two slices is
+    checked as well. A single-score loss gets two classes (O and location).
+    """
+    shape = shape or ModelConfig()
+    objective = make_loss(loss, corruptions=2)
+    classes = 2 if objective.binary else classes
+    width = 2 * shape.window + 1
+    tables = {"E": rng.normal(0.0, 0.5, size=(words, dim))}
+    for name in shape.features.active():
+        size = (len(FEATURES[name].classes), getattr(shape.features, name))
+        tables[FEATURES[name].table] = rng.normal(0.0, 0.5, size=size)
+    model = WindowModel.initialise(tables, shape, classes, rng, objective, dtype=np.float64)
+    model.params["b"] += rng.normal(0.0, 0.3, size=model.params["b"].shape)  # not all zero: a general point
+    model.params["c"] += rng.normal(0.0, 0.3, size=model.params["c"].shape)
+    for name in ("A", "A_start", "A_end"):
+        if name in model.params:
+            model.params[name] += rng.normal(0.0, 0.5, size=model.params[name].shape)
+    model.pretrained = model.params["E"] + rng.normal(0.0, 0.1, size=model.params["E"].shape)
+    lengths = rng.integers(1, 2 * width, size=3 * batch)
+    lengths = lengths[: int(np.searchsorted(np.cumsum(lengths), batch)) + 1]
+    count = int(lengths.sum())
+    windows = np.stack([rng.integers(0, len(tables[name]), size=(count, width)) for name in tables], axis=1)
+    labels = rng.integers(0, classes, size=count)
+    labels[0] = 1  # margin needs at least one true window
+    data = Examples(windows, labels, lengths)
+    first = next(objective.batches(data, batch, np.random.default_rng(1), words))
+    first.windows[0, 0, 0] = first.windows[0, 0, 1]
+    return model, first
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model of ``gradcheck --all``."""
+
+    activation: str
+    loss: str
+    fine_tune: bool
+    l2: float
+
+    @property
+    def label(self) -> str:
+        vectors = "fine-tuned" if self.fine_tune else "frozen"
+        return f"{self.activation} · {self.loss} · {vectors} · λ={self.l2:g}"
+
+
+def all_cases(l2: float = 1e-2) -> Iterator[Case]:
+    """Every activation × every loss × {frozen, fine-tuned} × {λ = 0, λ > 0}."""
+    for activation, loss, fine_tune, lam in itertools.product(ACTIVATIONS, LOSSES, (False, True), (0.0, l2)):
+        yield Case(activation, loss, fine_tune, lam)
+
+
+def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> list[Check]:
+    """``gradcheck --all`` for one case: a small random float64 model with that activation and loss, a
+    casing table and dropout on x and h (fixed masks), λ on W and U and, when fine-tuning, on E."""
+    rng = np.random.default_rng(seed)
+    shape = ModelConfig(
+        hidden=10, activation=case.activation, dropout=0.2, input_dropout=0.1, features=FeaturesConfig(case=3)
+    )
+    if case.activation == "leaky_relu":
+        shape = replace(shape, slope=0.1)
+    model, batch = random_problem(rng, batch=8, words=30, dim=6, classes=5, shape=shape, loss=case.loss)
+    return check_gradients(
+        model, batch, case.l2, case.l2, case.fine_tune, max_entries, np.random.default_rng(seed), seed=seed
+    )

@@ -2,7 +2,8 @@
 
 A run folder holds everything ``eval`` needs, and nothing in a pickle:
 
-* ``model.npz``: the best epoch's parameters E, W, b, U, c (read with ``allow_pickle=False``);
+* ``model.npz``: the best epoch's parameters E, W, b, U, c (and those of the options: ``E_case``, ``a``,
+  ``A``, …; a single-score model's decision ``threshold``), read with ``allow_pickle=False``;
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
@@ -24,11 +25,14 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from .config import Config, dump_config, load_saved_config
+from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
 from .errors import WindownerError
+from .features import FEATURES
 from .files import atomic_open, write_atomic
-from .model import PARAMETERS, WindowModel
+from .layers import ACTIVATIONS
+from .losses import Loss
+from .model import WindowModel, make_loss
 from .tasks import TASKS, Task
 from .vectors import read_vectors
 from .vocab import Vocabulary, lookup_keys
@@ -50,17 +54,21 @@ class Tagger:
     config: Config
 
     def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
-        """Windows of tokenised sentences: int64 ``(N, 2·window + 1)``, rows of E."""
-        return sentence_windows(sentences, self.vocab, self.model.window)
+        """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
+        tables, see :func:`~windowner.windows.sentence_windows`)."""
+        shape = self.config.model
+        return sentence_windows(sentences, self.vocab, shape.window, shape.features.active())
 
-    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tags for tokenised sentences (lists of strings)."""
+    def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> list[list[str]]:
+        """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``."""
         scores = self.model.scores(self.windows(sentences))
-        return self.task.decode(scores, [len(tokens) for tokens in sentences])
+        method = decode or self.config.model.decode
+        lengths = [len(tokens) for tokens in sentences]
+        return self.task.decode(scores, lengths, method, self.model.transitions())
 
-    def evaluate(self, sentences: Sequence[Sentence]) -> dict[str, Any]:
+    def evaluate(self, sentences: Sequence[Sentence], decode: str | None = None) -> dict[str, Any]:
         """Scores on tagged sentences, in the form ``windowner eval --json`` prints."""
-        predicted = self.predict([s.tokens for s in sentences])
+        predicted = self.predict([s.tokens for s in sentences], decode)
         return score(self.task, sentences, predicted)
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
@@ -91,7 +99,7 @@ class Tagger:
     def save(self, folder: str | Path) -> None:
         """Write the whole run folder: :meth:`save_metadata` and the model's parameters as ``model.npz``."""
         self.save_metadata(folder)
-        save_params(Path(folder) / MODEL_FILE, self.model.params)
+        save_model(Path(folder) / MODEL_FILE, self.model)
 
     def save_metadata(self, folder: str | Path) -> None:
         """Write what does not change while training: ``vocab.txt``, ``labels.json``, ``config.yaml``."""
@@ -118,8 +126,12 @@ class Tagger:
         vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
         path = folder / (MODEL_FILE if which == "best" else LAST_FILE)
         params = load_params(path)
-        _check_shapes(path, params, len(vocab), 2 * config.model.window + 1, len(task.classes))
-        return cls(WindowModel(params, config.model.window, config.model.activation), vocab, task, config)
+        threshold = float(params.pop("threshold", 0.0))
+        loss = make_loss(config.train.loss, config.train.corruptions)
+        tables = ("E", *(FEATURES[name].table for name in config.model.features.active()))
+        expected = expected_shapes(config.model, loss, len(vocab), len(task.classes), params.get("E"))
+        _check_shapes(path, params, expected)
+        return cls(WindowModel(params, config.model, loss, tables, threshold), vocab, task, config)
 
 
 def load_run(folder: str | Path, which: str = "best") -> Tagger:
@@ -140,40 +152,57 @@ def score(task: Task, sentences: Sequence[Sentence], predicted: Sequence[Sequenc
     return {"entities": entities, "tokens": tokens}
 
 
+def save_model(path: Path, model: WindowModel) -> None:
+    """The model's parameters (and a single-score model's threshold) as an uncompressed ``.npz``,
+    written atomically."""
+    arrays = dict(model.params)
+    if model.loss.binary:
+        arrays["threshold"] = np.array(model.threshold, dtype=np.float64)
+    save_params(path, arrays)
+
+
 def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
-    """The parameters as an uncompressed ``.npz``, written atomically."""
+    """Named arrays as an uncompressed ``.npz``, written atomically."""
     with atomic_open(path, "wb") as out:
         np.savez(out, **params)
 
 
 def load_params(path: Path) -> dict[str, np.ndarray]:
-    """The parameters of a ``.npz`` model file, read without pickle."""
+    """The arrays of a ``.npz`` model file, read without pickle."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            params = {name: archive[name] for name in archive.files}
+            return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise WindownerError(f"{path}: no such model file") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise WindownerError(f"{path}: not a windowner model (.npz of E, W, b, U, c)") from None
-    missing = [name for name in PARAMETERS if name not in params]
-    if missing:
-        raise WindownerError(f"{path}: the model has no {', '.join(missing)}")
-    return params
+        raise WindownerError(f"{path}: not a windowner model (.npz of E, W, b, U, c, ...)") from None
 
 
-def _check_shapes(path: Path, params: dict[str, np.ndarray], words: int, width: int, classes: int) -> None:
-    """The parameters must fit the vocabulary, the window and the classes: E (V, d), W (H, K·d), ..."""
-    E, W = params["E"], params["W"]
-    hidden = W.shape[0] if W.ndim == 2 else -1
-    expected = {
-        "E": (words, E.shape[-1]),
-        "W": (hidden, width * E.shape[-1]),
-        "b": (hidden,),
-        "U": (classes, hidden),
-        "c": (classes,),
-    }
+def expected_shapes(
+    shape: ModelConfig, loss: Loss, words: int, classes: int, E: np.ndarray | None = None
+) -> dict[str, tuple[int, ...]]:
+    """The shape every parameter must have for the vocabulary, the classes and the config (the
+    dimension of the word vectors is read off ``E``)."""
+    dim = E.shape[-1] if E is not None and E.ndim == 2 else -1
+    hidden, outputs = shape.hidden, loss.outputs(classes)
+    expected = {"E": (words, dim)}
+    for name in shape.features.active():
+        expected[FEATURES[name].table] = (len(FEATURES[name].classes), getattr(shape.features, name))
+    widths = sum(columns for _, columns in expected.values())
+    expected.update({"W": (hidden, (2 * shape.window + 1) * widths), "b": (hidden,)})
+    expected.update({name: (hidden,) for name in ACTIVATIONS[shape.activation].params})
+    expected.update({"U": (outputs, hidden), "c": (outputs,)})
+    if loss.transitions:
+        expected.update({"A": (classes, classes), "A_start": (classes,), "A_end": (classes,)})
+    return expected
+
+
+def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> None:
+    """Every parameter must be there, floats, of the shape the vocabulary, labels and config call for."""
     for name, shape in expected.items():
-        value = params[name]
+        value = params.get(name)
+        if value is None:
+            raise WindownerError(f"{path}: the model has no {name} (config.yaml calls for it)")
         if value.shape != shape or not np.issubdtype(value.dtype, np.floating):
             raise WindownerError(
                 f"{path}: {name} is {value.dtype} {value.shape}, expected floats of shape {shape}"

@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .conll import Sentence, entity_type, iob1_to_iob2
+from .decoding import allowed_transitions, viterbi
 from .errors import WindownerError
 
 TASKS = ("location", "entities")
@@ -40,13 +41,31 @@ class Task:
             raise WindownerError(f"{source}: tags {', '.join(unknown)} are not among the model's classes")
         return np.fromiter((index[t] for t in tags), np.int64, len(tags))
 
-    def decode(self, scores: np.ndarray, lengths: Iterable[int]) -> list[list[str]]:
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tag of each class: the entities task's classes are tags; the location task's are read
+        the IOB1 way (consecutive location tokens form one entity)."""
+        return self.classes if self.name == "entities" else ("O", "I-" + self.location_label)
+
+    def decode(
+        self,
+        scores: np.ndarray,
+        lengths: Sequence[int],
+        method: str = "argmax",
+        transitions: dict[str, np.ndarray] | None = None,
+    ) -> list[list[str]]:
         """Scores of every token ``(N, C)`` to valid IOB2 tags, split into sentences of ``lengths``.
 
-        Each token takes its best-scoring class on its own (argmax).
+        ``argmax``: each token takes its best-scoring class on its own; ``viterbi``: the best path without
+        impossible IOB2 transitions, with a ``crf`` model's ``transitions`` (see :mod:`windowner.decoding`).
         """
-        names = self.classes if self.name == "entities" else ("O", "I-" + self.location_label)
-        tags = [names[i] for i in scores.argmax(axis=1).tolist()]
+        names = self.tags
+        if method == "viterbi":
+            allowed, allowed_start = allowed_transitions(names)
+            best = viterbi(scores, lengths, allowed, allowed_start, transitions)
+        else:
+            best = scores.argmax(axis=1)
+        tags = [names[i] for i in best.tolist()]
         out, start = [], 0
         for length in lengths:
             out.append(iob1_to_iob2(tags[start : start + length]))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from tqdm import tqdm
 from .config import Config
 from .conll import Sentence, read_conll
 from .errors import WindownerError
+from .features import FEATURES
 from .files import write_atomic
-from .model import WindowModel
+from .losses import Examples
+from .model import WindowModel, make_loss
 from .optim import make_optimizer
-from .tagger import HISTORY_FILE, LAST_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, save_params
+from .schedules import make_schedule
+from .tagger import HISTORY_FILE, LAST_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, save_model
 from .tasks import Task, make_task
 from .vectors import read_vectors
 from .vocab import SPECIALS, Vocabulary, lookup_keys, with_specials
@@ -33,7 +37,8 @@ from .vocab import SPECIALS, Vocabulary, lookup_keys, with_specials
 
 @dataclass
 class Corpus:
-    """The sentences of a run's files, its task, vocabulary and initial word vectors E ``(V, d)``."""
+    """The sentences of a run's files, its task, vocabulary and initial word vectors E ``(V, d)``;
+    ``sigma`` is the standard deviation of the training words' pretrained vectors."""
 
     train: list[Sentence]
     dev: list[Sentence]
@@ -41,6 +46,7 @@ class Corpus:
     task: Task
     vocab: Vocabulary
     E: np.ndarray
+    sigma: float
 
     def coverage(self, sentences: Sequence[Sentence]) -> float:
         """The fraction of tokens that have a pretrained vector (are not ``<unk>``)."""
@@ -65,34 +71,57 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     words, pretrained = read_vectors(vectors.path, wanted, vectors.lowercase)
     in_train = lookup_keys((t for s in train for t in s.tokens), vectors.lowercase, vectors.normalize_digits)
     rows = [i for i, word in enumerate(words) if word in in_train]
-    sigma = float(np.std(pretrained[rows])) if rows else None  # the scale of the training words' vectors
+    sigma = float(np.std(pretrained[rows])) if rows else float(np.std(pretrained))
     words, E = with_specials(words, pretrained, rng, sigma)
     vocab = Vocabulary(words, vectors.lowercase, vectors.normalize_digits)
-    return Corpus(train, dev, test, task, vocab, E)
+    return Corpus(train, dev, test, task, vocab, E, sigma)
+
+
+def examples(tagger: Tagger, sentences: Sequence[Sentence], source: str = "the data") -> Examples:
+    """The windows, classes and sentence lengths of tagged sentences, as the losses batch them."""
+    windows = tagger.windows([s.tokens for s in sentences])
+    labels = tagger.task.targets(sentences, source)
+    return Examples(windows, labels, np.array([len(s) for s in sentences], dtype=np.int64))
 
 
 def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     """The corpus and a new, untrained tagger for ``config``, and the random stream that goes on to shuffle.
 
-    Everything random (special rows of E, Xavier weights, shuffling) comes from one generator seeded with
-    ``train.seed``, so the same seed gives the same numbers.
+    Everything random (special rows of E, feature tables, weights, shuffling, dropout, corruptions) comes
+    from one generator seeded with ``train.seed``, so the same seed gives the same numbers.
     """
     rng = np.random.default_rng(config.train.seed)
     corpus = load_corpus(config, rng)
-    shape = config.model
+    shape, settings = config.model, config.train
+    if make_loss(settings.loss).binary and corpus.task.name != "location":
+        raise WindownerError(
+            f"train.loss {settings.loss!r} scores one class (the location task): set task.name: location"
+        )
+    tables = {"E": corpus.E}
+    for name in shape.features.active():  # N(0, σ²), on the scale of the word vectors
+        size = (len(FEATURES[name].classes), getattr(shape.features, name))
+        tables[FEATURES[name].table] = rng.normal(0.0, corpus.sigma, size=size).astype(corpus.E.dtype)
     classes = len(corpus.task.classes)
-    model = WindowModel.initialise(corpus.E, shape.window, shape.hidden, classes, rng, shape.activation)
+    labels = corpus.task.targets(corpus.train, config.data.train)
+    loss = make_loss(settings.loss, settings.corruptions)
+    model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
     return Tagger(model, corpus.vocab, corpus.task, config), corpus, rng
 
 
 def train(
-    config: Config, progress: bool = True, echo: Callable[[str], Any] = print, overwrite: bool = False
+    config: Config,
+    progress: bool = True,
+    echo: Callable[[str], Any] = print,
+    overwrite: bool = False,
+    note: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
 
     A folder that already holds a trained model is an error unless ``overwrite``, which first removes the
-    old run's files (so that no run is lost by accident, and no folder mixes two runs).
+    old run's files (so that no run is lost by accident, and no folder mixes two runs). ``echo`` prints
+    the report lines (stdout), ``note`` the remarks (stderr).
     """
+    note = note or (lambda message: print(f"windowner: note: {message}", file=sys.stderr))
     settings = config.train
     output = Path(config.output)
     if (output / MODEL_FILE).exists() and not overwrite:
@@ -102,51 +131,71 @@ def train(
         )
     tagger, corpus, rng = initialise(config)
     model = tagger.model
-    windows = tagger.windows([s.tokens for s in corpus.train])
-    targets = corpus.task.targets(corpus.train, config.data.train)
-    optimizer = make_optimizer(settings.optimizer, settings.lr)
-    l2, fine_tune = settings.l2, settings.fine_tune
+    data = examples(tagger, corpus.train, config.data.train)
+    optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
+    schedule = make_schedule(settings.lr, settings.schedule)
+    fine_tune = settings.fine_tune
+    dropout = config.model.dropout or config.model.input_dropout
     echo(
-        f"{len(windows):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
+        f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
         f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
         f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
         f"classes: {', '.join(corpus.task.classes)}"
     )
+    if fine_tune and settings.optimizer == "adam":
+        note(
+            f"adam fine-tunes E with the dense rule: every step updates all {model.params['E'].size:,}"
+            " entries of E, not only the rows of the batch; train.optimizer: sparse_adam updates only those"
+        )
     for name in RUN_FILES:
         (output / name).unlink(missing_ok=True)
     tagger.save_metadata(output)
 
     history: list[dict[str, Any]] = []
-    best_f1, best_epoch = -1.0, 0
+    best_score, best_epoch, step = -1.0, 0, 0
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
-        order = rng.permutation(len(windows))
-        batches = range(0, len(windows), settings.batch_size)
-        total = 0.0
-        for start in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress):
-            batch = order[start : start + settings.batch_size]
+        batches = model.loss.batches(data, settings.batch_size, rng, len(corpus.vocab))
+        total = seen = 0.0
+        steps = -(-len(data) // settings.batch_size)
+        for batch in tqdm(
+            batches, total=steps, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress
+        ):
+            step += 1
+            optimizer.lr = schedule(epoch, step)
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported just below
-                loss, grads = model.loss_and_grads(windows[batch], targets[batch], l2, fine_tune)
+                loss, grads = model.loss_and_grads(
+                    batch, settings.l2, settings.l2_vectors, fine_tune, rng if dropout else None
+                )
             if not np.isfinite(loss):
                 kept = f"; the best model so far (epoch {best_epoch}) is in {output}" if best_epoch else ""
                 raise WindownerError(
                     f"training diverged in epoch {epoch} (loss {loss}): lower train.lr{kept}"
                 )
             optimizer.step(model.params, grads)
-            total += loss * len(batch)
-        record: dict[str, Any] = {"epoch": epoch, "loss": total / len(windows)}
-        record["seconds"] = round(time.perf_counter() - started, 3)
+            total += loss * len(batch.labels)
+            seen += len(batch.labels)
+        optimizer.flush(model.params)
+        seconds = time.perf_counter() - started
+        record: dict[str, Any] = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.lr}
+        record.update(seconds=round(seconds, 3), windows_per_second=round(seen / seconds))
+        if model.loss.name == "margin":
+            model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
+            record["threshold"] = model.threshold
         if corpus.dev:
             record["dev"] = tagger.evaluate(corpus.dev)
-        f1 = record["dev"]["entities"]["micro"]["f1"] if corpus.dev else None
-        improved = f1 is None or f1 > best_f1  # without a dev file the last epoch is the best
+        score = _selected(record["dev"], settings.select) if corpus.dev else None
+        improved = score is None or score > best_score  # without a dev file the last epoch is the best
         if improved:
-            best_f1, best_epoch = f1 or 0.0, epoch
-            save_params(output / MODEL_FILE, model.params)  # the best model so far, on disk at once
-        save_params(output / LAST_FILE, model.params)
+            best_score, best_epoch = score or 0.0, epoch
+            save_model(output / MODEL_FILE, model)  # the best model so far, on disk at once
+        save_model(output / LAST_FILE, model)
         history.append(record)
         write_atomic(output / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in history))
         echo(_epoch_line(record, corpus.task, improved))
+        if settings.patience and epoch - best_epoch >= settings.patience:
+            echo(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
+            break
 
     best = Tagger.load(output)
     scores: dict[str, Any] = {"best_epoch": best_epoch}
@@ -160,8 +209,38 @@ def train(
     return scores
 
 
+def _selected(report: dict[str, Any], select: str) -> float:
+    """The dev score that picks the best epoch: entity F1, micro or of one type (``train.select``)."""
+    entities = report["entities"]
+    if select not in entities:
+        types = ", ".join(name for name in entities if name != "micro")
+        raise WindownerError(
+            f"train.select {select!r}: the dev data has no such entity type (it has {types})"
+        )
+    return entities[select]["f1"]
+
+
+def choose_threshold(tagger: Tagger, sentences: Sequence[Sentence]) -> float:
+    """The decision threshold θ of a single-score model that maximises the location token F1 on
+    ``sentences``: with the scores sorted from the highest, predicting the top k as locations has
+    F1 = 2·TP_k / (k + P); θ is taken halfway between the k-th and the (k+1)-th score of the best k."""
+    model = tagger.model
+    model.threshold = 0.0
+    scores = model.scores(tagger.windows([s.tokens for s in sentences]))[:, 1]  # s − 0
+    truth = tagger.task.targets(sentences) == 1
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(truth[order])
+    cut = np.flatnonzero(np.diff(ranked) < 0)  # cut after position k only between distinct scores
+    if not len(cut) or not truth.any():
+        return 0.0
+    f1 = 2.0 * hits[cut] / (cut + 1 + truth.sum())
+    k = cut[int(np.argmax(f1))]
+    return float((ranked[k] + ranked[k + 1]) / 2.0)
+
+
 def _epoch_line(record: dict[str, Any], task: Task, improved: bool) -> str:
-    line = f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}  {record['seconds']:.1f}s"
+    line = f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}  lr {record['lr']:.3g}"
+    line += f"  {record['seconds']:.1f}s"
     if "dev" in record:
         line += f"  dev {_summary(record['dev'], task)}"
     return line + ("  *" if improved else "")

@@ -1,8 +1,10 @@
-"""Windows: the 2·window + 1 word rows around every token, as one integer matrix.
+"""Windows: the 2·window + 1 rows around every token, for every look-up table, as one integer array.
 
 For a sentence ``w_1 … w_n`` and ``window = 2``, token ``t`` gets the rows of
 ``w_{t-2}, w_{t-1}, w_t, w_{t+1}, w_{t+2}``; positions before the first word read ``<s>``, positions
-after the last read ``</s>``. The windows of a whole corpus are built at once, with no Python loop over
+after the last read ``</s>``. A model with features (:mod:`windowner.features`) reads several tables:
+``windows[i, t, k]`` is the row of table t (0: the words in E, then one a feature) of the k-th word of
+window i, shape ``(N, T, K)``. The windows of a whole corpus are built at once, with no Python loop over
 tokens: every token's neighbour at offset ``k`` is the token ``k`` places further in the concatenated
 corpus, replaced by a pad wherever that crosses its own sentence's boundary.
 """
@@ -13,11 +15,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .features import FEATURES
 from .vocab import END, START, Vocabulary
 
 
 def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: int) -> np.ndarray:
-    """Windows of every token of every sentence.
+    """Windows of every token of every sentence, for one table.
 
     Args:
         sentences: one int array of rows (word indices) per sentence.
@@ -25,14 +28,14 @@ def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: 
         start, end: the rows of the ``<s>`` and ``</s>`` pads.
 
     Returns:
-        int64 array of shape ``(N, 2·window + 1)``, N the total number of tokens, sentence after sentence;
+        int32 array of shape ``(N, 2·window + 1)``, N the total number of tokens, sentence after sentence;
         column ``window`` is the centre word.
     """
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)
     total = int(lengths.sum())
     if total == 0:
-        return np.zeros((0, 2 * window + 1), dtype=np.int64)
-    rows = np.concatenate(sentences).astype(np.int64)
+        return np.zeros((0, 2 * window + 1), dtype=np.int32)
+    rows = np.concatenate(sentences).astype(np.int32)
     sentence_start = np.repeat(np.cumsum(lengths) - lengths, lengths)  # (N,) first token of own sentence
     position = np.arange(total) - sentence_start  # (N,) index within the sentence
     length = np.repeat(lengths, lengths)  # (N,) length of own sentence
@@ -40,10 +43,21 @@ def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: 
     neighbour = position[:, None] + offsets[None, :]  # (N, 2w+1) position of each window word
     inside = (neighbour >= 0) & (neighbour < length[:, None])
     gathered = rows[np.clip(np.arange(total)[:, None] + offsets[None, :], 0, total - 1)]
-    return np.where(inside, gathered, np.where(neighbour < 0, start, end))
+    return np.where(inside, gathered, np.where(neighbour < 0, start, end)).astype(np.int32)
 
 
-def sentence_windows(sentences: Sequence[Sequence[str]], vocab: Vocabulary, window: int) -> np.ndarray:
-    """The windows of tokenised sentences, looked up in ``vocab``: int64 ``(N, 2·window + 1)``."""
-    rows = [vocab.encode(tokens) for tokens in sentences]
-    return make_windows(rows, window, vocab.row[START], vocab.row[END])
+def sentence_windows(
+    sentences: Sequence[Sequence[str]], vocab: Vocabulary, window: int, features: Sequence[str] = ()
+) -> np.ndarray:
+    """The windows of tokenised sentences: int32 ``(N, 1 + len(features), 2·window + 1)``.
+
+    Table 0 is the words, looked up in ``vocab``; then one table per feature name (padding class 0).
+    """
+    tables = [
+        make_windows([vocab.encode(tokens) for tokens in sentences], window, vocab.row[START], vocab.row[END])
+    ]
+    for name in features:
+        feature = FEATURES[name]
+        rows = [np.array(feature.encode(tokens), dtype=np.int32) for tokens in sentences]
+        tables.append(make_windows(rows, window, 0, 0))
+    return np.stack(tables, axis=1)

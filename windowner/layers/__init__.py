@@ -6,8 +6,9 @@ gradient) and returns the gradients with respect to the inputs and parameters. B
 of shape ``(B, D)`` holds ``B`` windows. The derivations are in ``docs/gradients.md``.
 """
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation
 from .affine import affine
+from .dropout import dropout
 from .embedding import SparseRows, embedding
 
-__all__ = ["ACTIVATIONS", "SparseRows", "affine", "embedding"]
+__all__ = ["ACTIVATIONS", "Activation", "SparseRows", "affine", "dropout", "embedding"]

@@ -25,15 +25,17 @@ AffineBackward = Callable[..., tuple[np.ndarray | None, np.ndarray, np.ndarray]]
 def affine(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineBackward]:
     """Z = X Wᵀ + b, shapes ``(B, D), (H, D), (H,) -> (B, H)``.
 
-    Returns Z and ``backward(delta, need_input=True) -> (dX, dW, db)``; with ``need_input=False`` the
-    product for dX is skipped and dX is None (the input is data, or frozen word vectors).
+    Returns Z and ``backward(delta, input_from=0) -> (dX, dW, db)``. ∂J/∂X is computed for the columns
+    of X from ``input_from`` on, ``(B, D − input_from)``: the columns before it hold frozen word vectors,
+    whose gradient nobody needs. ``input_from=None`` skips the product altogether (dX is None: the
+    input is data, or every column of it is frozen).
     """
     Z = X @ W.T + b
 
-    def backward(delta: np.ndarray, need_input: bool = True):
+    def backward(delta: np.ndarray, input_from: int | None = 0):
         dW = delta.T @ X
         db = delta.sum(axis=0)
-        dX = delta @ W if need_input else None
+        dX = None if input_from is None else delta @ W[:, input_from:]
         return dX, dW, db
 
     return Z, backward

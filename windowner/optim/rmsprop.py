@@ -1,0 +1,48 @@
+"""RMSprop (Tieleman & Hinton 2012): Adagrad with a decaying average instead of a sum.
+
+    v ← ρv + (1 − ρ) g ⊙ g,   θ ← θ − lr · g / (√v + ε)      ρ = 0.99, ε = 1e-8 (PyTorch's defaults)
+
+**Rows not in the batch.** A row with no gradient does not move, but its v decays by ρ at every step.
+That has a closed form: a row last updated at step s is brought up to date when it is next touched, at
+step t, by v ← ρ^(t−1−s)·v before its own update, which equals the dense rule without touching
+untouched rows; :meth:`RMSprop.flush` brings every row's v up to date at the end of an epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..layers import SparseRows
+from .base import Optimizer
+
+
+class RMSprop(Optimizer):
+    def __init__(self, lr: float, rho: float = 0.99, eps: float = 1e-8):
+        super().__init__(lr)
+        self.rho, self.eps = rho, eps
+
+    def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
+        mean_square = self.slot(name, "v", param)
+        mean_square *= self.rho
+        mean_square += (1.0 - self.rho) * grad * grad
+        param -= self.lr * grad / (np.sqrt(mean_square) + self.eps)
+
+    def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
+        rows, values = grad.rows, grad.values
+        mean_square = self.slot(name, "v", param)
+        last = self.slot(name, "row_t", np.zeros(len(param), dtype=np.int64))
+        decay = (self.rho ** (self.t - 1 - last[rows])).astype(param.dtype)[:, None]  # the missed steps
+        current = self.rho * decay * mean_square[rows] + (1.0 - self.rho) * values * values
+        mean_square[rows] = current
+        last[rows] = self.t
+        param[rows] -= self.lr * values / (np.sqrt(current) + self.eps)
+
+    def flush(self, params: Mapping[str, np.ndarray]) -> None:
+        for name in params:
+            last = self.state.get(f"{name}.row_t")
+            if last is not None:
+                mean_square = self.state[f"{name}.v"]
+                mean_square *= (self.rho ** (self.t - last)).astype(mean_square.dtype)[:, None]
+                last[:] = self.t
