@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import traceback
 from pathlib import Path
@@ -12,9 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from windowner.cli import main
+from windowner.cli import format_report, main
 from windowner.config import config_from_dict
 from windowner.conll import read_conll
+from windowner.metrics import accuracy, entity_scores, grouped_scores, token_scores
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -292,6 +294,134 @@ def test_eval_table_and_last_model(trained_run):
     assert_ok(last)
     best = run("eval", trained_run, "--data", TEST_DATA, "--json")
     assert json.loads(last.stdout) == json.loads(best.stdout)  # one epoch: the last is the best
+
+
+# ---------------------------------------------------------------------------------------------------------
+# eval: the predictions file, the confusion matrix, the table's layout
+
+
+def read_predictions(text: str) -> list[list[tuple[str, str, str]]]:
+    """``token gold predicted`` lines, a blank line after each sentence, as sentences of 3-tuples."""
+    assert text.endswith("\n\n"), text[-20:]
+    sentences = []
+    for block in text[:-2].split("\n\n"):
+        rows = [tuple(line.split(" ")) for line in block.split("\n")]
+        assert all(len(row) == 3 and all(row) for row in rows), block
+        sentences.append(rows)
+    return sentences
+
+
+def test_eval_writes_predictions_that_score_as_the_report(trained_run, tmp_path):
+    out = tmp_path / "predictions.txt"
+    result = run("eval", trained_run, "--data", TEST_DATA, "--predictions", out, "--json")
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert set(report) == {"entities", "tokens"}  # no new keys unless asked for
+    written = read_predictions(out.read_text(encoding="utf-8"))
+    data = read_conll(TEST_DATA)
+    assert [[token for token, _, _ in rows] for rows in written] == [list(s.tokens) for s in data]
+    gold = [[g for _, g, _ in rows] for rows in written]
+    predicted = [[p for _, _, p in rows] for rows in written]
+    # the location task is scored against its locations only: every other type reads O in the gold column
+    assert {tag for tags in gold for tag in tags} == {"O", "B-LOC", "I-LOC"}
+    assert any(tag.endswith("PER") for s in data for tag in s.tags)
+    assert gold == [["O" if not tag.endswith("-LOC") else tag for tag in s.tags] for s in data]
+    assert {tag for tags in predicted for tag in tags} <= {"O", "B-LOC", "I-LOC"}
+    scores = {name: s.as_dict() for name, s in entity_scores(gold, predicted).items()}
+    assert scores == report["entities"]
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.txt"]  # no temporary file left
+
+
+def test_eval_predictions_to_stdout_puts_the_report_on_stderr(trained_run, tmp_path):
+    out = tmp_path / "predictions.txt"
+    assert_ok(run("eval", trained_run, "--data", TEST_DATA, "--predictions", out))
+    table = run("eval", trained_run, "--data", TEST_DATA)
+    result = run("eval", trained_run, "--data", TEST_DATA, "--predictions", "-")
+    assert_ok(result)
+    assert result.stdout == out.read_text(encoding="utf-8")
+    assert result.stderr == table.stdout
+    error = run("eval", trained_run, "--data", TEST_DATA, "--predictions", "-", "--json")
+    assert_one_line_error(error, "--json", "stdout")
+
+
+def test_eval_refuses_a_predictions_file_it_cannot_write_or_must_not_replace(trained_run, tmp_path):
+    missing = run("eval", trained_run, "--data", TEST_DATA, "--predictions", tmp_path / "absent" / "p.txt")
+    assert_one_line_error(missing, "absent", "no folder")
+    data = tmp_path / "data.conll"
+    shutil.copy(TEST_DATA, data)
+    before = data.read_bytes()
+    same = run("eval", trained_run, "--data", data, "--predictions", tmp_path / "." / "data.conll")
+    assert_one_line_error(same, "data.conll", "--data file")
+    assert data.read_bytes() == before
+    model = run("eval", trained_run, "--data", data, "--predictions", trained_run / "model.npz")
+    assert_one_line_error(model, "model.npz", "run's model.npz")
+
+
+def test_eval_confusion_matrix(trained_run):
+    result = run("eval", trained_run, "--data", TEST_DATA, "--confusion", "--json")
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    labels, matrix = report["confusion"]["labels"], np.array(report["confusion"]["matrix"])
+    assert labels == ["O", "B-LOC", "I-LOC"]
+    tokens = sum(len(s) for s in read_conll(TEST_DATA))
+    assert matrix.shape == (3, 3) and matrix.sum() == tokens
+    assert np.trace(matrix) / tokens == pytest.approx(report["tokens"]["accuracy"], abs=1e-12)
+    gold_locations = sum(tag == "B-LOC" for s in read_conll(TEST_DATA) for tag in s.tags)
+    assert matrix[1].sum() == gold_locations  # the row of gold B-LOC
+    text = run("eval", trained_run, "--data", TEST_DATA, "--confusion")
+    assert_ok(text)
+    table, confusion = text.stdout.split("\n\n")[-2:]  # the matrix comes after the table
+    lines = confusion.splitlines()
+    assert lines[0].split() == ["gold", "\\", "predicted", "O", "B-LOC", "I-LOC"]
+    assert [line.split()[0] for line in lines[1:]] == labels
+    assert [[int(n) for n in line.split()[1:]] for line in lines[1:]] == matrix.tolist()
+    assert len({len(line) for line in lines}) == 1  # right-aligned: every line ends at the same column
+
+
+def cell_ends(line: str) -> list[int]:
+    """Where each of the last four cells of a table line ends (names may hold spaces, numbers do not)."""
+    return [match.end() for match in re.finditer(r"\S+", line)][-4:]
+
+
+def test_format_report_stays_aligned_for_long_names_and_large_counts():
+    score = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4}
+    report = {
+        "entities": {
+            "LOC": score,
+            "ORGANISATION-SUBSIDIARY": {**score, "support": 1_234_567},
+            "micro": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1_234_571},
+        },
+        "tokens": {"LOC": score, "accuracy": 0.9},
+    }
+    lines = format_report(report, "LOC").splitlines()
+    assert lines[0].split() == ["entities", "precision", "recall", "f1", "support"]
+    assert [line.split()[0] for line in lines[1:4]] == ["LOC", "ORGANISATION-SUBSIDIARY", "micro"]
+    full = [lines[0], *lines[1:4], lines[5]]  # the blank line 4 parts entities from tokens
+    assert lines[4] == "" and lines[5].startswith("LOC tokens")
+    assert len({tuple(cell_ends(line)) for line in full}) == 1, "\n".join(lines)
+    assert lines[1].split() == ["LOC", "50.00", "25.00", "33.33", "4"]
+    assert lines[6].split() == ["accuracy", "90.00"]
+
+
+def test_format_report_renders_groups_when_the_report_has_them():
+    gold = [["B-LOC", "I-LOC", "O"], ["B-PER", "O"]]
+    pred = [["B-LOC", "O", "O"], ["B-PER", "O"]]
+    groups = [["seen", "unseen", "seen"], ["seen", "seen"]]
+    report = {
+        "entities": {name: s.as_dict() for name, s in entity_scores(gold, pred).items()},
+        "tokens": {"LOC": token_scores(gold, pred, "LOC").as_dict(), "accuracy": accuracy(gold, pred)},
+    }
+    assert "groups" not in format_report(report, "LOC")
+    report["groups"] = {name: g.as_dict() for name, g in grouped_scores(gold, pred, groups).items()}
+    section = format_report(report, "LOC").split("\n\n")[-1].splitlines()
+    assert section[0].split() == ["groups", "precision", "recall", "f1", "support", "tokens", "accuracy"]
+    # unseen: the gold LOC (0, 2) is missed, no entity predicted; its one token (I-LOC) predicted O
+    # seen: PER right, the predicted LOC (0, 1) wrong -> P 1/2, R 1/1; 4 tokens, all tags right
+    assert section[1].split() == ["unseen", "entities", "0.00", "0.00", "0.00", "1"]
+    assert section[2].split() == ["unseen", "tokens", "0.00", "0.00", "0.00", "1", "1", "0.00"]
+    assert section[3].split() == ["seen", "entities", "50.00", "100.00", "66.67", "1"]
+    assert section[4].split() == ["seen", "tokens", "100.00", "100.00", "100.00", "2", "4", "100.00"]
 
 
 @pytest.mark.parametrize("name", ["2024", "run #1"])

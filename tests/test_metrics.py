@@ -1,11 +1,26 @@
 """Tests of windowner.metrics on hand-made cases; the expected numbers are worked out in the comments."""
 
 import json
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from windowner.metrics import Score, accuracy, chunks, entity_scores, token_scores
+import windowner
+from windowner.metrics import (
+    Score,
+    accuracy,
+    chunks,
+    confusion,
+    entity_scores,
+    grouped_scores,
+    tag_order,
+    token_scores,
+    token_type_scores,
+)
+
+REPO = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------------------------------
 # chunks
@@ -268,6 +283,23 @@ def test_token_scores_small_case():
     assert token_scores(gold, pred, "ORG") == Score(0.0, 0.0, 0.0, 0, 0, 0)
 
 
+def test_token_type_scores_every_type_and_micro():
+    # Same case: LOC 2 / 3 / 3 (correct / predicted / support), PER 1 / 1 / 1; no other type anywhere.
+    # micro sums them: correct 3, predicted 4, support 4 -> P = R = F1 = 3/4.
+    gold = [["B-LOC", "I-LOC", "O"], ["B-PER", "B-LOC"]]
+    pred = [["B-LOC", "O", "I-LOC"], ["B-PER", "I-LOC"]]
+    scores = token_type_scores(gold, pred)
+    assert list(scores) == ["LOC", "PER", "micro"]
+    assert scores["LOC"] == token_scores(gold, pred, "LOC")
+    assert scores["PER"] == token_scores(gold, pred, "PER")
+    micro = scores["micro"]
+    assert (micro.correct, micro.predicted, micro.support) == (3, 4, 4)
+    assert micro.f1 == pytest.approx(3 / 4)
+    # A type only predicted is a row too: ORG predicted once, never gold -> 0 / 1 / 0.
+    org = token_type_scores([["O"]], [["B-ORG"]])["ORG"]
+    assert (org.correct, org.predicted, org.support) == (0, 1, 0)
+
+
 def test_token_scores_length_mismatch_raises():
     with pytest.raises(ValueError):
         token_scores([["O", "O"]], [["O"]], "LOC")
@@ -356,3 +388,285 @@ def test_random_gold_against_itself_is_perfect():
             if s.support > 0:
                 assert s.f1 == 1.0, name
         assert accuracy(gold, gold) == (1.0 if lengths.sum() > 0 else 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# confusion
+
+
+def test_confusion_counts_tag_pairs():
+    # pairs (gold, pred): (B-LOC, B-LOC), (I-LOC, O), (O, I-LOC), (B-PER, B-PER), (B-LOC, I-LOC), (O, O)
+    # labels: every tag of gold or pred, O first, then by type, B before I:  O, B-LOC, I-LOC, B-PER
+    gold = [["B-LOC", "I-LOC", "O"], ["B-PER", "B-LOC", "O"]]
+    pred = [["B-LOC", "O", "I-LOC"], ["B-PER", "I-LOC", "O"]]
+    result = confusion(gold, pred)
+    assert result.labels == ("O", "B-LOC", "I-LOC", "B-PER")
+    expected = [
+        # O  B-LOC I-LOC B-PER   (predicted)
+        [1, 0, 1, 0],  # gold O
+        [0, 1, 1, 0],  # gold B-LOC
+        [1, 0, 0, 0],  # gold I-LOC
+        [0, 0, 0, 1],  # gold B-PER
+    ]
+    assert result.matrix.tolist() == expected
+    assert result.matrix.dtype == np.int64
+    assert result.as_dict() == {"labels": ["O", "B-LOC", "I-LOC", "B-PER"], "matrix": expected}
+    json.dumps(result.as_dict())
+    # its trace over the number of tokens is the accuracy: 3 / 6
+    assert np.trace(result.matrix) / result.matrix.sum() == accuracy(gold, pred) == 0.5
+
+
+def test_confusion_label_only_predicted_or_only_gold():
+    # I-ORG occurs only in pred, B-MISC only in gold: both get a row and a column.
+    result = confusion([["B-MISC", "O"]], [["O", "I-ORG"]])
+    assert result.labels == ("O", "B-MISC", "I-ORG")
+    assert result.matrix.tolist() == [[0, 0, 1], [1, 0, 0], [0, 0, 0]]
+
+
+def test_confusion_empty_and_mismatch():
+    empty = confusion([], [])
+    assert empty.labels == () and empty.matrix.shape == (0, 0)
+    with pytest.raises(ValueError, match="sentence 0"):
+        confusion([["O"]], [["O", "O"]])
+
+
+def test_tag_order():
+    tags = ["I-PER", "S-LOC", "O", "B-PER", "E-LOC", "I-LOC", "B-LOC", "B-ORGANISATION-SUBSIDIARY"]
+    assert sorted(tags, key=tag_order) == [
+        "O", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B-ORGANISATION-SUBSIDIARY", "B-PER", "I-PER"
+    ]  # fmt: skip
+
+
+def test_random_confusion_rows_and_columns_sum_to_tag_counts():
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        gold, pred = _random_pair(rng)
+        result = confusion(gold, pred)
+        flat_gold = [tag for tags in gold for tag in tags]
+        flat_pred = [tag for tags in pred for tag in tags]
+        for i, label in enumerate(result.labels):
+            assert result.matrix[i].sum() == flat_gold.count(label)
+            assert result.matrix[:, i].sum() == flat_pred.count(label)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# grouped_scores
+
+
+# Three sentences, every token with its group (s = seen, u = unseen):
+#
+#   sentence 0        sentence 1        sentence 2
+#   gold   pred  g    gold   pred  g    gold   pred  g
+#   B-PER  B-PER s    B-LOC  B-LOC s    B-LOC  B-LOC s
+#   I-PER  I-PER u    I-LOC  O     s    I-LOC  O     u
+#   O      O     s    B-ORG  B-ORG u
+#   B-LOC  B-LOC s
+#   O      B-ORG u
+GOLD = [["B-PER", "I-PER", "O", "B-LOC", "O"], ["B-LOC", "I-LOC", "B-ORG"], ["B-LOC", "I-LOC"]]
+PRED = [["B-PER", "I-PER", "O", "B-LOC", "B-ORG"], ["B-LOC", "O", "B-ORG"], ["B-LOC", "O"]]
+GROUPS = [["seen", "unseen", "seen", "seen", "unseen"], ["seen", "seen", "unseen"], ["seen", "unseen"]]
+
+
+def counts(score: Score) -> tuple[int, int, int]:
+    return score.correct, score.predicted, score.support
+
+
+def test_grouped_scores_entities_by_hand():
+    # Chunks and their groups (a span is unseen if ANY of its tokens is):
+    #   gold: s0 PER (0, 2) unseen, LOC (3, 4) seen; s1 LOC (0, 2) seen, ORG (2, 3) unseen;
+    #         s2 LOC (0, 2) unseen
+    #   pred: s0 PER (0, 2) unseen, LOC (3, 4) seen, ORG (4, 5) unseen; s1 LOC (0, 1) seen, ORG (2, 3) unseen;
+    #         s2 LOC (0, 1) seen
+    #   correct (same span and type): s0 PER (0, 2), s0 LOC (3, 4), s1 ORG (2, 3)
+    # In s2 the gold LOC is unseen (its second token is) but the predicted LOC (0, 1) is seen: a miss in
+    # "unseen" and a false positive in "seen".
+    result = grouped_scores(GOLD, PRED, GROUPS)
+    assert list(result) == ["unseen", "seen"]
+    seen, unseen = result["seen"].entities, result["unseen"].entities
+    # seen: LOC correct 1 (s0), predicted 3 (s0, s1, s2), support 2 (s0, s1): P 1/3, R 1/2, F1 2/5
+    assert list(seen) == ["LOC", "micro"]
+    assert counts(seen["LOC"]) == counts(seen["micro"]) == (1, 3, 2)
+    assert seen["micro"].precision == pytest.approx(1 / 3)
+    assert seen["micro"].recall == pytest.approx(1 / 2)
+    assert seen["micro"].f1 == pytest.approx(2 / 5)
+    # unseen: LOC 0 / 0 / 1, ORG 1 / 2 / 1, PER 1 / 1 / 1; micro 2 / 3 / 3: P = R = F1 = 2/3
+    assert list(unseen) == ["LOC", "ORG", "PER", "micro"]
+    assert counts(unseen["LOC"]) == (0, 0, 1)
+    assert counts(unseen["ORG"]) == (1, 2, 1)
+    assert unseen["ORG"].f1 == pytest.approx(2 / 3)  # P 1/2, R 1
+    assert counts(unseen["PER"]) == (1, 1, 1)
+    assert counts(unseen["micro"]) == (2, 3, 3)
+    assert unseen["micro"].f1 == pytest.approx(2 / 3)
+    # the groups partition the chunks: their counts add up to the whole data's (3 / 6 / 5)
+    assert counts(entity_scores(GOLD, PRED)["micro"]) == (3, 6, 5)
+
+
+def test_grouped_scores_tokens_by_hand():
+    # seen tokens (6): (B-PER, B-PER) (O, O) (B-LOC, B-LOC) | (B-LOC, B-LOC) (I-LOC, O) | (B-LOC, B-LOC)
+    #   accuracy 5/6; LOC 3 / 3 / 4 (P 1, R 3/4), PER 1 / 1 / 1; micro 4 / 4 / 5
+    # unseen tokens (4): (I-PER, I-PER) (O, B-ORG) | (B-ORG, B-ORG) | (I-LOC, O)
+    #   accuracy 2/4; LOC 0 / 0 / 1, ORG 1 / 2 / 1, PER 1 / 1 / 1; micro 2 / 3 / 3
+    result = grouped_scores(GOLD, PRED, GROUPS)
+    seen, unseen = result["seen"], result["unseen"]
+    assert (seen.tokens, unseen.tokens) == (6, 4)
+    assert seen.accuracy == pytest.approx(5 / 6)
+    assert unseen.accuracy == pytest.approx(1 / 2)
+    assert list(seen.token_types) == ["LOC", "PER", "micro"]
+    assert counts(seen.token_types["LOC"]) == (3, 3, 4)
+    assert seen.token_types["LOC"].f1 == pytest.approx(6 / 7)  # 2 · 1 · 3/4 / (7/4)
+    assert counts(seen.token_types["PER"]) == (1, 1, 1)
+    assert counts(seen.token_types["micro"]) == (4, 4, 5)
+    assert seen.token_types["micro"].f1 == pytest.approx(8 / 9)
+    assert list(unseen.token_types) == ["LOC", "ORG", "PER", "micro"]
+    assert counts(unseen.token_types["LOC"]) == (0, 0, 1)
+    assert counts(unseen.token_types["ORG"]) == (1, 2, 1)
+    assert counts(unseen.token_types["PER"]) == (1, 1, 1)
+    assert counts(unseen.token_types["micro"]) == (2, 3, 3)
+
+
+def test_grouped_scores_as_dict_is_plain_json():
+    d = grouped_scores(GOLD, PRED, GROUPS)["unseen"].as_dict()
+    assert set(d) == {"tokens", "accuracy", "token_types", "entities"}
+    assert d["tokens"] == 4 and d["accuracy"] == 0.5
+    assert d["entities"]["micro"] == grouped_scores(GOLD, PRED, GROUPS)["unseen"].entities["micro"].as_dict()
+    json.dumps(d)
+
+
+def test_grouped_scores_one_group_is_the_whole():
+    groups = [["all"] * len(tags) for tags in GOLD]
+    whole = grouped_scores(GOLD, PRED, groups, order=["all"])["all"]
+    assert whole.entities == entity_scores(GOLD, PRED)
+    assert whole.token_types == token_type_scores(GOLD, PRED)
+    assert whole.accuracy == accuracy(GOLD, PRED)
+    assert whole.tokens == sum(map(len, GOLD))
+
+
+def test_grouped_scores_order_decides_a_mixed_span():
+    # One gold = pred span over a "seen" and an "unseen" token: it goes to the first group of `order`.
+    gold = pred = [["B-LOC", "I-LOC"]]
+    groups = [["seen", "unseen"]]
+    first = grouped_scores(gold, pred, groups)
+    assert counts(first["unseen"].entities["micro"]) == (1, 1, 1)
+    assert counts(first["seen"].entities["micro"]) == (0, 0, 0)
+    reversed_order = grouped_scores(gold, pred, groups, order=["seen", "unseen"])
+    assert counts(reversed_order["seen"].entities["micro"]) == (1, 1, 1)
+    assert counts(reversed_order["unseen"].entities["micro"]) == (0, 0, 0)
+    # a group without tokens is still there, all zero
+    empty = grouped_scores(gold, pred, [["seen", "seen"]])["unseen"]
+    assert (empty.tokens, empty.accuracy) == (0, 0.0)
+    assert empty.entities == {"micro": Score(0.0, 0.0, 0.0, 0, 0, 0)}
+
+
+def test_grouped_scores_rejects_bad_groups():
+    with pytest.raises(ValueError, match="'maybe' is not in order"):
+        grouped_scores([["O"]], [["O"]], [["maybe"]])
+    with pytest.raises(ValueError, match="groups has 1 groups"):
+        grouped_scores([["O", "O"]], [["O", "O"]], [["seen"]])
+    with pytest.raises(ValueError, match="twice"):
+        grouped_scores([["O"]], [["O"]], [["seen"]], order=["seen", "seen"])
+
+
+def test_random_groups_partition_every_count():
+    # Every token and every chunk is in exactly one group: the groups' counts add up to the whole's.
+    rng = np.random.default_rng(3)
+    zero = Score.from_counts(0, 0, 0)
+    for _ in range(100):
+        gold, pred = _random_pair(rng)
+        groups = [[str(rng.choice(["seen", "unseen"])) for _ in tags] for tags in gold]
+        parts = grouped_scores(gold, pred, groups).values()
+        assert sum(part.tokens for part in parts) == sum(map(len, gold))
+        for name, whole in entity_scores(gold, pred).items():
+            summed = np.sum([counts(part.entities.get(name, zero)) for part in parts], axis=0)
+            assert tuple(summed) == counts(whole), name
+        for name, whole in token_type_scores(gold, pred).items():
+            summed = np.sum([counts(part.token_types.get(name, zero)) for part in parts], axis=0)
+            assert tuple(summed) == counts(whole), name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# seqeval (default mode, conlleval-compatible) as an oracle: the scores must be equal, not just close.
+
+RANDOM_TYPES = ("LOC", "PER", "ORGANISATION-SUBSIDIARY")
+
+
+def _random_tag(rng: np.random.Generator, prefixes: str) -> str:
+    prefix = prefixes[int(rng.integers(len(prefixes)))]
+    return "O" if prefix == "O" else f"{prefix}-{RANDOM_TYPES[int(rng.integers(len(RANDOM_TYPES)))]}"
+
+
+def _random_pair(rng: np.random.Generator, prefixes: str = "BIO") -> tuple[list[list[str]], list[list[str]]]:
+    """Random gold and predicted tags, each tag drawn on its own: ill-formed sequences (I- after O, a type
+    change inside a span, IOB1-style I- starts) are the rule, not the exception."""
+    lengths = rng.integers(0, 12, size=int(rng.integers(1, 8)))
+    gold = [[_random_tag(rng, prefixes) for _ in range(n)] for n in lengths]
+    pred = [[_random_tag(rng, prefixes) for _ in range(n)] for n in lengths]
+    return gold, pred
+
+
+def assert_equal_to_seqeval(gold: list[list[str]], pred: list[list[str]]) -> None:
+    """windowner's entity scores equal seqeval's default-mode scores exactly, per type and micro."""
+    seqeval_metrics = pytest.importorskip("seqeval.metrics")
+    ours = entity_scores(gold, pred)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # where a type (or all) has no gold or no predicted entity
+        report = seqeval_metrics.classification_report(gold, pred, output_dict=True, zero_division=0)
+        micro_f1 = seqeval_metrics.f1_score(gold, pred, zero_division=0)
+    types = [name for name in report if not name.endswith(" avg")]
+    assert types == [name for name in ours if name != "micro"]
+    for name, score in ours.items():
+        theirs = report["micro avg" if name == "micro" else name]
+        assert (score.precision, score.recall, score.f1) == (
+            theirs["precision"],
+            theirs["recall"],
+            theirs["f1-score"],
+        ), name
+        assert score.support == theirs["support"], name
+    assert ours["micro"].f1 == micro_f1
+
+
+def test_random_tags_score_as_seqeval_does():
+    """Random IOB tags, most of them ill-formed, and IOBES: equal to seqeval per type and micro."""
+    pytest.importorskip("seqeval")
+    rng = np.random.default_rng(11)
+    for prefixes in ("BIO", "IO", "BIOES"):
+        for _ in range(300):
+            assert_equal_to_seqeval(*_random_pair(rng, prefixes))
+
+
+def test_hand_made_ill_formed_cases_score_as_seqeval_does():
+    pytest.importorskip("seqeval")
+    cases = [
+        (["O", "I-PER", "I-PER", "O"], ["O", "B-PER", "I-PER", "O"]),  # I- after O starts an entity
+        (["B-PER", "I-LOC", "I-LOC"], ["B-PER", "I-PER", "I-LOC"]),  # a type change starts another
+        (["I-LOC", "I-LOC", "B-LOC"], ["B-LOC", "I-LOC", "B-LOC"]),  # IOB1 against IOB2
+        (["B-ORGANISATION-SUBSIDIARY", "I-ORGANISATION-SUBSIDIARY"], ["B-ORGANISATION-SUBSIDIARY", "O"]),
+    ]
+    for gold, pred in cases:
+        assert_equal_to_seqeval([gold], [pred])
+    assert_equal_to_seqeval([["O", "O"], []], [["O", "O"], []])  # no entity anywhere: all zero
+
+
+@pytest.fixture(scope="module")
+def wikigold_entities_run(tmp_path_factory) -> windowner.Tagger:
+    """A small entities model trained on the shipped Wikigold data: 2 epochs, 20 hidden units."""
+    pytest.importorskip("seqeval")  # its only use: no training when the tests that need it skip
+    output = tmp_path_factory.mktemp("metrics") / "run"
+    overrides = ["task.name=entities", "train.epochs=2", "model.hidden=20", f"output={output}"]
+    config = windowner.load_config(REPO / "configs" / "default.yaml", overrides)
+    windowner.train(config, progress=False, echo=lambda line: None)
+    return windowner.load_run(output)
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_real_predictions_score_as_seqeval_does(wikigold_entities_run, split):
+    pytest.importorskip("seqeval")
+    tagger = wikigold_entities_run
+    sentences = windowner.read_conll(REPO / "data" / "wikigold" / f"{split}.conll")
+    pred = tagger.predict([s.tokens for s in sentences])
+    gold = [tagger.task.reference(s) for s in sentences]
+    micro = entity_scores(gold, pred)["micro"]
+    assert 0 < micro.correct < min(micro.predicted, micro.support)  # a real, imperfect tagger
+    assert_equal_to_seqeval(gold, pred)
+    # the same predictions with their first tags flipped to I- (ill-formed IOB2, as an IOB1 tagger writes)
+    iob1 = [[("I-" + tag[2:]) if tag.startswith("B-") else tag for tag in tags] for tags in pred]
+    assert_equal_to_seqeval(gold, iob1)

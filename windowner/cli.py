@@ -11,18 +11,20 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+from . import metrics
 from .config import load_config
 from .conll import SCHEMES, read_conll
 from .errors import WindownerError
+from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
-from .tagger import Tagger, load_run
+from .tagger import RUN_FILES, Tagger, load_run, score
 from .train import examples as training_examples
 from .train import initialise
 from .train import train as run_training
@@ -125,22 +127,77 @@ def train(
     "vectors_path",
     help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
 )
+@click.option(
+    "--predictions",
+    "predictions_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write `token gold predicted` lines (conlleval's input) here; '-': stdout (the report: stderr).",
+)
+@click.option("--confusion", is_flag=True, help="Add a confusion matrix of token tags (gold x predicted).")
 @_friendly
 def evaluate(
-    run: str, data_path: str, as_json: bool, which: str, scheme: str, vectors_path: str | None
+    run: str,
+    data_path: str,
+    as_json: bool,
+    which: str,
+    scheme: str,
+    vectors_path: str | None,
+    predictions_path: str | None,
+    confusion: bool,
 ) -> None:
     """Score the model of a run folder on a tagged file."""
+    if predictions_path is not None:
+        keep = {
+            Path(data_path): "the --data file",
+            **{Path(run) / name: f"the run's {name}" for name in RUN_FILES},
+        }
+        check_output(predictions_path, as_json, keep)
     tagger = load_run(run, which)
     sentences = read_conll(data_path, scheme)
-    add_vectors(tagger, [s.tokens for s in sentences], vectors_path)
-    report = tagger.evaluate(sentences)
+    tokens = [s.tokens for s in sentences]
+    add_vectors(tagger, tokens, vectors_path)
+    predicted = tagger.predict(tokens)
+    report = score(tagger.task, sentences, predicted)
+    gold = [tagger.task.reference(s) for s in sentences]
+    if confusion:
+        report["confusion"] = metrics.confusion(gold, predicted).as_dict()
     if report["entities"]["micro"]["support"] == 0:
         kind = tagger.task.location_label if tagger.task.name == "location" else "named"
         note(f"{data_path} has no {kind} entities: recall and F1 are 0 by definition")
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(format_report(report, tagger.task.location_label))
+    if predictions_path == "-":
+        click.echo(predictions_text(tokens, gold, predicted), nl=False)
+    elif predictions_path is not None:
+        write_atomic(predictions_path, predictions_text(tokens, gold, predicted))
+    text = json.dumps(report, indent=2) if as_json else format_report(report, tagger.task.location_label)
+    click.echo(text, err=predictions_path == "-")
+
+
+def check_output(path: str, as_json: bool, keep: dict[Path, str]) -> None:
+    """Refuse, before any work, a predictions file that cannot be written or would replace a file of ``keep``
+    (the data, the run's files; each with the words that name it)."""
+    if path == "-":
+        if as_json:
+            raise WindownerError("--json and --predictions - both write to stdout: give --predictions a file")
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise WindownerError(f"{path}: no folder {target.parent} to write the predictions in")
+    for other, name in keep.items():
+        if target.exists() and other.exists() and target.samefile(other):
+            raise WindownerError(f"{path}: is {name}; the predictions would replace it")
+
+
+def predictions_text(
+    tokens: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> str:
+    """The lines ``token gold predicted`` that conlleval.pl reads: a line a token, a blank line after each
+    sentence, single spaces (a token never holds whitespace: the reader splits on it). conlleval.pl takes
+    the last two columns as gold and guess; it would read a token spelt ``-X-`` as a sentence break."""
+    lines = []
+    for sentence, gold_tags, predicted_tags in zip(tokens, gold, predicted, strict=True):
+        lines.extend(f"{t} {g} {p}\n" for t, g, p in zip(sentence, gold_tags, predicted_tags, strict=True))
+        lines.append("\n")
+    return "".join(lines)
 
 
 def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: str | None) -> None:
@@ -157,19 +214,68 @@ def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: 
 
 
 def format_report(report: dict[str, Any], location_label: str) -> str:
-    """The scores as a table, in percent."""
-    lines = [f"{'entities':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    """The report of ``eval`` as text, scores in percent.
 
-    def row(name: str, s: dict[str, Any]) -> str:
-        p, r, f = (100 * s[k] for k in ("precision", "recall", "f1"))
-        return f"{name:<12}{p:>10.2f}{r:>10.2f}{f:>10.2f}{s['support']:>10}"
+    A table of the entity scores (every type of gold or prediction, micro last) and of the token scores,
+    then the sections of the keys the report has: ``confusion`` (:func:`format_confusion`) and
+    ``groups`` (:func:`format_groups`, e.g. ``{"unseen": ..., "seen": ...}`` of
+    :meth:`metrics.GroupScores.as_dict`). Every column is as wide as its widest cell.
+    """
+    rows: list[list[str]] = [score_cells(name, scores) for name, scores in report["entities"].items()]
+    rows.append([])
+    tokens = report["tokens"]
+    rows += [score_cells(f"{name} tokens", s) for name, s in tokens.items() if name != "accuracy"]
+    rows.append(["accuracy", percent(tokens["accuracy"])])
+    sections = [table(["entities", "precision", "recall", "f1", "support"], rows)]
+    if "confusion" in report:
+        sections.append(format_confusion(report["confusion"]))
+    if "groups" in report:
+        sections.append(format_groups(report["groups"]))
+    return "\n\n".join(sections)
 
-    for name, scores in report["entities"].items():
-        lines.append(row(name, scores))
-    lines.append("")
-    lines.append(row(f"{location_label} tokens", report["tokens"][location_label]))
-    lines.append(f"{'accuracy':<12}{100 * report['tokens']['accuracy']:>10.2f}")
-    return "\n".join(lines)
+
+def percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f}"
+
+
+def score_cells(name: str, scores: dict[str, Any]) -> list[str]:
+    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`."""
+    return [name, *(percent(scores[key]) for key in ("precision", "recall", "f1")), str(scores["support"])]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An aligned table: the first column left-aligned, the others right-aligned, two spaces apart.
+
+    Each column is as wide as its widest cell, so long type names (``ORGANISATION-SUBSIDIARY``) and large
+    counts keep it aligned. A row may be shorter than the header (the cells it lacks are blank); an empty
+    row is a blank line.
+    """
+    widths = [max(len(row[i]) for row in [header, *rows] if i < len(row)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [cells[0].ljust(widths[0])] if cells else []
+        padded += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=False)]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(line(row) for row in [header, *rows])
+
+
+def format_confusion(confusion: dict[str, Any]) -> str:
+    """A confusion matrix of :meth:`metrics.Confusion.as_dict`: gold tags as rows, predicted as columns."""
+    labels = confusion["labels"]
+    rows = [[gold, *map(str, counts)] for gold, counts in zip(labels, confusion["matrix"], strict=True)]
+    return table(["gold \\ predicted", *labels], rows)
+
+
+def format_groups(groups: dict[str, dict[str, Any]]) -> str:
+    """Scores by group of tokens (:func:`metrics.grouped_scores`): per group a row of its entities (micro
+    P/R/F1 and support) and a row of its tokens (micro token P/R/F1 and support, number, accuracy)."""
+    rows: list[list[str]] = []
+    for name, group in groups.items():
+        rows.append(score_cells(f"{name} entities", group["entities"]["micro"]))
+        tokens = score_cells(f"{name} tokens", group["token_types"]["micro"])
+        rows.append([*tokens, str(group["tokens"]), percent(group["accuracy"])])
+    return table(["groups", "precision", "recall", "f1", "support", "tokens", "accuracy"], rows)
 
 
 @main.command()
