@@ -273,8 +273,9 @@ def test_eval_json(trained_run):
     result = run("eval", trained_run, "--data", TEST_DATA, "--json")
     assert_ok(result)
     report = json.loads(result.stdout)
-    assert set(report) == {"entities", "tokens"}
+    assert set(report) == {"entities", "tokens", "groups"}  # groups: words seen in training or not
     assert set(report["entities"]) == {"LOC", "micro"}
+    assert set(report["groups"]) == {"seen", "unseen"}
     for scores in (report["entities"]["LOC"], report["entities"]["micro"], report["tokens"]["LOC"]):
         assert set(scores) == {"precision", "recall", "f1", "support"}
         for key in ("precision", "recall", "f1"):
@@ -316,7 +317,7 @@ def test_eval_writes_predictions_that_score_as_the_report(trained_run, tmp_path)
     result = run("eval", trained_run, "--data", TEST_DATA, "--predictions", out, "--json")
     assert_ok(result)
     report = json.loads(result.stdout)
-    assert set(report) == {"entities", "tokens"}  # no new keys unless asked for
+    assert set(report) == {"entities", "tokens", "groups"}  # no new keys unless asked for
     written = read_predictions(out.read_text(encoding="utf-8"))
     data = read_conll(TEST_DATA)
     assert [[token for token, _, _ in rows] for rows in written] == [list(s.tokens) for s in data]
@@ -371,7 +372,8 @@ def test_eval_confusion_matrix(trained_run):
     assert matrix[1].sum() == gold_locations  # the row of gold B-LOC
     text = run("eval", trained_run, "--data", TEST_DATA, "--confusion")
     assert_ok(text)
-    table, confusion = text.stdout.split("\n\n")[-2:]  # the matrix comes after the table
+    sections = text.stdout.split("\n\n")
+    confusion = next(section for section in sections[1:] if section.startswith("gold"))  # after the table
     lines = confusion.splitlines()
     assert lines[0].split() == ["gold", "\\", "predicted", "O", "B-LOC", "I-LOC"]
     assert [line.split()[0] for line in lines[1:]] == labels

@@ -163,7 +163,7 @@ def examples(rng, sentences=40, classes=3):
 
 def test_window_batches_cover_every_window_once(rng):
     data = examples(rng)
-    batches = list(LOSSES["softmax"]().batches(data, 16, rng, 50))
+    batches = list(LOSSES["softmax"]().batches(data, 16, rng))
     assert all(len(b.labels) == 16 for b in batches[:-1])
     seen = np.concatenate([b.windows for b in batches])
     assert sorted(map(bytes, seen)) == sorted(map(bytes, data.windows))
@@ -171,7 +171,7 @@ def test_window_batches_cover_every_window_once(rng):
 
 def test_crf_batches_are_whole_sentences_of_about_the_batch_size(rng):
     data = examples(rng)
-    batches = list(LOSSES["crf"]().batches(data, 20, rng, 50))
+    batches = list(LOSSES["crf"]().batches(data, 20, rng))
     assert sum(len(b.lengths) for b in batches) == len(data.lengths)
     assert all(b.lengths.sum() == len(b.labels) for b in batches)
     assert all(b.lengths.sum() >= 20 for b in batches[:-1]) and all(b.lengths.sum() < 20 + 9 for b in batches)
@@ -187,7 +187,7 @@ def test_crf_batches_are_whole_sentences_of_about_the_batch_size(rng):
 def test_margin_batches_hold_true_windows_and_corrupted_copies(rng):
     data = examples(rng, classes=2)
     loss = LOSSES["margin"](corruptions=3)
-    batches = list(loss.batches(data, 8, rng, 50))
+    batches = list(loss.batches(data, 8, rng))
     assert sum(b.positives for b in batches) == int((data.labels == 1).sum())
     for b in batches:
         P = b.positives
@@ -196,4 +196,5 @@ def test_margin_batches_hold_true_windows_and_corrupted_copies(rng):
         for j in range(3):
             changed = copies[j] != b.windows[:P]
             assert not changed[:, 0, [0, 1, 3, 4]].any() and not changed[:, 1].any()  # only the centre word
-            assert np.all(copies[j][:, 0, 2] >= 3)  # never a special row
+            assert np.all(copies[j][:, 0, 2] >= 3)  # never a special row ...
+            assert np.isin(copies[j][:, 0, 2], data.windows[:, 0, 2]).all()  # ... always a training word

@@ -45,7 +45,7 @@ def make_batch(rng, loss="softmax", classes=3, shape=SHAPE):
     labels = rng.integers(0, 2 if objective.binary else classes, size=n)
     labels[:2] = 1
     data = Examples(windows, labels, lengths)
-    return next(objective.batches(data, 32, np.random.default_rng(0), 12))
+    return next(objective.batches(data, 32, np.random.default_rng(0)))
 
 
 @pytest.fixture

@@ -145,3 +145,93 @@ def test_a_tagger_saves_and_loads_as_it_is(default_run, tmp_path):
     assert again.vocab.words == tagger.vocab.words and again.vocab.index("Zanzibar") != 0
     assert again.predict(sentences) == tagger.predict(sentences)
     np.testing.assert_array_equal(again.model.params["E"], tagger.model.params["E"])
+
+
+OPTIONS = [
+    *(f"model.activation={name}" for name in ("sigmoid", "tanh", "hardtanh", "relu", "leaky_relu", "prelu")),
+    *(f"train.loss={name}" for name in ("softmax", "logistic", "margin", "crf")),
+    *(f"train.optimizer={name}" for name in ("sgd", "adagrad", "rmsprop", "adam", "sparse_adam")),
+    *(f"train.schedule.name={name}" for name in ("constant", "step", "exponential", "cyclic")),
+]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_one_epoch_with_every_option(tmp_path, option):
+    """Every activation, loss, optimiser and schedule trains an epoch of the default config (fine-tuned,
+    with momentum for sgd) and gives a model that loads and predicts valid IOB2 tags."""
+    extra = ["train.momentum=0.9", "train.lr=0.05"] if option.endswith("=sgd") else []
+    extra += ["train.lr=0.05"] if option.endswith(("=adagrad",)) else []
+    cfg = config(tmp_path, option, *extra, "train.epochs=1", "train.fine_tune=true", "model.hidden=20")
+    lines = []
+    scores = train(cfg, progress=False, echo=lines.append, note=lambda message: None)
+    assert scores["best_epoch"] == 1 and 0.0 <= scores["dev"]["entities"]["micro"]["f1"] <= 1.0
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert history[0]["lr"] > 0 and history[0]["moved"]["unseen_max"] == 0.0
+    assert "lr " in lines[1]
+    tagger = load_run(tmp_path / "run")
+    for sentence in tagger.predict([["He", "flew", "from", "New", "York", "to", "Paris", "."]]):
+        assert all(tag in ("O", "B-LOC", "I-LOC") for tag in sentence)
+
+
+def test_unseen_words_never_move_and_are_scored_apart(tmp_path):
+    """The lecture's pitfall: fine-tuning moves only the vectors of words in the training data; a word
+    met only in dev or test keeps its pretrained vector exactly, whatever the optimiser."""
+    for optimizer in ("adam", "sparse_adam", "sgd"):
+        output = tmp_path / optimizer
+        cfg = load_config(
+            DEFAULT,
+            [f"output={output}", f"train.optimizer={optimizer}", "train.momentum=0.9", "train.fine_tune=true"]
+            + ["train.epochs=2", "model.hidden=20", "train.l2_vectors=0.01"],
+        )
+        train(cfg, progress=False, echo=lambda line: None, note=lambda message: None)
+        before, _, _ = initialise(cfg)
+        tagger = load_run(output)
+        seen = {tagger.vocab.index(token) for s in read_conll(cfg.data.train) for token in s.tokens}
+        unseen = [row for row in range(3, len(tagger.vocab)) if row not in seen]
+        assert len(unseen) > 500
+        E, E0 = tagger.model.params["E"], before.model.params["E"]
+        assert E[unseen].tobytes() == E0[unseen].tobytes(), optimizer
+        assert np.all(np.any(E[sorted(seen - {0, 1, 2})] != E0[sorted(seen - {0, 1, 2})], axis=1))
+        history = [json.loads(line) for line in (output / "history.jsonl").read_text().splitlines()]
+        assert history[-1]["moved"]["unseen_max"] == 0.0 and history[-1]["moved"]["seen_mean"] > 0
+        assert set(history[-1]["dev"]["groups"]) == {"seen", "unseen"}
+    words = (tmp_path / "adam" / "train_words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert words == sorted(words) and "the" in words and "The" not in words
+    groups = tagger.groups([["The", "zxqv"]])
+    assert groups == [["seen", "unseen"]]
+
+
+def test_adam_fine_tuning_says_what_it_costs(tmp_path):
+    notes = []
+    cfg = config(tmp_path, "train.epochs=1", "train.fine_tune=true", "model.hidden=10")
+    train(cfg, progress=False, echo=lambda line: None, note=notes.append)
+    assert any("sparse_adam" in note and "every step" in note for note in notes)
+    notes.clear()
+    cfg = config(tmp_path, "train.epochs=1", "train.fine_tune=true", "train.optimizer=sparse_adam")
+    train(cfg, progress=False, echo=lambda line: None, note=notes.append, overwrite=True)
+    assert notes == []
+
+
+def test_a_margin_model_chooses_its_threshold_on_dev(tmp_path):
+    cfg = config(tmp_path, "train.loss=margin", "train.corruptions=3", "train.epochs=2", "model.hidden=20")
+    scores = train(cfg, progress=False, echo=lambda line: None)
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    tagger = load_run(tmp_path / "run")
+    assert tagger.model.threshold == history[scores["best_epoch"] - 1]["threshold"] != 0.0
+    # the threshold kept is the best one on dev: moving it either way does not raise the dev token F1
+    dev = read_conll(ROOT / "data" / "wikigold" / "dev.conll")
+    best = tagger.evaluate(dev)["tokens"]["LOC"]["f1"]
+    for shift in (-0.3, -0.05, 0.05, 0.3):
+        tagger.model.threshold = history[scores["best_epoch"] - 1]["threshold"] + shift
+        assert tagger.evaluate(dev)["tokens"]["LOC"]["f1"] <= best + 1e-12
+
+
+def test_early_stopping_and_the_selected_metric(tmp_path):
+    cfg = config(tmp_path, "train.epochs=30", "train.patience=2", "train.select=LOC", "model.hidden=10")
+    lines = []
+    scores = train(cfg, progress=False, echo=lines.append)
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert len(history) == scores["best_epoch"] + 2 < 30
+    assert any("stopping early" in line for line in lines)
+    with pytest.raises(WindownerError, match="train.select 'PER'"):
+        train(config(tmp_path, "train.select=PER"), progress=False, echo=lambda line: None, overwrite=True)

@@ -157,7 +157,7 @@ def evaluate(
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
     predicted = tagger.predict(tokens)
-    report = score(tagger.task, sentences, predicted)
+    report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
     gold = [tagger.task.reference(s) for s in sentences]
     if confusion:
         report["confusion"] = metrics.confusion(gold, predicted).as_dict()
@@ -321,7 +321,7 @@ def gradcheck(
         tagger, corpus, _ = initialise(config)  # the model `train` would start from
         model = tagger.model
         data = training_examples(tagger, corpus.train, config.data.train)
-        examples = next(model.loss.batches(data, batch, rng, len(corpus.vocab)))
+        examples = next(model.loss.batches(data, batch, rng))
         l2 = config.train.l2 or 1e-3  # check the L2 terms even where the run does not use them
         l2_vectors = config.train.l2_vectors or 1e-3
         if config.model.dropout or config.model.input_dropout:

@@ -123,6 +123,7 @@ class TrainConfig:
     seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
     select: str = "micro"  # the dev entity F1 that picks the best epoch: micro, or a type (LOC, ...)
     patience: int = _option(0, minimum=0)  # stop after this many epochs without a better dev score (0: never)
+    threads: int = _option(0, minimum=0)  # BLAS threads (0: automatic); WINDOWNER_THREADS overrides
 
 
 @dataclass

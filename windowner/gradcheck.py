@@ -185,7 +185,7 @@ def random_problem(
     labels = rng.integers(0, classes, size=count)
     labels[0] = 1  # margin needs at least one true window
     data = Examples(windows, labels, lengths)
-    first = next(objective.batches(data, batch, np.random.default_rng(1), words))
+    first = next(objective.batches(data, batch, np.random.default_rng(1)))
     first.windows[0, 0, 0] = first.windows[0, 0, 1]
     return model, first
 

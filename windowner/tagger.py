@@ -6,6 +6,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
   ``A``, …; a single-score model's decision ``threshold``), read with ``allow_pickle=False``;
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
+* ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
+  what splits scores into seen and unseen words;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
 * ``config.yaml``: the resolved config of the run;
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores).
@@ -40,18 +42,29 @@ from .windows import sentence_windows
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
 LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
-HISTORY_FILE, SCORES_FILE = "history.jsonl", "scores.json"
+HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE,)
 
 
 @dataclass
 class Tagger:
-    """A model with what it needs to read text: vocabulary, task and config."""
+    """A model with what it needs to read text: vocabulary, task and config; ``train_words``, the words of
+    its training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen."""
 
     model: WindowModel
     vocab: Vocabulary
     task: Task
     config: Config
+    train_words: frozenset[str] | None = None
+
+    def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
+        """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
+        the run did not record its training words)."""
+        if self.train_words is None:
+            return None
+        known, key = self.train_words, self.vocab.key
+        return [[metrics.SEEN if key(token) in known else metrics.UNSEEN for token in s] for s in sentences]
 
     def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
@@ -68,8 +81,8 @@ class Tagger:
 
     def evaluate(self, sentences: Sequence[Sentence], decode: str | None = None) -> dict[str, Any]:
         """Scores on tagged sentences, in the form ``windowner eval --json`` prints."""
-        predicted = self.predict([s.tokens for s in sentences], decode)
-        return score(self.task, sentences, predicted)
+        tokens = [s.tokens for s in sentences]
+        return score(self.task, sentences, self.predict(tokens, decode), self.groups(tokens))
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
         """Add rows to E for the words of ``sentences`` that the vocabulary lacks and ``path`` has.
@@ -106,6 +119,8 @@ class Tagger:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.vocab.save(folder / VOCAB_FILE)
+        if self.train_words is not None:
+            write_atomic(folder / TRAIN_WORDS_FILE, "".join(word + "\n" for word in sorted(self.train_words)))
         task = self.task
         labels = {"task": task.name, "classes": list(task.classes), "location_label": task.location_label}
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
@@ -131,7 +146,11 @@ class Tagger:
         tables = ("E", *(FEATURES[name].table for name in config.model.features.active()))
         expected = expected_shapes(config.model, loss, len(vocab), len(task.classes), params.get("E"))
         _check_shapes(path, params, expected)
-        return cls(WindowModel(params, config.model, loss, tables, threshold), vocab, task, config)
+        model = WindowModel(params, config.model, loss, tables, threshold)
+        train_words = None
+        if (folder / TRAIN_WORDS_FILE).is_file():
+            train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
+        return cls(model, vocab, task, config, train_words)
 
 
 def load_run(folder: str | Path, which: str = "best") -> Tagger:
@@ -139,17 +158,28 @@ def load_run(folder: str | Path, which: str = "best") -> Tagger:
     return Tagger.load(folder, which)
 
 
-def score(task: Task, sentences: Sequence[Sentence], predicted: Sequence[Sequence[str]]) -> dict[str, Any]:
+def score(
+    task: Task,
+    sentences: Sequence[Sentence],
+    predicted: Sequence[Sequence[str]],
+    groups: Sequence[Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """Entity-level scores (CoNLL rule) per type and micro, token-level scores of the location type.
 
     ``{"entities": {TYPE: {...}, ..., "micro": {...}}, "tokens": {LOC: {...}, "accuracy": a}}``, each
-    ``{...}`` being ``{"precision", "recall", "f1", "support"}`` as fractions in [0, 1].
+    ``{...}`` being ``{"precision", "recall", "f1", "support"}`` as fractions in [0, 1]. With ``groups``
+    (seen/unseen for every token, :meth:`Tagger.groups`) also ``"groups": {"unseen": …, "seen": …}``
+    (:func:`~windowner.metrics.grouped_scores`).
     """
     gold = [task.reference(s) for s in sentences]
     entities = {name: s.as_dict() for name, s in metrics.entity_scores(gold, predicted).items()}
     location = metrics.token_scores(gold, predicted, task.location_label)
     tokens = {task.location_label: location.as_dict(), "accuracy": metrics.accuracy(gold, predicted)}
-    return {"entities": entities, "tokens": tokens}
+    report: dict[str, Any] = {"entities": entities, "tokens": tokens}
+    if groups is not None:
+        split = metrics.grouped_scores(gold, predicted, groups)
+        report["groups"] = {name: group.as_dict() for name, group in split.items()}
+    return report
 
 
 def save_model(path: Path, model: WindowModel) -> None:

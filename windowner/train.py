@@ -31,6 +31,7 @@ from .optim import make_optimizer
 from .schedules import make_schedule
 from .tagger import HISTORY_FILE, LAST_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, save_model
 from .tasks import Task, make_task
+from .threads import blas_threads
 from .vectors import read_vectors
 from .vocab import SPECIALS, Vocabulary, lookup_keys, with_specials
 
@@ -105,7 +106,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     labels = corpus.task.targets(corpus.train, config.data.train)
     loss = make_loss(settings.loss, settings.corruptions)
     model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
-    return Tagger(model, corpus.vocab, corpus.task, config), corpus, rng
+    train_words = frozenset(corpus.vocab.key(token) for s in corpus.train for token in s.tokens)
+    return Tagger(model, corpus.vocab, corpus.task, config, train_words), corpus, rng
 
 
 def train(
@@ -119,8 +121,20 @@ def train(
 
     A folder that already holds a trained model is an error unless ``overwrite``, which first removes the
     old run's files (so that no run is lost by accident, and no folder mixes two runs). ``echo`` prints
-    the report lines (stdout), ``note`` the remarks (stderr).
+    the report lines (stdout), ``note`` the remarks (stderr). The matrix products use the BLAS threads
+    of :mod:`windowner.threads`.
     """
+    with blas_threads(config.train.threads):
+        return _train(config, progress, echo, overwrite, note)
+
+
+def _train(
+    config: Config,
+    progress: bool,
+    echo: Callable[[str], Any],
+    overwrite: bool,
+    note: Callable[[str], Any] | None,
+) -> dict[str, Any]:
     note = note or (lambda message: print(f"windowner: note: {message}", file=sys.stderr))
     settings = config.train
     output = Path(config.output)
@@ -151,11 +165,12 @@ def train(
         (output / name).unlink(missing_ok=True)
     tagger.save_metadata(output)
 
+    seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
     history: list[dict[str, Any]] = []
     best_score, best_epoch, step = -1.0, 0, 0
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
-        batches = model.loss.batches(data, settings.batch_size, rng, len(corpus.vocab))
+        batches = model.loss.batches(data, settings.batch_size, rng)
         total = seen = 0.0
         steps = -(-len(data) // settings.batch_size)
         for batch in tqdm(
@@ -179,6 +194,8 @@ def train(
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.lr}
         record.update(seconds=round(seconds, 3), windows_per_second=round(seen / seconds))
+        if fine_tune:
+            record["moved"] = movement(model, seen_rows)
         if model.loss.name == "margin":
             model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
             record["threshold"] = model.threshold
@@ -207,6 +224,21 @@ def train(
     write_atomic(output / SCORES_FILE, json.dumps(scores, indent=2) + "\n")
     echo(f"saved the best model (epoch {best_epoch}) in {output}")
     return scores
+
+
+def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
+    """How far fine-tuning has moved the word vectors: the mean and largest ‖E[v] − E₀[v]‖ over the rows
+    of words seen in training (``seen``), and the largest over every other word's row (0: the lecture's
+    "television", a word seen only at test time, never moves). The special rows are left out."""
+    distance = np.linalg.norm((model.params["E"] - model.pretrained).astype(np.float64), axis=1)
+    seen = seen[seen >= len(SPECIALS)]
+    others = np.ones(len(distance), dtype=bool)
+    others[seen] = False
+    others[: len(SPECIALS)] = False
+    unseen = float(distance[others].max()) if others.any() else 0.0
+    seen_mean = float(distance[seen].mean()) if len(seen) else 0.0
+    seen_max = float(distance[seen].max()) if len(seen) else 0.0
+    return {"seen_mean": seen_mean, "seen_max": seen_max, "unseen_max": unseen}
 
 
 def _selected(report: dict[str, Any], select: str) -> float:

@@ -46,9 +46,13 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
+    def key(self, token: str) -> str:
+        """The first form a token is looked up under (lowercased with ``vectors.lowercase``)."""
+        return token.lower() if self.lowercase else token
+
     def keys(self, token: str) -> list[str]:
         """The forms a token is looked up under, in order."""
-        key = token.lower() if self.lowercase else token
+        key = self.key(token)
         if self.normalize_digits and _DIGIT.search(key):
             return [key, _DIGIT.sub("0", key)]
         return [key]
@@ -69,12 +73,17 @@ class Vocabulary:
         """One word a line, in row order (words hold no newline), written atomically."""
         write_atomic(path, "".join(word + "\n" for word in self.words))
 
-    @classmethod
-    def load(cls, path: str | Path, lowercase: bool, normalize_digits: bool) -> Vocabulary:
+    @staticmethod
+    def read_words(path: str | Path) -> list[str]:
+        """The words of a file written one a line (``vocab.txt``, ``train_words.txt``)."""
         try:
-            words = Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+            return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
         except UnicodeDecodeError as err:
             raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+    @classmethod
+    def load(cls, path: str | Path, lowercase: bool, normalize_digits: bool) -> Vocabulary:
+        words = cls.read_words(path)
         try:
             return cls(words, lowercase, normalize_digits)
         except WindownerError as err:

@@ -72,11 +72,8 @@ class Loss:
         loss, d_scores = softmax_cross_entropy(scores, batch.labels)
         return loss, d_scores, {}
 
-    def batches(
-        self, data: Examples, batch_size: int, rng: np.random.Generator, words: int
-    ) -> Iterator[Batch]:
-        """The batches of one epoch, in an order drawn from ``rng``; ``words`` is the number of rows of E
-        (``margin`` draws its corrupting words from them)."""
+    def batches(self, data: Examples, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
+        """The batches of one epoch, in an order drawn from ``rng``."""
         order = rng.permutation(len(data))
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
@@ -112,9 +109,11 @@ class Margin(Logistic):
 
     A batch holds ``batch_size`` windows whose centre word is a location and ``corruptions`` copies of
     each with the centre word (column ``window`` of table 0) replaced by a word drawn uniformly from the
-    vocabulary (not the special rows). The other look-up tables (casing, ...) of the centre word are
-    kept: only the word changes. A margin model decides "location" when s > θ, the threshold chosen on
-    the dev data (see :func:`windowner.train.choose_threshold`).
+    vocabulary of the training data (its distinct words; not the special rows, nor words met only in dev
+    or test files, which must not shape the model). The other look-up tables (casing, ...) of the
+    centre word are kept: only the word changes. A margin model decides "location" when s > θ, the
+    threshold that maximises the location token F1 on the dev data (on the training data without a dev
+    file), chosen after every epoch (:func:`windowner.train.choose_threshold`).
     """
 
     name = "margin"
@@ -128,15 +127,17 @@ class Margin(Logistic):
         loss, d_scores = margin(scores, batch.positives)
         return loss, d_scores, {}
 
-    def batches(self, data, batch_size, rng, words):
+    def batches(self, data, batch_size, rng):
         true = np.flatnonzero(data.labels == 1)
         order = true[rng.permutation(len(true))]
         centre = data.windows.shape[2] // 2
+        words = np.unique(data.windows[:, 0, centre])
+        words = words[words >= self.specials]
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             positives = data.windows[chosen]
             copies = np.tile(positives, (self.corruptions, 1, 1))
-            copies[:, 0, centre] = rng.integers(self.specials, words, size=len(copies))
+            copies[:, 0, centre] = words[rng.integers(0, len(words), size=len(copies))]
             windows = np.concatenate([positives, copies])
             labels = np.concatenate([np.ones(len(chosen), np.int64), np.zeros(len(copies), np.int64)])
             yield Batch(windows, labels, positives=len(chosen))
@@ -159,7 +160,7 @@ class Crf(Loss):
     def __call__(self, scores, batch, params):
         return crf_loss(scores, batch.labels, batch.lengths, params)
 
-    def batches(self, data, batch_size, rng, words):
+    def batches(self, data, batch_size, rng):
         lengths = data.lengths
         starts = np.cumsum(lengths) - lengths
         order = rng.permutation(len(lengths))
