@@ -93,7 +93,7 @@ def _read_sentences(
             raise WindownerError(f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X")
         if tag[0] in "ES" and scheme in ("iob1", "iob2"):
             raise WindownerError(
-                f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme)"
+                f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme, or --scheme)"
             )
         tokens.append(columns[0])
         tags.append(tag)
