@@ -265,7 +265,7 @@ def _check_text(key: str, value: str, meta: Any, optional: bool) -> None:
 
 
 def check_output(
-    config: Config, written: typing.Iterable[str], config_path: str | Path | None = None
+    config: Config, written: typing.Collection[str], config_path: str | Path | None = None
 ) -> None:
     """Refuse an output folder a run must not write into, before anything is read or written.
 
@@ -290,13 +290,12 @@ def check_output(
             f"the output folder {config.output!r} is {where}: give the run a folder of its own"
         )
     inputs = [config_path, config.data.train, config.data.dev, config.data.test, config.vectors.path]
-    targets = {output / name: name for name in written}
-    for path in inputs:
-        if path is not None and Path(path).expanduser().resolve() in targets:
+    for path in filter(None, inputs):
+        name = Path(path).name
+        if name in written and Path(path).expanduser().resolve() == output / name:
             raise WindownerError(
-                f"the output folder {config.output!r} holds {path}, an input of this run,"
-                f" which the run's {targets[Path(path).expanduser().resolve()]} would replace:"
-                " give the run a folder of its own"
+                f"the output folder {config.output!r} holds {path}, an input of this run, which the run's"
+                f" {name} would replace: give the run a folder of its own"
             )
 
 

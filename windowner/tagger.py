@@ -220,7 +220,7 @@ def _read_task(path: Path) -> Task:
         )
     problem = None
     if name == "location" and classes != ("O", location):
-        problem = f"the location task's classes are ['O', {location!r}], not {quote(list(classes))}"
+        problem = f"the location task's classes are ['O', {quote(location)}], not {quote(list(classes))}"
     elif name == "entities" and classes[:1] != ("O",):
         problem = f"the entities task's classes must start with 'O': {quote(list(classes))}"
     elif name == "entities" and len(set(classes)) != len(classes):
