@@ -426,9 +426,16 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
     # Before: SIGTERM ended the process with no message (the shell's 143), no clean-up.
     output, errors = tmp_path / "run", tmp_path / "stderr.txt"
     args = ["train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=1000"]
+    # As from a terminal: a signal the test runner ignores (nohup, a background job) is not ignored here.
+    handler = "signal.default_int_handler" if signum == signal.SIGINT else "signal.SIG_DFL"
+    program = f"import signal; signal.signal({int(signum)}, {handler}); from windowner.cli import run; run()"
     with open(errors, "w") as stderr:
         process = subprocess.Popen(
-            [*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=stderr, text=True, env=subprocess_env()
+            [sys.executable, "-c", program, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=subprocess_env(),
         )
         try:
             for text in process.stdout:
