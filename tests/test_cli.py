@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -13,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from windowner.cli import format_report, main
+from windowner.cli import format_report, main, one_line
 from windowner.config import config_from_dict
 from windowner.conll import read_conll
 from windowner.metrics import accuracy, entity_scores, grouped_scores, token_scores
@@ -30,6 +34,14 @@ def run(*args: str):
         runner = CliRunner(mix_stderr=False)  # click < 8.2
     except TypeError:
         runner = CliRunner()  # click >= 8.2 keeps stderr apart by itself
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def run_with_env(env: dict[str, str], *args: str):
+    try:
+        runner = CliRunner(mix_stderr=False, env=env)  # click < 8.2
+    except TypeError:
+        runner = CliRunner(env=env)
     return runner.invoke(main, [str(a) for a in args])
 
 
@@ -126,6 +138,31 @@ def test_eval_on_a_missing_folder(tmp_path):
     assert_one_line_error(result, "absent")
 
 
+def test_eval_on_a_file_says_it_is_not_a_run_folder(trained_run, tmp_path):
+    # Before: "run/model.npz: no such run folder".
+    message = assert_one_line_error(run("eval", trained_run / "model.npz", "--data", TEST_DATA))
+    assert message.endswith(f"model.npz: is a file, not a run folder (did you mean {trained_run}?)")
+    assert_one_line_error(run("eval", TEST_DATA, "--data", TEST_DATA), "is a file, not a run folder")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "-DOCSTART- -X- O O\n\n"])
+def test_eval_on_a_file_without_sentences_is_an_error(trained_run, write, text):
+    # Before: "accuracy 0.00" and exit 0.
+    path = write("empty.conll", text)
+    assert_one_line_error(run("eval", trained_run, "--data", path), f"{path}: no sentences")
+
+
+def test_eval_on_a_binary_file(trained_run, tmp_path):
+    assert_one_line_error(
+        run("eval", trained_run, "--data", trained_run / "model.npz"), "model.npz: a zip archive"
+    )
+
+
+def test_a_newline_in_a_path_stays_on_one_line(tmp_path):
+    result = run("eval", tmp_path / "run\nx", "--data", TEST_DATA)
+    assert_one_line_error(result, "run\\nx: no such run folder")
+
+
 def test_eval_with_a_missing_data_file(trained_run, tmp_path):
     result = run("eval", trained_run, "--data", tmp_path / "absent.conll")
     assert_one_line_error(result, "absent.conll", "no such file")
@@ -147,6 +184,31 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         ("model.npz", b"PK\x03\x04 truncated", "model.npz"),
         ("vocab.txt", b"<unk>\n<s>\n</s>\n\xff\n", "vocab.txt"),
         ("config.yaml", "window: 3", "config.yaml"),
+        # labels.json edited by hand: before, an internal ValueError or scores under the wrong names
+        ("labels.json", '{"task": "location", "classes": ["O", "LOC"], "location_label": ""}', "labels.json"),
+        (
+            "labels.json",
+            '{"task": "location", "classes": ["O", "PER"], "location_label": "LOC"}',
+            "not ['O', 'PER']",
+        ),
+        (
+            "labels.json",
+            '{"task": "location", "classes": ["O", "O"], "location_label": "LOC"}',
+            "labels.json",
+        ),
+        ("labels.json", '{"task": "entities", "classes": ["O", "LOC"], "location_label": "LOC"}', "'LOC'"),
+        ("labels.json", '{"task": "entities", "classes": ["B-LOC", "O"], "location_label": "LOC"}', "'O'"),
+        ("labels.json", '{"task": "entities", "classes": [], "location_label": "LOC"}', "labels.json"),
+        (
+            "labels.json",
+            '{"task": "entities", "classes": ["O", "B-X", "B-X"], "location_label": "LOC"}',
+            "twice",
+        ),
+        ("labels.json", '{"task": "location",\n"classes": [,]}', "labels.json:2:"),
+        ("labels.json", "[" * 100_000, "labels.json"),
+        ("labels.json", b"\x89PNG\r\n\x1a\n", "PNG image"),
+        ("model.npz", "dir", "model.npz"),  # "dir": replaced by a directory
+        ("vocab.txt", "dir", "vocab.txt"),
     ],
     ids=[
         "no-model",
@@ -157,6 +219,18 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         "model-truncated",
         "vocab-not-utf8",
         "config-not-a-run",
+        "labels-empty-location",
+        "labels-wrong-location-classes",
+        "labels-o-twice",
+        "labels-entities-not-iob2",
+        "labels-entities-o-not-first",
+        "labels-entities-empty",
+        "labels-entities-twice",
+        "labels-bad-json-line",
+        "labels-nested-too-deeply",
+        "labels-binary",
+        "model-a-directory",
+        "vocab-a-directory",
     ],
 )
 def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, needle):
@@ -164,6 +238,9 @@ def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, need
     shutil.copytree(trained_run, damaged)
     if content is None:
         (damaged / name).unlink()
+    elif content == "dir":
+        (damaged / name).unlink()
+        (damaged / name).mkdir()
     elif isinstance(content, bytes):
         (damaged / name).write_bytes(content)
     else:
@@ -218,6 +295,162 @@ def test_gradcheck_set_without_config():
 
 def test_gradcheck_missing_config(tmp_path):
     assert_one_line_error(run("gradcheck", "--config", tmp_path / "absent.yaml"), "absent.yaml")
+
+
+@pytest.mark.parametrize("output", ["", ".", "./"])
+def test_train_refuses_the_current_folder_before_touching_anything(tmp_path, monkeypatch, output):
+    # `--output ''` trained into the current folder and replaced the user's own config.yaml.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text("mine\n", encoding="utf-8")
+    result = run("train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=1")
+    assert_one_line_error(result, "output folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]
+    assert (tmp_path / "config.yaml").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_train_refuses_to_write_over_its_own_config(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    config = project / "config.yaml"
+    text = DEFAULT.read_text(encoding="utf-8").replace("../data/", f"{REPO}/data/")
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run("train", "--config", config, "--output", "project"), "config.yaml", "input")
+    assert [p.name for p in project.iterdir()] == ["config.yaml"]
+    assert_one_line_error(run("train", "--config", config, "--set", "output="), "'output' must not be empty")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the error edge: --debug, internal errors, memory, closed pipes, signals
+
+
+def test_debug_shows_the_traceback_before_the_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("WINDOWNER_DEBUG", raising=False)
+    plain = run("eval", tmp_path / "absent", "--data", TEST_DATA)
+    assert "Traceback" not in plain.stderr
+    for result in (
+        run("--debug", "eval", tmp_path / "absent", "--data", TEST_DATA),
+        run_with_env({"WINDOWNER_DEBUG": "1"}, "eval", tmp_path / "absent", "--data", TEST_DATA),
+    ):
+        assert result.exit_code == 1, describe(result)
+        assert result.stderr.startswith("Traceback"), describe(result)
+        assert "WindownerError" in result.stderr
+        assert result.stderr.splitlines()[-1] == plain.stderr.splitlines()[0]
+    assert "--debug" in run("--help").stdout
+
+
+def test_an_internal_error_is_one_line_that_says_how_to_see_more(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug\nsecond line")
+
+    monkeypatch.delenv("WINDOWNER_DEBUG", raising=False)
+    monkeypatch.setattr("windowner.cli.load_run", broken)
+    result = run("eval", tmp_path, "--data", TEST_DATA)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, describe(result)
+    assert result.stderr == (
+        "windowner: internal error: ValueError: a bug"
+        " (please report it; windowner --debug shows the traceback)\n"
+    )
+    debug = run("--debug", "eval", tmp_path, "--data", TEST_DATA)
+    assert "Traceback" in debug.stderr and "ValueError: a bug" in debug.stderr
+
+
+def test_one_line_escapes_what_would_break_the_line():
+    assert one_line("a\nb\rc\x85d\u2028e\tf\x1b[31m") == "a\\nb\\rc\\x85d\\u2028e\tf\\x1b[31m"
+    assert one_line("x" * 5000, limit=10) == "x" * 10 + "… (5,000 characters)"
+
+
+def test_a_closed_stdout_ends_other_commands_quietly(trained_run, monkeypatch):
+    # As a program killed by SIGPIPE: status 141, nothing on stderr (the reader chose to stop reading).
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("windowner.cli.format_report", closed)
+    result = run("eval", trained_run, "--data", TEST_DATA)
+    assert result.exit_code == 141 and result.stderr == "", describe(result)
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+CLI = [sys.executable, "-m", "windowner.cli"]
+
+
+def test_out_of_memory_is_a_resource_error_naming_the_keys(tmp_path):
+    # Before: "internal error: MemoryError: Unable to allocate ... (please report it ...)". A real run under
+    # a 2 GiB address-space limit: W of 100,000 x 101*50 float64 values (4 GB) does not fit.
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))"
+    code = f"{limit}; from windowner.cli import run; run()"
+    args = ["train", "--config", DEFAULT, "--output", tmp_path / "run", "--quiet"]
+    args += ["--set", "model.hidden=100000", "--set", "model.window=50"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=subprocess_env()
+    )
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("windowner: error: out of memory (Unable to allocate"), done.stderr
+    assert done.stderr.count("\n") == 1 and "model.hidden" in done.stderr, done.stderr
+    assert "internal" not in done.stderr
+
+
+def test_train_goes_on_when_stdout_is_closed(tmp_path):
+    # `windowner train ... | head -1` killed the training with "Broken pipe".
+    output, errors = tmp_path / "run", tmp_path / "stderr.txt"
+    args = ["train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=3"]
+    with open(errors, "w") as stderr:
+        process = subprocess.Popen(
+            [*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=stderr, text=True, env=subprocess_env()
+        )
+        first = process.stdout.readline()  # what `head -1` reads
+        process.stdout.close()  # and `head` is gone
+        status = process.wait(timeout=120)
+    assert first.endswith("classes: O, LOC\n"), first
+    text = errors.read_text()
+    assert status == 0, text
+    assert text == (
+        "windowner: note: standard output is closed:"
+        " the rest of the report is not printed, the command goes on\n"
+    )
+    history = (output / "history.jsonl").read_text().splitlines()
+    assert len(history) == 3 and (output / "model.npz").is_file() and (output / "scores.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "line"),
+    [
+        (signal.SIGTERM, 143, "windowner: terminated (SIGTERM)"),
+        (signal.SIGINT, 130, "windowner: interrupted"),
+        (signal.SIGHUP, 129, "windowner: terminated (SIGHUP)"),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP"],
+)
+def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, status, line):
+    # Before: SIGTERM ended the process with no message (the shell's 143), no clean-up.
+    output, errors = tmp_path / "run", tmp_path / "stderr.txt"
+    args = ["train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=1000"]
+    # As from a terminal: a signal the test runner ignores (nohup, a background job) is not ignored here.
+    handler = "signal.default_int_handler" if signum == signal.SIGINT else "signal.SIG_DFL"
+    program = f"import signal; signal.signal({int(signum)}, {handler}); from windowner.cli import run; run()"
+    with open(errors, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", program, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=subprocess_env(),
+        )
+        try:
+            for text in process.stdout:
+                if text.startswith("epoch   2"):
+                    break
+            process.send_signal(signum)
+            code = process.wait(timeout=60)
+        finally:
+            process.kill()
+    assert code == status, errors.read_text()
+    assert errors.read_text() == line + "\n"
+    assert (output / "model.npz").is_file()
+    assert [p.name for p in output.iterdir() if p.name.startswith(".")] == []
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from windowner.config import Config, config_from_dict, dump_config, load_config
+from windowner.config import Config, check_output, config_from_dict, dump_config, load_config
 from windowner.errors import WindownerError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,9 +81,51 @@ def test_missing_config_file(tmp_path):
     assert "absent.yaml" in message and "no such" in message
 
 
-def test_config_file_that_is_not_a_mapping(write):
-    path = write("list.yaml", "- data\n- vectors\n")
-    assert "mapping" in error_of(lambda: load_config(path))
+@pytest.mark.parametrize("text", ["- data\n- vectors\n", "just a string\n", "42\n"])
+def test_config_file_that_is_not_a_mapping(write, text):
+    path = write("list.yaml", text)
+    message = error_of(lambda: load_config(path))
+    assert message.startswith(f"{path}: ") and "mapping" in message
+
+
+@pytest.mark.parametrize(("text", "key"), [("1: a\n", "'1'"), ("data:\n  null: a\n", "'data.None'")])
+def test_a_key_that_is_not_a_string(write, text, key):
+    path = write("keys.yaml", text)
+    message = error_of(lambda: load_config(path))
+    assert "unknown config key" in message and key in message
+
+
+def test_a_config_directory(tmp_path):
+    message = error_of(lambda: load_config(tmp_path))
+    assert message.startswith(f"{tmp_path}: is a directory")
+
+
+def test_a_bad_byte_in_a_config_file_names_its_line(write):
+    # Before: "cannot read the config file ('utf-8' codec can't decode byte 0xe9 in position 41: ...)".
+    path = write("run.yaml", data=MINIMAL.encode() + "model:\n  activation: t\u00e9nh\n".encode("latin-1"))
+    message = error_of(lambda: load_config(path))
+    assert message.startswith(f"{path}:6: not UTF-8 text"), message
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [(b"PK\x03\x04\x14\x00", "zip archive"), (b"\x89PNG\r\n\x1a\n", "PNG image"), (b"a: 1\x00", "binary")],
+)
+def test_a_binary_config_file(write, data, kind):
+    path = write("run.yaml", data=data)
+    message = error_of(lambda: load_config(path))
+    assert message.startswith(f"{path}: ") and kind in message and "YAML" in message
+
+
+def test_a_control_character_in_a_config_file_names_its_line(write):
+    path = write("run.yaml", MINIMAL + "model:\n  activation: t\x01nh\n")
+    message = error_of(lambda: load_config(path))
+    assert message.startswith(f"{path}:6: not valid YAML"), message
+
+
+def test_a_deeply_nested_config_file(write):
+    path = write("deep.yaml", "[" * 10_000 + "]" * 10_000)
+    assert error_of(lambda: load_config(path)).startswith(f"{path}")
 
 
 def test_empty_config_file_needs_data_train(write):
@@ -244,8 +287,8 @@ def test_choice_violations(minimal, item, key, choice):
         "train.batch_size=0",
         "model.hidden=0",
         "model.window=-1",
-        "train.lr=-1",
         "train.l2=-2",
+        "train.seed=-1",
     ],
 )
 def test_minimum_violations(minimal, item):
@@ -255,8 +298,70 @@ def test_minimum_violations(minimal, item):
 
 
 def test_minimum_is_inclusive(minimal):
-    config = load_config(minimal, ["train.epochs=1", "model.window=0", "train.lr=0", "train.l2=0"])
-    assert (config.train.epochs, config.model.window, config.train.lr) == (1, 0, 0.0)
+    config = load_config(minimal, ["train.epochs=1", "model.window=0", "train.l2=0", "train.seed=0"])
+    assert (config.train.epochs, config.model.window, config.train.l2) == (1, 0, 0.0)
+
+
+@pytest.mark.parametrize("value", ["0", "0.0", "-0.001", "-1"])
+def test_a_learning_rate_must_be_positive(minimal, value):
+    # lr = 0 was accepted: a run that trains nothing and says "saved".
+    message = error_of(lambda: load_config(minimal, [f"train.lr={value}"]))
+    assert "'train.lr'" in message and "greater than 0" in message
+    assert load_config(minimal, ["train.lr=1e-9"]).train.lr == 1e-9
+
+
+@pytest.mark.parametrize(
+    ("item", "limit"),
+    [("model.hidden=100000000000", "100,000"), ("model.window=1000000", "50")],
+)
+def test_sizes_beyond_any_use_are_refused(minimal, item, limit):
+    # hidden=1e11 asked numpy for 182 TiB and was reported as an internal error to report.
+    key = item.split("=")[0]
+    message = error_of(lambda: load_config(minimal, [item]))
+    assert f"'{key}'" in message and f"at most {limit}" in message
+    assert load_config(minimal, ["model.hidden=100000", "model.window=50"]).model.hidden == 100_000
+
+
+@pytest.mark.parametrize(
+    ("item", "needle"),
+    [
+        ("output=", "'output' must not be empty"),
+        ("data.train=", "'data.train' must not be empty"),
+        ("vectors.path=", "'vectors.path' must not be empty"),
+        ("data.dev=", "'data.dev' must not be empty (null for none)"),
+        ("data.test=''", "'data.test' must not be empty (null for none)"),
+        ("task.location_label=", "'task.location_label' must not be empty"),
+        ("task.location_label=New York", "'task.location_label' must be one word"),
+    ],
+)
+def test_empty_strings_where_they_mean_nothing(minimal, item, needle):
+    # data.train= read the current folder ("is a directory"); location_label= crashed in the metrics.
+    assert needle in error_of(lambda: load_config(minimal, [item]))
+
+
+def test_an_override_that_is_not_utf8(minimal):
+    # A command-line argument with a byte that is not UTF-8 arrives as a surrogate escape; it could not be
+    # saved in config.yaml (UnicodeEncodeError after the training had started).
+    item = b"data.train=\xff.conll".decode("utf-8", "surrogateescape")
+    message = error_of(lambda: load_config(minimal, [item]))
+    assert "not UTF-8" in message and "override" in message
+
+
+def test_a_config_file_in_a_folder_whose_name_is_not_utf8(tmp_path):
+    folder = tmp_path / b"r\xe9sum\xe9".decode("utf-8", "surrogateescape")
+    folder.mkdir()
+    (folder / "run.yaml").write_text(MINIMAL, encoding="utf-8")
+    message = error_of(lambda: load_config(folder / "run.yaml"))
+    assert "'data.train'" in message and "not UTF-8" in message
+
+
+def test_long_values_are_not_echoed_whole(minimal):
+    message = error_of(lambda: load_config(minimal, ["train.optimizer=" + "a" * 1_000_000]))
+    assert "'train.optimizer'" in message and "(1,000,000 characters)" in message and len(message) < 300
+    message = error_of(lambda: load_config(minimal, ["train.epochs=[" + "1," * 100_000 + "1]"]))
+    assert "'train.epochs'" in message and len(message) < 300
+    message = error_of(lambda: load_config(minimal, ["x" * 100_000 + "=1"]))
+    assert "unknown config key" in message and len(message) < 300
 
 
 def test_missing_data_train(write):
@@ -269,6 +374,60 @@ def test_missing_vectors_path(write):
     path = write("run.yaml", "data:\n  train: t.conll\n")
     message = error_of(lambda: load_config(path))
     assert "'vectors.path'" in message and "required" in message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the output folder
+
+RUN_FILES = ("model.npz", "config.yaml", "vocab.txt")
+
+
+@pytest.mark.parametrize(
+    ("output", "needle"),
+    [
+        ("", "is empty"),
+        ("  ", "is empty"),
+        (".", "is the current folder"),
+        ("./", "is the current folder"),
+        ("here/..", "is the current folder"),
+        ("..", "holds the current folder"),
+        ("/", "holds the current folder"),
+    ],
+)
+def test_output_folders_a_run_must_not_write_into(minimal, tmp_path, monkeypatch, output, needle):
+    # --output '' trained into the current folder and replaced a user's own config.yaml.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    config = dataclasses.replace(load_config(minimal), output=output)
+    assert needle in error_of(lambda: check_output(config, RUN_FILES, minimal))
+
+
+def test_output_that_would_replace_an_input(write, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write("project/config.yaml", MINIMAL)
+    config = dataclasses.replace(load_config(path), output="project")
+    message = error_of(lambda: check_output(config, RUN_FILES, path))
+    assert "config.yaml" in message and "input" in message
+    data = write("data/vocab.txt", "")  # a data file named as a run file, in the output folder
+    config = dataclasses.replace(load_config(path, [f"data.dev={data}"]), output=str(tmp_path / "data"))
+    assert "vocab.txt" in error_of(lambda: check_output(config, RUN_FILES, path))
+
+
+def test_output_that_is_a_file_or_not_utf8(minimal, write):
+    config = load_config(minimal)
+    existing = write("taken.txt", "")
+    assert "is a file" in error_of(
+        lambda: check_output(dataclasses.replace(config, output=str(existing)), [])
+    )
+    name = b"r\xe9sultats".decode("utf-8", "surrogateescape")  # as a shell passes a latin-1 name
+    assert "not UTF-8" in error_of(lambda: check_output(dataclasses.replace(config, output=name), []))
+
+
+def test_output_folders_that_are_fine(minimal, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for output in ("runs/default", "run", str(tmp_path / "elsewhere"), "configs"):
+        check_output(dataclasses.replace(load_config(minimal), output=output), RUN_FILES, minimal)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import raises_at
 
@@ -153,9 +154,15 @@ def test_line_layouts(write, text, tokens, tags):
     assert tags_of(sentences) == tags
 
 
-def test_empty_file_has_no_sentences(write):
-    assert read_conll(write("empty.conll", "")) == []
-    assert read_conll(write("docstart.conll", "-DOCSTART- O\n\n\n")) == []
+@pytest.mark.parametrize(
+    "text", ["", "\n\n\n", "  \n\t\n", "-DOCSTART- O\n\n\n", "-DOCSTART- -X- -X- O\n\n-DOCSTART- O\n"]
+)
+def test_a_file_without_sentences_raises_naming_it(write, text):
+    # Scoring an empty file gave "accuracy 0.00" and exit 0; an empty dev file is as useless.
+    path = write("empty.conll", text)
+    with pytest.raises(WindownerError, match="no sentences") as info:
+        read_conll(path)
+    assert str(info.value).startswith(f"{path}: ")
 
 
 def test_one_column_line_raises_naming_the_line(write):
@@ -184,10 +191,63 @@ def test_directory_raises(tmp_path):
 
 def test_non_utf8_file_raises(write):
     path = write("latin1.conll", data="Z\u00fcrich I-LOC\n".encode("latin-1"))
-    with pytest.raises(WindownerError, match="UTF-8") as info:
+    raises_at(path, 1, lambda: read_conll(path), "UTF-8", "0xfc")
+
+
+def test_a_bad_byte_is_reported_with_its_line(write):
+    # Before: "not UTF-8 text (invalid start byte at byte 4288)", the offset in a decoder's block.
+    lines = [f"w{i} O\n".encode() for i in range(29_999)] + ["Z\u00fcrich I-LOC\n".encode("latin-1")]
+    path = write("big.conll", data=b"".join(lines))
+    message = raises_at(path, 30_000, lambda: read_conll(path), "0xfc", "byte 2 of the line")
+    assert message.startswith(f"{path}:30000: not UTF-8 text")
+
+
+def test_a_bad_byte_after_a_byte_order_mark_counts_the_mark(write):
+    path = write("bom.conll", data=b"\xef\xbb\xbfa O\n\nb\xff I-LOC\n")
+    raises_at(path, 3, lambda: read_conll(path), "0xff", "byte 2 of the line")
+    path = write("bom1.conll", data=b"\xef\xbb\xbfa\xff O\n")
+    raises_at(path, 1, lambda: read_conll(path), "0xff", "byte 5 of the line")
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image"),
+        (b"PK\x03\x04\x14\x00\x00\x00", "zip archive"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed"),
+        ("a O\n".encode("utf-16"), "UTF-16"),
+        (b"a O\n\x00\x00\x00\x01b O\n", "binary file"),
+    ],
+    ids=["png", "npz", "gzip", "utf-16", "nul-bytes"],
+)
+def test_a_binary_file_raises_naming_it(write, data, kind):
+    path = write("data.conll", data=data)
+    with pytest.raises(WindownerError) as info:
         read_conll(path)
-    assert str(path) in str(info.value)
-    assert "\n" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and kind in message and "CoNLL" in message, message
+
+
+def test_a_real_npz_file_is_not_read_as_text(tmp_path):
+    path = tmp_path / "model.npz"
+    np.savez(path, E=np.zeros((3, 2), dtype=np.float32))
+    with pytest.raises(WindownerError, match="zip archive"):
+        read_conll(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "shown"),
+    [
+        ("a O\n" + "x" * 10_000_000 + "\n", 2, "(10,000,000 characters)"),  # a line of one column
+        ("a O\nb " + "Q" * 5_000 + "\n", 2, "(5,000 characters)"),  # a tag
+        ("a O\nb S-" + "L" * 5_000 + "\n", 2, "(5,002 characters)"),  # an IOBES tag read as IOB2
+    ],
+    ids=["one-column", "tag", "iobes-tag"],
+)
+def test_long_content_is_not_echoed_whole(write, text, line, shown):
+    path = write("long.conll", text)
+    message = raises_at(path, line, lambda: read_conll(path, "iob2"), shown, "…")
+    assert len(message) < len(str(path)) + 200, message
 
 
 # ---------------------------------------------------------------------------------------------------------

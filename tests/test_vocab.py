@@ -120,6 +120,32 @@ def test_save_load_roundtrip(tmp_path):
     assert loaded.index("2024") == 0  # the flags given to load apply
 
 
+def test_load_keeps_a_last_word_without_a_newline(write):
+    path = write("vocab.txt", "<unk>\n<s>\n</s>\nparis")
+    assert Vocabulary.load(path, True, True).words[-1] == "paris"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("<unk>\n<s>\n</s>\nparis\n\nlondon\n", 5), ("<unk>\n<s>\n</s>\nparis\n\n", 5)],
+)
+def test_load_refuses_an_empty_line(write, text, line):
+    # A hand-edited vocab.txt with a blank line loaded, a row no token can read.
+    path = write("vocab.txt", text)
+    with pytest.raises(WindownerError, match="an empty line") as info:
+        Vocabulary.load(path, True, True)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"), [(b"<unk>\n<s>\n</s>\n\xff\n", ":4: not UTF-8"), (b"PK\x03\x04", "zip archive")]
+)
+def test_load_refuses_bytes_that_are_not_text(write, data, needle):
+    path = write("vocab.txt", data=data)
+    with pytest.raises(WindownerError, match=needle):
+        Vocabulary.load(path, True, True)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # with_specials
 

@@ -26,8 +26,9 @@ import yaml
 
 from .conll import SCHEMES
 from .decoding import DECODERS
-from .errors import WindownerError
+from .errors import WindownerError, quote
 from .features import FEATURES
+from .files import text_file
 from .init import INITIALISERS
 from .layers import ACTIVATIONS
 from .losses import LOSSES
@@ -41,11 +42,18 @@ def _option(
     *,
     choices: tuple = (),
     minimum: float | None = None,
+    above: float | None = None,
     maximum: float | None = None,
+    word: bool = False,
+    nonempty: bool = False,
     path: bool = False,
 ) -> Any:
-    metadata = {"choices": choices, "minimum": minimum, "maximum": maximum, "path": path}
-    return field(default=default, metadata=metadata)
+    """A config field and its checks: ``minimum`` ≤ value (or ``above`` < value) ≤ ``maximum``; one of
+    ``choices``; ``word``: a string without whitespace; ``nonempty``: not ``""``; ``path``: a file
+    (not ``""``; made absolute, relative to the config file or, given with --set, to the current folder).
+    """
+    meta = {"choices": choices, "minimum": minimum, "above": above, "maximum": maximum}
+    return field(default=default, metadata={**meta, "word": word, "nonempty": nonempty or word, "path": path})
 
 
 REQUIRED: Any = dataclasses.MISSING
@@ -70,7 +78,7 @@ class VectorsConfig:
 @dataclass
 class TaskConfig:
     name: str = _option("location", choices=TASKS)
-    location_label: str = "LOC"  # the entity type that counts as a location
+    location_label: str = _option("LOC", word=True)  # the entity type that counts as a location
 
 
 @dataclass
@@ -84,8 +92,10 @@ class FeaturesConfig:
 
 @dataclass
 class ModelConfig:
-    window: int = _option(2, minimum=0)  # words on each side of the centre word
-    hidden: int = _option(100, minimum=1)  # size of the hidden layer h
+    # The maxima stop a typo (hidden: 1000000000) before it asks for terabytes: they are far beyond any
+    # use of a window classifier (the lecture's H is about 100; a 50-word window spans most sentences).
+    window: int = _option(2, minimum=0, maximum=50)  # words on each side of the centre word
+    hidden: int = _option(100, minimum=1, maximum=100_000)  # size of the hidden layer h
     activation: str = _option("tanh", choices=tuple(ACTIVATIONS))  # the nonlinearity f in h = f(Wx + b)
     slope: float = _option(0.01, minimum=0.0)  # leaky_relu: the slope for z < 0
     init: str = _option("xavier_uniform", choices=tuple(INITIALISERS))  # how W and U start
@@ -114,7 +124,7 @@ class TrainConfig:
     loss: str = _option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
     corruptions: int = _option(1, minimum=1)  # margin: corrupted copies of each true window
     optimizer: str = _option("adam", choices=tuple(OPTIMIZERS))
-    lr: float = _option(0.001, minimum=0.0)
+    lr: float = _option(0.001, above=0.0)  # 0 would train nothing
     momentum: float = _option(0.0, minimum=0.0, maximum=0.999)  # sgd: the momentum mu
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     l2: float = _option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
@@ -133,7 +143,7 @@ class Config:
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    output: str = "runs/default"  # the run folder, relative to the current folder
+    output: str = _option("runs/default", nonempty=True)  # the run folder, relative to the current folder
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -157,21 +167,22 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """The mapping a YAML config file holds; errors name the file (and the line of bad YAML)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WindownerError(f"{path}: no such config file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as err:
-        raise WindownerError(f"{path}: cannot read the config file ({err})") from None
+    """The mapping a YAML config file holds; errors name the file (and the line of bad YAML or a bad byte)."""
+    with text_file(path, "a YAML config file") as file:
+        text = file.read()
     try:
         raw = yaml.safe_load(text) or {}  # an empty file is an empty mapping
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (a control character)
+        line = text.count("\n", 0, err.position) + 1
+        raise WindownerError(f"{path}:{line}: not valid YAML (character #x{err.character:04x})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise WindownerError(
             f"{path}{where}: not valid YAML ({getattr(err, 'problem', None) or 'syntax'})"
         ) from None
+    except RecursionError:
+        raise WindownerError(f"{path}: not valid YAML (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise WindownerError(f"{path}: a config file must be a mapping of sections (data:, vectors:, ...)")
     return raw
@@ -191,7 +202,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise WindownerError(f"override {item!r}: expected KEY=VALUE, for example train.lr=0.01")
+        raise WindownerError(f"override {quote(item)}: expected KEY=VALUE, for example train.lr=0.01")
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line (surrogate escapes)
+        raise WindownerError(f"override {quote(item)}: not UTF-8 text") from None
     try:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
@@ -202,16 +217,16 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     for depth, section in enumerate(sections):
         name = ".".join(sections[: depth + 1])
         if section not in _fields(schema):
-            raise WindownerError(f"unknown config key {name!r}{_known(schema)}")
+            raise WindownerError(f"unknown config key {quote(name)}{_known(schema)}")
         if not dataclasses.is_dataclass(_field_type(schema, section)):
-            raise WindownerError(f"config key {name!r} is a value, not a section: {key!r} names nothing")
+            raise WindownerError(f"config key {name!r} is a value, not a section: {quote(key)} names nothing")
         schema = _field_type(schema, section)
         child = node.setdefault(section, {})
         if not isinstance(child, dict):
             raise WindownerError(f"config key {'.'.join(sections[: depth + 1])!r} is not a section")
         node = child
     if last not in _fields(schema):
-        raise WindownerError(f"unknown config key {key!r}{_known(schema)}")
+        raise WindownerError(f"unknown config key {quote(key)}{_known(schema)}")
     if _fields(schema)[last].metadata.get("path") and isinstance(value, str) and value:
         value = os.path.abspath(os.path.expanduser(value))  # relative to the current folder
     node[last] = value
@@ -224,7 +239,7 @@ def build(schema: Any, raw: Any, prefix: str) -> Any:
     fields = _fields(schema)
     for key in raw:
         if key not in fields:
-            raise WindownerError(f"unknown config key {prefix + str(key)!r}{_known(schema)}")
+            raise WindownerError(f"unknown config key {quote(prefix + str(key))}{_known(schema)}")
     values = {}
     for name, spec in fields.items():
         kind = _field_type(schema, name)
@@ -257,20 +272,71 @@ def _check_value(key: str, value: Any, kind: Any, meta: Any) -> Any:
         except ValueError:
             pass
     if base is float and isinstance(value, float) and not math.isfinite(value):
-        raise WindownerError(f"config key {key!r} must be a finite number, got {value!r}")
+        raise WindownerError(f"config key {key!r} must be a finite number, got {quote(value)}")
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):
         names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-        raise WindownerError(f"config key {key!r} must be {names[base]}, got {value!r}")
+        raise WindownerError(f"config key {key!r} must be {names[base]}, got {quote(value)}")
+    if base is str:
+        _check_text(key, value, meta, optional)
     choices = meta.get("choices") or ()
     if choices and value not in choices:
-        raise WindownerError(f"config key {key!r} must be one of {', '.join(choices)}; got {value!r}")
-    minimum = meta.get("minimum")
+        raise WindownerError(f"config key {key!r} must be one of {', '.join(choices)}; got {quote(value)}")
+    minimum, above, maximum = meta.get("minimum"), meta.get("above"), meta.get("maximum")
     if minimum is not None and value < minimum:
-        raise WindownerError(f"config key {key!r} must be at least {minimum}, got {value!r}")
-    maximum = meta.get("maximum")
+        raise WindownerError(f"config key {key!r} must be at least {minimum:g}, got {quote(value)}")
+    if above is not None and value <= above:
+        raise WindownerError(f"config key {key!r} must be greater than {above:g}, got {quote(value)}")
     if maximum is not None and value > maximum:
-        raise WindownerError(f"config key {key!r} must be at most {maximum}, got {value!r}")
+        raise WindownerError(f"config key {key!r} must be at most {maximum:,}, got {quote(value)}")
     return value
+
+
+def _check_text(key: str, value: str, meta: Any, optional: bool) -> None:
+    """A string value: UTF-8 (it is saved in config.yaml), not empty where that means nothing, one word."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a path or argument with bytes that are not UTF-8 (surrogate escapes)
+        raise WindownerError(f"config key {key!r}: {quote(value)} is not UTF-8 text") from None
+    if value == "" and (meta.get("nonempty") or meta.get("path")):
+        hint = " (null for none)" if optional else ""
+        raise WindownerError(f"config key {key!r} must not be empty{hint}")
+    if meta.get("word") and (value.split() != [value]):
+        raise WindownerError(f"config key {key!r} must be one word without spaces, got {quote(value)}")
+
+
+def check_output(
+    config: Config, written: typing.Collection[str], config_path: str | Path | None = None
+) -> None:
+    """Refuse an output folder a run must not write into, before anything is read or written.
+
+    ``written`` are the names of the files a run writes there. Refused: an empty ``output`` (it would be
+    the current folder), the current folder or a folder that holds it (a run's config.yaml once replaced
+    a user's own), and a folder where a run file would replace one of the run's inputs (``config_path``,
+    the data files, the vectors file).
+    """
+    if not config.output.strip():
+        raise WindownerError("the output folder (output, or --output) is empty: give the run a folder")
+    try:
+        config.output.encode("utf-8")
+    except UnicodeEncodeError:  # it is saved in config.yaml
+        raise WindownerError(f"the output folder {quote(config.output)} is not UTF-8 text") from None
+    output = Path(config.output).expanduser().resolve()
+    if output.exists() and not output.is_dir():
+        raise WindownerError(f"the output folder {config.output!r} is a file")
+    here = Path.cwd().resolve()
+    if output == here or output in here.parents:
+        where = "the current folder" if output == here else "a folder that holds the current folder"
+        raise WindownerError(
+            f"the output folder {config.output!r} is {where}: give the run a folder of its own"
+        )
+    inputs = [config_path, config.data.train, config.data.dev, config.data.test, config.vectors.path]
+    for path in filter(None, inputs):
+        name = Path(path).name
+        if name in written and Path(path).expanduser().resolve() == output / name:
+            raise WindownerError(
+                f"the output folder {config.output!r} holds {path}, an input of this run, which the run's"
+                f" {name} would replace: give the run a folder of its own"
+            )
 
 
 def _resolve_paths(raw: dict[str, Any], schema: Any, base: Path, prefix: str) -> None:

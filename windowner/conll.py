@@ -27,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import WindownerError
+from .errors import WindownerError, quote
+from .files import text_file
 
 SCHEMES = ("auto", "iob1", "iob2", "iobes")
 _TAG = re.compile(r"^(O|[BIES]-\S+)$")
@@ -48,21 +49,20 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     """Read a CoNLL-style file into sentences with IOB2 tags.
 
     ``scheme`` is ``auto`` (IOBES if the file has an ``E-``/``S-`` tag, else IOB1/IOB2), or one of
-    ``iob1``, ``iob2``, ``iobes`` to insist on one. A line with a single column, or a tag that is not
-    ``O`` / ``B-X`` / ``I-X`` / ``E-X`` / ``S-X``, raises :class:`WindownerError` naming the file and line.
+    ``iob1``, ``iob2``, ``iobes`` to insist on one. Raises :class:`WindownerError` naming the file for a
+    file that is missing, binary, not UTF-8 (with the line) or holds no sentence (empty, or only blank and
+    ``-DOCSTART-`` lines), and naming the line for a line with a single column or a tag that is not
+    ``O`` / ``B-X`` / ``I-X`` / ``E-X`` / ``S-X``.
     """
     path = Path(path)
     if scheme not in SCHEMES:
-        raise WindownerError(f"unknown tag scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
-    try:
-        with open(path, encoding="utf-8-sig") as lines:  # -sig: a byte-order mark is not a token
-            raw = list(_read_sentences(lines, path, scheme))
-    except FileNotFoundError:
-        raise WindownerError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise WindownerError(f"{path}: is a directory, expected a CoNLL file") from None
-    except UnicodeDecodeError as err:
-        raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise WindownerError(f"unknown tag scheme {quote(scheme)}: expected one of {', '.join(SCHEMES)}")
+    with text_file(path, "a CoNLL file (a token and a tag a line)") as lines:
+        raw = list(_read_sentences(lines, path, scheme))
+    if not raw:
+        raise WindownerError(
+            f"{path}: no sentences (the file is empty or has only blank and -DOCSTART- lines)"
+        )
 
     if scheme == "auto":
         scheme = "iobes" if any(tag[0] in "ES" for _, tags in raw for tag in tags) else "iob1"
@@ -86,13 +86,15 @@ def _read_sentences(
         if columns[0] == "-DOCSTART-":
             continue
         if len(columns) < 2:
-            found = line.strip()
-            raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found!r}")
+            found = quote(line.strip())
+            raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found}")
         tag = columns[-1]
         if not _TAG.match(tag):
-            raise WindownerError(f"{path}:{number}: tag {tag!r} is not O, B-X, I-X, E-X or S-X")
+            raise WindownerError(f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X")
         if tag[0] in "ES" and scheme in ("iob1", "iob2"):
-            raise WindownerError(f"{path}:{number}: tag {tag!r} in a file read as {scheme} (data.scheme)")
+            raise WindownerError(
+                f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme, or --scheme)"
+            )
         tokens.append(columns[0])
         tags.append(tag)
     if tokens:

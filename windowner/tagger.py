@@ -18,6 +18,7 @@ Every file is written to a temporary name and renamed into place, so that a read
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,9 @@ import numpy as np
 from . import metrics
 from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
-from .errors import WindownerError
+from .errors import WindownerError, quote
 from .features import FEATURES
-from .files import atomic_open, write_atomic
+from .files import atomic_open, text_file, write_atomic
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -43,6 +44,7 @@ from .windows import sentence_windows
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
 LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
 HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
+_IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
 RUN_FILES += (TRAIN_WORDS_FILE,)
 
@@ -130,11 +132,15 @@ class Tagger:
     def load(cls, folder: str | Path, which: str = "best") -> Tagger:
         """Read a run folder; ``which`` is ``best`` (model.npz) or ``last`` (last.npz)."""
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
+            raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
         if not folder.is_dir():
             raise WindownerError(f"{folder}: no such run folder")
         for name in (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
-                raise WindownerError(f"{folder}: not a windowner run folder ({name} is missing)")
+                problem = "is not a file" if (folder / name).exists() else "is missing"
+                raise WindownerError(f"{folder}: not a windowner run folder ({name} {problem})")
         config = load_saved_config(folder / CONFIG_FILE)
         task = _read_task(folder / LABELS_FILE)
         vectors = config.vectors
@@ -241,11 +247,20 @@ def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str,
 
 
 def _read_task(path: Path) -> Task:
-    """The task of ``labels.json``: ``{"task": ..., "labels": [...], "location_label": ...}``."""
+    """The task of ``labels.json``: ``{"task": ..., "classes": [...], "location_label": ...}``.
+
+    As :func:`~windowner.tasks.make_task` writes it: ``classes`` are ``O`` and the location type for the
+    ``location`` task, ``O`` and distinct IOB2 tags for ``entities``; anything else (a hand edit) is an
+    error naming the file, not a model that reads its scores under the wrong names.
+    """
+    with text_file(path, "a JSON file") as file:
+        text = file.read()
     try:
-        labels = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise WindownerError(f"{path}: not valid JSON ({err})") from None
+        labels = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise WindownerError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise WindownerError(f"{path}: not valid JSON (nested too deeply)") from None
     valid = (
         isinstance(labels, dict)
         and labels.get("task") in TASKS
@@ -257,4 +272,21 @@ def _read_task(path: Path) -> Task:
         raise WindownerError(
             f"{path}: expected task (location|entities), classes (a list) and location_label"
         )
-    return Task(labels["task"], tuple(labels["classes"]), labels["location_label"])
+    name, classes, location = labels["task"], tuple(labels["classes"]), labels["location_label"]
+    if location.split() != [location]:
+        raise WindownerError(
+            f"{path}: location_label {quote(location)} is not an entity type (LOC, GPE, ...)"
+        )
+    problem = None
+    if name == "location" and classes != ("O", location):
+        problem = f"the location task's classes are ['O', {quote(location)}], not {quote(list(classes))}"
+    elif name == "entities" and classes[:1] != ("O",):
+        problem = f"the entities task's classes must start with 'O': {quote(list(classes))}"
+    elif name == "entities" and len(set(classes)) != len(classes):
+        problem = "the entities task lists a class twice"
+    elif name == "entities":
+        bad = [tag for tag in classes[1:] if not _IOB2_TAG.fullmatch(tag)]
+        problem = f"class {quote(bad[0])} of the entities task is not a B-X or I-X tag" if bad else None
+    if problem:
+        raise WindownerError(f"{path}: {problem}")
+    return Task(name, classes, location)

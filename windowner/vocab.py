@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WindownerError
-from .files import write_atomic
+from .files import text_file, write_atomic
 
 UNK, START, END = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, START, END)
@@ -75,14 +75,22 @@ class Vocabulary:
 
     @staticmethod
     def read_words(path: str | Path) -> list[str]:
-        """The words of a file written one a line (``vocab.txt``, ``train_words.txt``)."""
-        try:
-            return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
-        except UnicodeDecodeError as err:
-            raise WindownerError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        """The words of a file written a word a line (``vocab.txt``, ``train_words.txt``); a binary file,
+        a bad byte or an empty line is an error."""
+        with text_file(path, "a list of words (a word a line)", newline="") as file:
+            text = file.read()
+        words = text.split("\n")
+        if words[-1] == "":
+            words.pop()  # the newline after the last word
+        if "" in words:
+            raise WindownerError(
+                f"{path}:{words.index('') + 1}: an empty line (the file lists a word a line)"
+            )
+        return words
 
     @classmethod
     def load(cls, path: str | Path, lowercase: bool, normalize_digits: bool) -> Vocabulary:
+        """Read a vocabulary :meth:`save` wrote (see :meth:`read_words`)."""
         words = cls.read_words(path)
         try:
             return cls(words, lowercase, normalize_digits)
