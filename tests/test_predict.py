@@ -3,6 +3,7 @@ streaming in batches, standard input, atomic output files and one-line errors, o
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -388,6 +389,18 @@ def test_new_words_read_the_vectors_file_once_a_new_word(run_folder, tmp_path, m
     assert reads == [["Blorf", "Zanzibar"], ["Qwxzt"]]
     assert new_words.added == 2 and len(tagger.vocab) == rows + 2
     assert tagger.vocab.index("Zanzibar") == rows and tagger.vocab.index("ZANZIBAR") == rows
+
+
+def test_new_words_never_read_a_file_whose_every_vector_the_run_kept(run_folder, monkeypatch):
+    tagger = load_run(run_folder)
+    vectors = tagger.config.vectors
+    reads = []
+    monkeypatch.setattr(tagger, "add_vectors", lambda path, sentences: reads.append(path) or 0)
+    NewWords(tagger, Path(vectors.path))([["Blorf"]])  # keep: data (the default): the file is read
+    assert reads == [Path(vectors.path)]
+    tagger.config = dataclasses.replace(tagger.config, vectors=dataclasses.replace(vectors, keep="all"))
+    NewWords(tagger, Path(vectors.path))([["Blorf"]])
+    assert len(reads) == 1
 
 
 def test_new_words_a_batch_at_a_time_tag_as_one_pass(run_folder, tmp_path):

@@ -49,7 +49,7 @@ from .tagger import Tagger
 
 INPUT_FORMATS = ("text", "tokens", "conll")
 OUTPUT_FORMATS = ("conll", "jsonl")
-BATCH_TOKENS = 100_000  # tokens tagged at a time: about 30 MB of windows, scores and strings
+BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windows and scores
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
 MAX_SENTENCE_TOKENS = 100_000  # the same guard for a CoNLL file without blank lines
 
@@ -283,24 +283,34 @@ class NewWords:
 
     Each batch's new words go through :meth:`Tagger.add_vectors`, as ``eval`` does for a whole file. The
     vectors file is read again only for a batch with a word whose lookup forms have not been tried
-    before, so a word missing from the file costs one reading, not one a batch.
+    before, so a word missing from the file costs one reading, not one a batch; and never when the run
+    kept every vector of that file (``vectors.keep: all``).
     """
 
     def __init__(self, tagger: Tagger, path: Path):
         self.tagger = tagger
         self.path = path
+        vectors = tagger.config.vectors
+        self.nothing_new = vectors.keep == "all" and Path(vectors.path).resolve() == Path(path).resolve()
         self.seen: set[str] = set()  # tokens of earlier batches
         self.tried: set[str] = set()  # lookup forms already searched for in the file
         self.added = 0  # rows added to E
 
     def __call__(self, sentences: Sequence[Sequence[str]]) -> None:
+        if self.nothing_new:
+            return
         vocab, tried = self.tagger.vocab, self.tried
         new = {token for tokens in sentences for token in tokens} - self.seen
         self.seen |= new
-        fresh = [t for t in new if any(k not in vocab.row and k not in tried for k in vocab.keys(t))]
+        fresh, forms = [], set()  # tokens with a form never searched for, and those forms
+        for token in new:
+            untried = [key for key in vocab.keys(token) if key not in vocab.row and key not in tried]
+            if untried:
+                fresh.append(token)
+                forms.update(untried)
         if fresh:
             self.added += self.tagger.add_vectors(self.path, [fresh])
-            tried.update(key for token in fresh for key in vocab.keys(token))
+            tried |= forms
 
 
 def tag_stream(
