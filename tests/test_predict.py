@@ -312,6 +312,13 @@ def test_jsonl_record():
     }
 
 
+def test_jsonl_records_stay_one_line_for_every_line_splitter():
+    text = "a\x85b\u2028c\u2029d\x0be\x1cf\rg"  # all whitespace to the tokeniser, line breaks to splitlines
+    line = format_jsonl(Record(text, tokenize(text)), ["O"] * 7)
+    assert len(line.splitlines()) == 1
+    assert json.loads(line)["text"] == text
+
+
 def test_conll_output_appends_the_tag():
     assert format_conll(Record("a b", ["a", "b"]), ["O", "B-LOC"]) == "a O\nb B-LOC\n\n"
     assert format_conll(Record("", []), []) == "\n"
@@ -516,6 +523,8 @@ def test_predict_writes_an_output_file(run_folder, tmp_path):
         out.read_text(encoding="utf-8") == invoke(run_folder, "--output-format", "jsonl", input=TEXT).stdout
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tags.jsonl"]
+    dash = invoke(run_folder, "--output", "-", "--output-format", "jsonl", input=TEXT)  # - is stdout
+    assert dash.stdout == out.read_text(encoding="utf-8")
 
 
 def test_an_error_half_way_leaves_no_output_file(run_folder, tmp_path, monkeypatch):

@@ -250,7 +250,10 @@ def format_conll(record: Record, tags: Sequence[str]) -> str:
 def format_jsonl(record: Record, tags: Sequence[str]) -> str:
     """The record as one line of JSON: text, tokens, tags and entities."""
     value = {"text": record.text, "tokens": record.tokens, "tags": tags, "entities": entities(record, tags)}
-    return _JSON.encode(value) + "\n"
+    line = _JSON.encode(value)
+    if not line.isascii():  # characters that str.splitlines() takes for line breaks, written as escapes
+        line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return line + "\n"
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with options builds one a call
@@ -261,8 +264,9 @@ FORMATTERS: dict[str, Callable[[Record, Sequence[str]], str]] = {"conll": format
 
 @contextmanager
 def open_output(path: str | None, stdout: IO[bytes]) -> Iterator[IO[bytes]]:
-    """``stdout``, or the file ``path`` written atomically: it appears, whole, only if tagging succeeds."""
-    if path is None:
+    """``stdout`` (``path`` None or ``-``), or the file ``path`` written atomically: it appears, whole, only
+    if tagging succeeds."""
+    if path is None or path == "-":
         yield stdout
         return
     target = Path(path)
