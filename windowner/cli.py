@@ -1,4 +1,4 @@
-"""The command line: ``windowner train``, ``windowner eval``, ``windowner gradcheck``.
+"""The command line: ``windowner train``, ``eval``, ``predict``, ``gradcheck``.
 
 A thin layer over the Python API. Every user error is a :class:`WindownerError`; it is printed as one
 line on stderr and the command exits with status 1 (2 for click's own usage errors, 130 on Ctrl-C, 143
@@ -28,6 +28,16 @@ from .conll import SCHEMES, read_conll
 from .errors import Terminated, WindownerError
 from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
+from .predict import (
+    BATCH_TOKENS,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    NewWords,
+    open_input,
+    open_output,
+    read_records,
+    tag_stream,
+)
 from .tagger import RUN_FILES, Tagger, load_run, score
 from .train import examples as training_examples
 from .train import initialise
@@ -307,15 +317,26 @@ def predictions_text(
 
 def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: str | None) -> None:
     """Give the words of new text the vectors the run did not keep (see :meth:`Tagger.add_vectors`)."""
-    if vectors_path == "none":
-        return
-    path = Path(vectors_path or tagger.config.vectors.path)
-    if vectors_path is None and not path.is_file():
-        note(f"{path} (the run's vectors.path) is not here: words the run did not keep read <unk>")
+    path = vectors_file(tagger, vectors_path)
+    if path is None:
         return
     added = tagger.add_vectors(path, sentences)
     if added:
         note(f"{added:,} words outside the run's vocabulary take their vectors from {path}")
+
+
+def vectors_file(tagger: Tagger, vectors_path: str | None) -> Path | None:
+    """The vectors of words the run did not keep: ``--vectors``, else the run's ``vectors.path``.
+
+    None for ``--vectors none``, and (with a note) when the run's file is no longer there.
+    """
+    if vectors_path == "none":
+        return None
+    path = Path(vectors_path or tagger.config.vectors.path)
+    if vectors_path is None and not path.is_file():
+        note(f"{path} (the run's vectors.path) is not here: words the run did not keep read <unk>")
+        return None
+    return path
 
 
 def format_report(report: dict[str, Any], location_label: str) -> str:
@@ -482,6 +503,65 @@ def _check_all(max_entries: int | None) -> None:
         f"all {len(list(all_cases()))} cases agree with central differences (tolerance {TOLERANCE:g});"
         f" {skipped} entries left out where a step crossed a kink"
     )
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.argument("file", default="-")
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(INPUT_FORMATS),
+    default="text",
+    show_default=True,
+    help="text: raw text, a sentence or paragraph a line; tokens: whitespace-separated tokens, a sentence"
+    " a line; conll: the token in the first column, a blank line between sentences.",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="conll",
+    show_default=True,
+    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities.",
+)
+@click.option("--output", "output_path", help="Write to this file (whole or not at all), not to stdout.")
+@click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option(
+    "--vectors",
+    "vectors_path",
+    help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
+)
+@_friendly
+def predict(
+    run: str,
+    file: str,
+    input_format: str,
+    output_format: str,
+    output_path: str | None,
+    which: str,
+    vectors_path: str | None,
+) -> None:
+    """Tag FILE (or standard input: '-' or nothing) with the model of a run folder.
+
+    Reads and writes a batch at a time, so a large file never sits whole in memory.
+    """
+    tagger = load_run(run, which)
+    source = vectors_file(tagger, vectors_path)
+    new_words = NewWords(tagger, source) if source is not None else None
+    stdout = sys.stdout.buffer
+    try:
+        with open_input(file, sys.stdin.buffer) as (stream, name):
+            batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
+            with open_output(output_path, stdout) as out:
+                records = read_records(stream, name, input_format)
+                count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
+    except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        sys.exit(141)
+    if count == 0:
+        note(f"{name} holds no sentence: nothing to tag")
+    if new_words is not None and new_words.added:
+        note(f"{new_words.added:,} words outside the run's vocabulary take their vectors from {source}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,190 @@
+"""How fast ``windowner predict`` tags a large text file, end to end and stage by stage.
+
+The input is CoNLL-2003 train's tokens written as raw text at run time (a sentence a line, tokens joined by
+spaces; the corpus is never stored in the repository), ``--repeat`` times over. Prints two tables:
+
+1. end to end: ``windowner predict RUN FILE --output OUT`` as a subprocess (the best of ``--reps`` runs,
+   interpreter start-up and loading the run included), for each output format; tokens/s counts the tokens
+   the tokeniser found;
+2. the stages of the same work timed one by one in this process, a batch of ``BATCH_TOKENS`` at a time
+   (each stage's best of ``--reps`` runs): reading, tokenising, new words' vectors, vocabulary lookup,
+   windows, scoring, decoding, formatting, writing.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/predict_speed.py [--run RUN] [--vectors PATH] [--repeat N]
+
+Without ``--run`` it first trains ``configs/default.yaml`` into a temporary folder (a few seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from windowner import load_run
+from windowner.predict import (
+    BATCH_TOKENS,
+    FORMATTERS,
+    NewWords,
+    Record,
+    read_lines,
+    tokenize,
+)
+from windowner.vocab import END, START
+from windowner.windows import make_windows
+
+ROOT = Path(__file__).resolve().parent.parent
+CONLL = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
+
+
+def conll_sentences(conll: Path) -> list[list[str]]:
+    """The tokens of each sentence of a CoNLL file (first column; -DOCSTART- skipped)."""
+    sentences: list[list[str]] = [[]]
+    for line in conll.read_text(encoding="utf-8").splitlines():
+        columns = line.split()
+        if not columns:
+            sentences.append([])
+        elif columns[0] != "-DOCSTART-":
+            sentences[-1].append(columns[0])
+    return [tokens for tokens in sentences if tokens]
+
+
+def end_to_end(run: Path, text: Path, output_format: str, vectors: str | None, reps: int, out: Path) -> float:
+    """The best wall time of ``windowner predict`` over ``reps`` runs."""
+    command = [shutil.which("windowner") or "windowner", "predict", str(run), str(text)]
+    command += ["--output-format", output_format, "--output", str(out)]
+    if vectors:
+        command += ["--vectors", vectors]
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: Path) -> dict[str, float]:
+    """Seconds spent in each stage of tagging ``text``, the stages timed one after the other."""
+    seconds = dict.fromkeys(
+        ["load run", "read lines", "tokenise", "new words", "lookup", "windows", "scoring", "decoding"], 0.0
+    )
+    seconds |= {"format": 0.0, "write": 0.0}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] += now - clock
+        clock = now
+
+    tagger = load_run(run)
+    path = Path(vectors or tagger.config.vectors.path)
+    new_words = NewWords(tagger, path) if vectors != "none" and path.is_file() else None
+    model, task = tagger.model, tagger.task
+    write = FORMATTERS[output_format]
+    with open(text, "rb") as stream, open(out, "wb") as sink:
+        lap("load run")
+        lines = read_lines(stream, str(text))
+        while True:  # the batches of tag_stream, each stage timed on its own
+            batch: list[Record] = []
+            size = 0
+            while size < BATCH_TOKENS:
+                item = next(lines, None)
+                lap("read lines")
+                if item is None:
+                    break
+                batch.append(Record(item[1], tokenize(item[1])))
+                size += len(batch[-1].tokens)
+                lap("tokenise")
+            if not batch:
+                break
+            sentences = [record.tokens for record in batch]
+            if new_words is not None:
+                new_words(sentences)
+            lap("new words")
+            vocab = tagger.vocab
+            rows = [vocab.encode(tokens) for tokens in sentences]
+            lap("lookup")
+            windows = make_windows(rows, model.window, vocab.row[START], vocab.row[END])
+            lap("windows")
+            scores = model.scores(windows)
+            lap("scoring")
+            tags = task.decode(scores, [len(tokens) for tokens in sentences])
+            lap("decoding")
+            data = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode()
+            lap("format")
+            sink.write(data)
+            lap("write")
+    return seconds
+
+
+def count_tokens(text: Path) -> tuple[int, int]:
+    lines = text.read_text(encoding="utf-8").splitlines()
+    return len(lines), sum(len(tokenize(line)) for line in lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, help="a run folder (default: train configs/default.yaml)")
+    parser.add_argument("--conll", type=Path, default=CONLL, help="the CoNLL file whose tokens are tagged")
+    parser.add_argument("--vectors", help="passed to predict --vectors (default: the run's vectors.path)")
+    parser.add_argument("--repeat", type=int, default=1, help="the text this many times over")
+    parser.add_argument("--reps", type=int, default=5, help="runs of each measurement, the best counts")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        run = args.run
+        if run is None:
+            run = work / "run"
+            config = ROOT / "configs" / "default.yaml"
+            subprocess.run(
+                ["windowner", "train", "--config", str(config), "--output", str(run), "--quiet"], check=True
+            )
+        sentences = conll_sentences(args.conll)
+        text = work / "text.txt"
+        text.write_text(
+            "".join(" ".join(tokens) + "\n" for tokens in sentences) * args.repeat, encoding="utf-8"
+        )
+        lines, tokens = count_tokens(text)
+        print(f"input: {args.conll} as text x{args.repeat}: {lines:,} lines, {tokens:,} tokens")
+        same = sum(tokenize(" ".join(tokens)) == tokens for tokens in sentences)
+        conll_tokens = sum(map(len, sentences))
+        print(
+            f"the tokeniser cuts {same:,} of its {len(sentences):,} sentences as the file does"
+            f" ({conll_tokens:,} tokens in the file, {tokens // args.repeat:,} by the tokeniser)"
+        )
+        print(f"run: {run}; vectors for new words: {args.vectors or 'the run vectors.path'}")
+        python = sys.version.split()[0]
+        print(f"numpy {np.__version__}, Python {python}, batches of {BATCH_TOKENS:,} tokens\n")
+
+        empty = work / "empty.txt"
+        empty.write_text("", encoding="utf-8")
+        startup = end_to_end(run, empty, "conll", args.vectors, args.reps, work / "out")
+        print(f"{'windowner predict (end to end)':<34}{'seconds':>10}{'tokens/s':>12}{'after start-up':>16}")
+        print(f"{'empty input (start-up, load run)':<34}{startup:>10.3f}")
+        for output_format in FORMATTERS:
+            wall = end_to_end(run, text, output_format, args.vectors, args.reps, work / "out")
+            name = f"--output-format {output_format}"
+            print(f"{name:<34}{wall:>10.3f}{tokens / wall:>12,.0f}{tokens / (wall - startup):>16,.0f}")
+
+        for output_format in FORMATTERS:
+            runs = [stages(run, text, output_format, args.vectors, work / "out") for _ in range(args.reps)]
+            seconds = {stage: min(r[stage] for r in runs) for stage in runs[0]}  # each stage's best
+            total = sum(seconds.values())
+            title = f"stage ({output_format} output)"
+            print(f"\n{title:<34}{'seconds':>10}{'share':>8}{'tokens/s':>14}")
+            for stage, spent in seconds.items():
+                rate = f"{tokens / spent:>14,.0f}" if spent else ""
+                print(f"{stage:<34}{spent:>10.3f}{spent / total:>8.1%}{rate}")
+            print(f"{'total':<34}{total:>10.3f}{1:>8.0%}{tokens / total:>14,.0f}")
+
+
+if __name__ == "__main__":
+    main()
