@@ -139,10 +139,10 @@ def test_sparse_adam_leaves_untouched_rows_and_their_moments_alone():
     start = rng.normal(size=(5, 2))
     params, optimizer = {"E": start.copy()}, SparseAdam(0.1)
     optimizer.step(params, {"E": SparseRows(np.array([0, 3]), rng.normal(size=(2, 2)))})
-    m, moved = optimizer.state["E.m"].copy(), params["E"].copy()
+    m, moved = optimizer.state["E.M"].copy(), params["E"].copy()
     optimizer.step(params, {"E": SparseRows(np.array([1]), rng.normal(size=(1, 2)))})
     np.testing.assert_array_equal(params["E"][[0, 3]], moved[[0, 3]])  # the lazy rule: no momentum move
-    np.testing.assert_array_equal(optimizer.state["E.m"][[0, 3]], m[[0, 3]])
+    np.testing.assert_array_equal(optimizer.state["E.M"][[0, 3]], m[[0, 3]])
     np.testing.assert_array_equal(params["E"][[2, 4]], start[[2, 4]])
     # a touched row takes Adam's step with the global t in the bias corrections
     g = np.array([[0.5, -0.5]])

@@ -57,6 +57,7 @@ class WindowModel:
     tables: tuple[str, ...] = ("E",)
     threshold: float = 0.0
     pretrained: np.ndarray | None = field(default=None, repr=False)
+    theta: np.ndarray = field(init=False, repr=False)
     _activation: Callable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,29 @@ class WindowModel:
         missing = [name for name in self.parameter_names() if name not in self.params]
         if missing:
             raise ValueError(f"missing parameters: {', '.join(missing)}")
+        # θ: every parameter that is not a look-up table, one after another in one vector (the lecture's
+        # "θ, all parameters as one long vector"); params holds views of it, so the optimiser updates
+        # them all at once (see :meth:`trainables`).
+        dense = self.dense_names()
+        self.theta = np.concatenate([self.params[name].ravel() for name in dense]).astype(self.params["W"].dtype)
+        offset = 0
+        for name in dense:
+            size = self.params[name].size
+            self.params[name] = self.theta[offset : offset + size].reshape(self.params[name].shape)
+            offset += size
+
+    def dense_names(self) -> tuple[str, ...]:
+        """The parameters that make up θ: all but the look-up tables."""
+        return tuple(name for name in self.parameter_names() if name not in self.tables)
+
+    def trainables(self) -> dict[str, np.ndarray]:
+        """What the optimiser updates: ``theta`` (every dense parameter in one vector) and each table."""
+        return {"theta": self.theta, **{name: self.params[name] for name in self.tables}}
+
+    def packed(self, grads: Gradients) -> Gradients:
+        """The gradients of :meth:`trainables`: the dense ones concatenated in θ's order, the tables'."""
+        theta = np.concatenate([grads[name].ravel() for name in self.dense_names()])
+        return {"theta": theta, **{name: grads[name] for name in self.tables if name in grads}}
 
     def parameter_names(self) -> tuple[str, ...]:
         """Every parameter this model has, in the order of the forward pass."""

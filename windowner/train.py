@@ -187,10 +187,10 @@ def _train(
                 raise WindownerError(
                     f"training diverged in epoch {epoch} (loss {loss}): lower train.lr{kept}"
                 )
-            optimizer.step(model.params, grads)
+            optimizer.step(model.trainables(), model.packed(grads))
             total += loss * len(batch.labels)
             seen += len(batch.labels)
-        optimizer.flush(model.params)
+        optimizer.flush(model.trainables())
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.lr}
         record.update(seconds=round(seconds, 3), windows_per_second=round(seen / seconds))

@@ -6,7 +6,9 @@ Forward, for a batch of ``B`` windows of ``K = 2·window + 1`` words, ``E`` of s
 
 Backward: x_i is a copy of K rows of E, so ∂J/∂E[v] is the sum of the slices of ∂J/∂x_i (each of
 length d) at every place word v stands in the batch; rows of words not in the batch get 0. The result
-is kept sparse: only the rows the batch touched, each once, with its summed gradient.
+is kept sparse: only the rows the batch touched, each once, with its summed gradient. The sum is a sort
+and a reduce: the B·K slices sorted by their row, then each run of equal rows summed (``np.add.reduceat``),
+4–5× faster than scattering them one by one with ``np.add.at`` (measured in the README).
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ def embedding(E: np.ndarray, windows: np.ndarray) -> tuple[np.ndarray, Callable[
     """
     batch, width = windows.shape
     dim = E.shape[1]
-    x = E[windows].reshape(batch, width * dim)
+    x = np.take(E, windows, axis=0).reshape(batch, width * dim)  # E[windows], twice as fast
 
     def backward(dx: np.ndarray) -> SparseRows:
-        rows, where = np.unique(windows.ravel(), return_inverse=True)  # where: (B·K,) index into rows
-        values = np.zeros((len(rows), dim), dtype=dx.dtype)
-        np.add.at(values, where, dx.reshape(batch * width, dim))  # a word used n times gets n slices
-        return SparseRows(rows, values)
+        words = windows.ravel()  # (B·K,) the row of E of each slice of dx, in dx's order
+        order = np.argsort(words, kind="stable")  # the slices sorted by row: equal rows side by side
+        ordered = words[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))  # each row's first
+        values = np.add.reduceat(dx.reshape(batch * width, dim)[order], starts, axis=0)  # (R, d) the sums
+        return SparseRows(ordered[starts], values)
 
     return x, backward

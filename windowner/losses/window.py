@@ -34,14 +34,15 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
     from overflowing.
     """
     batch = scores.shape[0]
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_probs = shifted - log_norm  # (B, C) log p_i
     rows = np.arange(batch)
-    loss = -float(log_probs[rows, labels].mean())
-    delta = np.exp(log_probs)
+    shifted = scores - scores.max(axis=1, keepdims=True)  # s_i − max(s_i)
+    delta = np.exp(shifted)
+    norm = delta.sum(axis=1, keepdims=True)  # (B, 1) Σ_c exp
+    loss = float(np.sum(np.log(norm[:, 0]) - shifted[rows, labels])) / batch  # −log p_i[y_i] = log Σ − s
+    delta /= norm  # p_i
     delta[rows, labels] -= 1.0
-    return loss, delta / batch
+    delta *= 1.0 / batch
+    return loss, delta
 
 
 def logistic(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:

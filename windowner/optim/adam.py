@@ -5,6 +5,12 @@ With step t = 1, 2, …, β₁ = 0.9, β₂ = 0.999, ε = 1e-8::
     m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g ⊙ g
     θ ← θ − lr · m̂ / (√v̂ + ε),   m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
 
+The state holds M = m / (1 − β₁) and V = v / (1 − β₂), the same rule with two passes fewer over θ a
+step (at a batch of 32 the update is a third of the step)::
+
+    M ← β₁M + g,   V ← β₂V + g ⊙ g,   θ ← θ − s · M / (√V + ε/a)
+    a = √((1 − β₂)/(1 − β₂ᵗ)),   s = lr·(1 − β₁) / ((1 − β₁ᵗ)·a)          (√v̂ = a√V, m̂ = (1 − β₁)M/(1 − β₁ᵗ))
+
 **Rows not in the batch.**
 
 * :class:`Adam` applies this rule exactly as for a dense gradient: a sparse gradient counts as zero in
@@ -31,17 +37,26 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _step_size(self) -> tuple[float, float]:
-        """(lr / (1 − β₁ᵗ), 1 − β₂ᵗ): θ ← θ − step·m / (√(v / correction) + ε)."""
-        return self.lr / (1.0 - self.beta1**self.t), 1.0 - self.beta2**self.t
+        """(s, ε/a) of the rule above, for the current step t."""
+        a = np.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
+        return self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**self.t) * a), self.eps / a
 
     def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
-        m, v = self.slot(name, "m", param), self.slot(name, "v", param)
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        v += (1.0 - self.beta2) * grad * grad
-        step, correction = self._step_size()
-        param -= step * m / (np.sqrt(v / correction) + self.eps)
+        self._update(param, self.slot(name, "M", param), self.slot(name, "V", param), grad)
+
+    def _update(self, param: np.ndarray, M: np.ndarray, V: np.ndarray, grad: np.ndarray) -> None:
+        """The rule above on arrays of one shape, in place: ten passes over θ and one scratch array."""
+        M *= self.beta1
+        M += grad  # M ← β₁M + g
+        work = np.multiply(grad, grad)
+        V *= self.beta2
+        V += work  # V ← β₂V + g²
+        step, eps = self._step_size()
+        np.sqrt(V, out=work)
+        work += eps
+        np.divide(M, work, out=work)
+        work *= step
+        param -= work  # θ ← θ − s·M / (√V + ε/a)
 
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         self.dense(name, param, grad.to_dense(param.shape))
@@ -49,10 +64,8 @@ class Adam(Optimizer):
 
 class SparseAdam(Adam):
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
-        rows, values = grad.rows, grad.values
-        m, v = self.slot(name, "m", param), self.slot(name, "v", param)
-        m_rows = self.beta1 * m[rows] + (1.0 - self.beta1) * values
-        v_rows = self.beta2 * v[rows] + (1.0 - self.beta2) * values * values
-        m[rows], v[rows] = m_rows, v_rows
-        step, correction = self._step_size()
-        param[rows] -= step * m_rows / (np.sqrt(v_rows / correction) + self.eps)
+        rows = grad.rows
+        M, V = self.slot(name, "M", param), self.slot(name, "V", param)
+        M_rows, V_rows, moved = M[rows], V[rows], param[rows]  # copies of the touched rows
+        self._update(moved, M_rows, V_rows, grad.values)
+        M[rows], V[rows], param[rows] = M_rows, V_rows, moved
