@@ -110,7 +110,7 @@ def test_sentence_windows_looks_tokens_up():
 
 def test_sentence_windows_with_the_casing_feature():
     vocab = Vocabulary([*SPECIALS, "paris", "is"])
-    windows = sentence_windows([["Paris", "is", "NICE", "1996", "."]], vocab, 1, ["case"])
+    windows = sentence_windows([["Paris", "is", "NICE", "1996", "."]], vocab, 1, {"case": CASES})
     assert windows.shape == (5, 2, 3)
     c = {name: CASES.index(name) for name in CASES}
     assert windows[:, 1].tolist() == [

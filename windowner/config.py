@@ -84,6 +84,10 @@ class TaskConfig:
 @dataclass
 class FeaturesConfig:
     case: int = _option(0, minimum=0)  # dimension of the casing embedding (0: off); see features.py
+    suffix: int = _option(0, minimum=0)  # the last three characters
+    prefix: int = _option(0, minimum=0)  # the first three characters
+    shape: int = _option(0, minimum=0)  # the word shape (Paris: Xxx)
+    headline: int = _option(0, minimum=0)  # whether the sentence is all caps
 
     def active(self) -> tuple[str, ...]:
         """The names of the features that are on (dimension > 0)."""

@@ -1,58 +1,123 @@
 """Features of a word beside its vector: a small learned look-up table per feature, concatenated to x.
 
 GloVe 6B is lowercase, so "Paris" and "paris" read the same row of E; whether a word is capitalised
-has to travel separately. A feature maps every token to one of a few classes; the model looks the class
-of each window word up in its own table ``E_<name>`` (``(classes, dim)``, ``model.features.<name>``
-the dim, 0 = off) and concatenates the K rows to x after the word vectors: the same embedding gate as
-E, with its own gradient (checked by ``windowner gradcheck``). Class 0 is the padding ``<s>``/``</s>``.
+has to travel separately, and so does what its spelling says about a word without a vector
+("Kinshasa", "-based"). A feature maps every token to a *key* (its casing class, its last three
+letters, ...), and every key to a class; the model looks the class of each window word up in the
+feature's own table ``E_<name>`` (``(classes, dim)``, ``model.features.<name>`` the dim, 0 = off) and
+concatenates the K rows to x after the word vectors: the same embedding gate as E, with its own gradient
+(checked by ``windowner gradcheck``). Class 0 is the padding ``<s>``/``</s>``.
 
-``case``, the casing of the token (the first rule that applies):
+* ``case``: the casing of the token, the first rule that applies: ``other`` (no letter and no digit:
+  ``,`` ``--``), ``digits`` (no letter, a digit: ``1996`` ``3-0``), ``lower`` (no uppercase letter:
+  ``the`` ``e-mail``), ``title`` (the first character uppercase, no other: ``Paris`` ``A``), ``upper``
+  (no lowercase letter: ``EU`` ``U.S.``), ``mixed`` (``McDonald`` ``iPod``).
+* ``suffix`` / ``prefix``: the last / first three characters, lowercased (``-ing``, ``-ese``).
+* ``shape``: the characters as ``X`` (uppercase), ``x`` (lowercase), ``d`` (digit) or themselves,
+  runs longer than two cut to two (``Paris`` → ``Xxx``, ``U.S.`` → ``X.X.``, ``1996-08-22`` →
+  ``dd-dd-dd``).
+* ``headline``: whether the token's sentence has no lowercase letter (CoNLL-2003's headlines are all
+  caps, and there casing says little).
 
-| class | rule | examples |
-|---|---|---|
-| ``other`` | no letter and no digit | ``,`` ``(`` ``--`` |
-| ``digits`` | no letter, a digit | ``1996`` ``3-0`` ``12.5`` |
-| ``lower`` | no uppercase letter | ``the`` ``e-mail`` |
-| ``title`` | the first character is uppercase, no other is | ``Paris`` ``A`` ``U.n.`` |
-| ``upper`` | no lowercase letter | ``EU`` ``U.S.`` ``F16`` |
-| ``mixed`` | anything else | ``McDonald`` ``iPod`` |
+``case`` and ``headline`` have fixed classes; ``suffix``, ``prefix`` and ``shape`` take theirs from the
+training data: the keys seen at least twice there, every other key (a word's suffix never met in
+training) class 1, ``<unk>``. The classes of a run are saved
+in its ``features.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-CASES = ("<pad>", "other", "digits", "lower", "title", "upper", "mixed")
+PAD, UNKNOWN = "<pad>", "<unk>"
+CASES = (PAD, "other", "digits", "lower", "title", "upper", "mixed")
+MIN_COUNT = 2  # a key of a data-built feature needs this many training tokens to get a class of its own
 
 
-def casing(token: str) -> int:
-    """The class of ``token`` in :data:`CASES` (never 0, the padding)."""
+def casing(token: str) -> str:
+    """The casing class of ``token`` (see the module docstring)."""
     if not any(ch.isalpha() for ch in token):
-        return CASES.index("digits") if any(ch.isdigit() for ch in token) else CASES.index("other")
+        return "digits" if any(ch.isdigit() for ch in token) else "other"
     if not any(ch.isupper() for ch in token):
-        return CASES.index("lower")
+        return "lower"
     if token[0].isupper() and not any(ch.isupper() for ch in token[1:]):
-        return CASES.index("title")
+        return "title"
     if not any(ch.islower() for ch in token):
-        return CASES.index("upper")
-    return CASES.index("mixed")
+        return "upper"
+    return "mixed"
+
+
+def shape(token: str) -> str:
+    """``Paris`` → ``Xxx``: X, x, d for upper, lower, digit, other characters as they are, each run
+    cut to two."""
+    out: list[str] = []
+    for ch in token:
+        kind = "X" if ch.isupper() else "x" if ch.isalpha() else "d" if ch.isdigit() else ch
+        if len(out) < 2 or not (out[-1] == kind and out[-2] == kind):
+            out.append(kind)
+    return "".join(out)
+
+
+def _each(key: Callable[[str], str]) -> Callable[[Sequence[str]], list[str]]:
+    return lambda tokens: [key(token) for token in tokens]
+
+
+def _headline(tokens: Sequence[str]) -> list[str]:
+    flag = "no" if any(ch.islower() for token in tokens for ch in token) else "yes"
+    return [flag] * len(tokens)
 
 
 @dataclass(frozen=True)
 class Feature:
-    """A feature: its table's name ``E_<name>``, its class names (0: padding) and the classifier."""
+    """A feature: the keys of a sentence's tokens, and its classes if they are fixed (None: the keys
+    seen in training, :meth:`classes_of`)."""
 
     name: str
-    classes: tuple[str, ...]
-    classify: Callable[[str], int]
+    keys: Callable[[Sequence[str]], list[str]]
+    fixed: tuple[str, ...] | None = None
 
     @property
     def table(self) -> str:
         return f"E_{self.name}"
 
-    def encode(self, tokens) -> list[int]:
-        return [self.classify(token) for token in tokens]
+    def classes_of(self, sentences: Iterable[Sequence[str]]) -> tuple[str, ...]:
+        """The classes for a run trained on ``sentences``: the fixed ones, or ``<pad>``, ``<unk>`` and the
+        keys met at least :data:`MIN_COUNT` times, most frequent first."""
+        if self.fixed is not None:
+            return self.fixed
+        counts = Counter(key for tokens in sentences for key in self.keys(tokens))
+        kept = sorted((key for key, n in counts.items() if n >= MIN_COUNT), key=lambda k: (-counts[k], k))
+        return (PAD, UNKNOWN, *kept)
 
 
-FEATURES: dict[str, Feature] = {"case": Feature("case", CASES, casing)}
+FEATURES: dict[str, Feature] = {
+    "case": Feature("case", _each(casing), CASES),
+    "suffix": Feature("suffix", _each(lambda token: token[-3:].lower())),
+    "prefix": Feature("prefix", _each(lambda token: token[:3].lower())),
+    "shape": Feature("shape", _each(shape)),
+    "headline": Feature("headline", _headline, (PAD, "no", "yes")),
+}
+
+
+class Encoder:
+    """Keys to classes for one feature of a run: ``encode(tokens)`` gives the class of every token."""
+
+    def __init__(self, feature: Feature, classes: Sequence[str]):
+        self.feature = feature
+        self.index = {key: i for i, key in enumerate(classes)}
+        self.unknown = self.index.get(UNKNOWN, 0)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        index, unknown = self.index, self.unknown
+        return [index.get(key, unknown) for key in self.feature.keys(tokens)]
+
+
+def feature_classes(names: Iterable[str], sentences: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """The classes of each feature in ``names`` for a run trained on ``sentences`` (tokens)."""
+    return {name: FEATURES[name].classes_of(sentences) for name in names}
+
+
+def encoders(classes: Mapping[str, Sequence[str]]) -> list[Encoder]:
+    return [Encoder(FEATURES[name], values) for name, values in classes.items()]

@@ -169,7 +169,7 @@ def random_problem(
     width = 2 * shape.window + 1
     tables = {"E": rng.normal(0.0, 0.5, size=(words, dim))}
     for name in shape.features.active():
-        size = (len(FEATURES[name].classes), getattr(shape.features, name))
+        size = (7, getattr(shape.features, name))  # 7 classes, as many as the casing feature has
         tables[FEATURES[name].table] = rng.normal(0.0, 0.5, size=size)
     model = WindowModel.initialise(tables, shape, classes, rng, objective, dtype=np.float64)
     model.params["b"] += rng.normal(0.0, 0.3, size=model.params["b"].shape)  # not all zero: a general point

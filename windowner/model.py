@@ -73,7 +73,9 @@ class WindowModel:
         # "θ, all parameters as one long vector"); params holds views of it, so the optimiser updates
         # them all at once (see :meth:`trainables`).
         dense = self.dense_names()
-        self.theta = np.concatenate([self.params[name].ravel() for name in dense]).astype(self.params["W"].dtype)
+        self.theta = np.concatenate([self.params[name].ravel() for name in dense]).astype(
+            self.params["W"].dtype
+        )
         offset = 0
         for name in dense:
             size = self.params[name].size

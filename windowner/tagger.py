@@ -6,6 +6,7 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
   ``A``, …; a single-score model's decision ``threshold``), read with ``allow_pickle=False``;
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
+* ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
 * ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
   what splits scores into seen and unseen words;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
@@ -21,7 +22,7 @@ import json
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +45,24 @@ from .windows import sentence_windows
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
 LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
 HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
+FEATURES_FILE = "features.json"
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE,)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE)
 
 
 @dataclass
 class Tagger:
-    """A model with what it needs to read text: vocabulary, task and config; ``train_words``, the words of
-    its training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen."""
+    """A model with what it needs to read text: vocabulary, task and config; ``features``, the classes
+    of each feature the model reads (:mod:`windowner.features`); ``train_words``, the words of its
+    training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen."""
 
     model: WindowModel
     vocab: Vocabulary
     task: Task
     config: Config
     train_words: frozenset[str] | None = None
+    features: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -71,8 +75,7 @@ class Tagger:
     def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
         tables, see :func:`~windowner.windows.sentence_windows`)."""
-        shape = self.config.model
-        return sentence_windows(sentences, self.vocab, shape.window, shape.features.active())
+        return sentence_windows(sentences, self.vocab, self.config.model.window, self.features)
 
     def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> list[list[str]]:
         """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``."""
@@ -126,6 +129,8 @@ class Tagger:
         task = self.task
         labels = {"task": task.name, "classes": list(task.classes), "location_label": task.location_label}
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
+        features = {name: list(classes) for name, classes in self.features.items()}
+        write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
         write_atomic(folder / CONFIG_FILE, dump_config(self.config))
 
     @classmethod
@@ -149,14 +154,17 @@ class Tagger:
         params = load_params(path)
         threshold = float(params.pop("threshold", 0.0))
         loss = make_loss(config.train.loss, config.train.corruptions)
-        tables = ("E", *(FEATURES[name].table for name in config.model.features.active()))
-        expected = expected_shapes(config.model, loss, len(vocab), len(task.classes), params.get("E"))
+        features = _read_features(folder / FEATURES_FILE, config.model.features.active())
+        tables = ("E", *(FEATURES[name].table for name in features))
+        expected = expected_shapes(
+            config.model, loss, len(vocab), len(task.classes), params.get("E"), features
+        )
         _check_shapes(path, params, expected)
         model = WindowModel(params, config.model, loss, tables, threshold)
         train_words = None
         if (folder / TRAIN_WORDS_FILE).is_file():
             train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
-        return cls(model, vocab, task, config, train_words)
+        return cls(model, vocab, task, config, train_words, features)
 
 
 def load_run(folder: str | Path, which: str = "best") -> Tagger:
@@ -215,15 +223,20 @@ def load_params(path: Path) -> dict[str, np.ndarray]:
 
 
 def expected_shapes(
-    shape: ModelConfig, loss: Loss, words: int, classes: int, E: np.ndarray | None = None
+    shape: ModelConfig,
+    loss: Loss,
+    words: int,
+    classes: int,
+    E: np.ndarray | None = None,
+    features: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, tuple[int, ...]]:
-    """The shape every parameter must have for the vocabulary, the classes and the config (the
-    dimension of the word vectors is read off ``E``)."""
+    """The shape every parameter must have for the vocabulary, the classes, the features' classes and
+    the config (the dimension of the word vectors is read off ``E``)."""
     dim = E.shape[-1] if E is not None and E.ndim == 2 else -1
     hidden, outputs = shape.hidden, loss.outputs(classes)
     expected = {"E": (words, dim)}
-    for name in shape.features.active():
-        expected[FEATURES[name].table] = (len(FEATURES[name].classes), getattr(shape.features, name))
+    for name, values in (features or {}).items():
+        expected[FEATURES[name].table] = (len(values), getattr(shape.features, name))
     widths = sum(columns for _, columns in expected.values())
     expected.update({"W": (hidden, (2 * shape.window + 1) * widths), "b": (hidden,)})
     expected.update({name: (hidden,) for name in ACTIVATIONS[shape.activation].params})
@@ -244,6 +257,27 @@ def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str,
                 f"{path}: {name} is {value.dtype} {value.shape}, expected floats of shape {shape}"
                 " (from vocab.txt, labels.json and config.yaml)"
             )
+
+
+def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The classes of each feature of ``features.json``; a run without the file has the fixed ones."""
+    if not path.is_file():
+        fixed = {name: FEATURES[name].fixed for name in active}
+        if any(classes is None for classes in fixed.values()):
+            raise WindownerError(f"{path}: missing (the config names features whose classes it holds)")
+        return fixed
+    with text_file(path, "a JSON file") as file:
+        try:
+            features = json.load(file)
+        except json.JSONDecodeError as err:
+            raise WindownerError(f"{path}: not valid JSON ({err})") from None
+    valid = isinstance(features, dict) and all(
+        isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+        for classes in features.values()
+    )
+    if not valid or sorted(features) != sorted(active):
+        raise WindownerError(f"{path}: expected the classes of the features {', '.join(active) or '(none)'}")
+    return {name: tuple(features[name]) for name in active}
 
 
 def _read_task(path: Path) -> Task:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .config import Config
 from .conll import Sentence, read_conll
 from .errors import WindownerError
-from .features import FEATURES
+from .features import FEATURES, feature_classes
 from .files import write_atomic
 from .losses import Examples
 from .model import WindowModel, make_loss
@@ -98,16 +98,17 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
         raise WindownerError(
             f"train.loss {settings.loss!r} scores one class (the location task): set task.name: location"
         )
+    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train])
     tables = {"E": corpus.E}
-    for name in shape.features.active():  # N(0, σ²), on the scale of the word vectors
-        size = (len(FEATURES[name].classes), getattr(shape.features, name))
+    for name, values in features.items():  # N(0, σ²), on the scale of the word vectors
+        size = (len(values), getattr(shape.features, name))
         tables[FEATURES[name].table] = rng.normal(0.0, corpus.sigma, size=size).astype(corpus.E.dtype)
     classes = len(corpus.task.classes)
     labels = corpus.task.targets(corpus.train, config.data.train)
     loss = make_loss(settings.loss, settings.corruptions)
     model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
     train_words = frozenset(corpus.vocab.key(token) for s in corpus.train for token in s.tokens)
-    return Tagger(model, corpus.vocab, corpus.task, config, train_words), corpus, rng
+    return Tagger(model, corpus.vocab, corpus.task, config, train_words, features), corpus, rng
 
 
 def train(

@@ -11,11 +11,11 @@ corpus, replaced by a pad wherever that crosses its own sentence's boundary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .features import FEATURES
+from .features import encoders
 from .vocab import END, START, Vocabulary
 
 
@@ -47,17 +47,19 @@ def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: 
 
 
 def sentence_windows(
-    sentences: Sequence[Sequence[str]], vocab: Vocabulary, window: int, features: Sequence[str] = ()
+    sentences: Sequence[Sequence[str]],
+    vocab: Vocabulary,
+    window: int,
+    features: Mapping[str, Sequence[str]] | None = None,
 ) -> np.ndarray:
     """The windows of tokenised sentences: int32 ``(N, 1 + len(features), 2·window + 1)``.
 
-    Table 0 is the words, looked up in ``vocab``; then one table per feature name (padding class 0).
+    Table 0 is the words, looked up in ``vocab``; then one table per feature, ``features`` mapping each
+    feature's name to its classes (see :mod:`windowner.features`; padding class 0).
     """
-    tables = [
-        make_windows([vocab.encode(tokens) for tokens in sentences], window, vocab.row[START], vocab.row[END])
-    ]
-    for name in features:
-        feature = FEATURES[name]
-        rows = [np.array(feature.encode(tokens), dtype=np.int32) for tokens in sentences]
+    words = [vocab.encode(tokens) for tokens in sentences]
+    tables = [make_windows(words, window, vocab.row[START], vocab.row[END])]
+    for encoder in encoders(features or {}):
+        rows = [np.array(encoder.encode(tokens), dtype=np.int32) for tokens in sentences]
         tables.append(make_windows(rows, window, 0, 0))
     return np.stack(tables, axis=1)

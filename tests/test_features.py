@@ -1,0 +1,66 @@
+"""Word features: the keys of tokens, the classes a run keeps, and their windows."""
+
+import numpy as np
+import pytest
+
+from windowner.features import CASES, FEATURES, MIN_COUNT, PAD, UNKNOWN, Encoder, casing, feature_classes, shape
+from windowner.vocab import SPECIALS, Vocabulary
+from windowner.windows import sentence_windows
+
+
+@pytest.mark.parametrize(
+    ("token", "case"),
+    [
+        (",", "other"),
+        ("--", "other"),
+        ("1996", "digits"),
+        ("3-0", "digits"),
+        ("the", "lower"),
+        ("e-mail", "lower"),
+        ("Paris", "title"),
+        ("A", "title"),
+        ("EU", "upper"),
+        ("U.S.", "upper"),
+        ("F16", "title"),
+        ("F-16A", "upper"),
+        ("McDonald", "mixed"),
+        ("iPod", "mixed"),
+        ("Ölkrise", "title"),
+    ],
+)
+def test_casing(token, case):
+    assert casing(token) == case and case in CASES
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [("Paris", "Xxx"), ("U.S.", "X.X."), ("1996-08-22", "dd-dd-dd"), ("McDonald", "XxXxx"), ("a", "x")],
+)
+def test_shape(token, expected):
+    assert shape(token) == expected
+
+
+def test_classes_from_the_training_data():
+    sentences = [["Running", "and", "jumping"], ["Singing", "and", "RUNNING", "."]]
+    classes = feature_classes(["suffix", "case", "headline"], sentences)
+    assert classes["case"] == CASES and classes["headline"] == (PAD, "no", "yes")
+    suffix = classes["suffix"]
+    assert suffix[:2] == (PAD, UNKNOWN) and MIN_COUNT == 2
+    assert suffix[2:] == ("ing", "and")  # ing 4 times, and twice; "." once: left out
+    encoder = Encoder(FEATURES["suffix"], suffix)
+    assert encoder.encode(["Dancing", "band", "x"]) == [2, 3, 1]  # an unseen key is <unk>
+
+
+def test_headline_marks_all_caps_sentences():
+    keys = FEATURES["headline"].keys
+    assert keys(["SOCCER", "-", "JAPAN", "WIN", "1-0"]) == ["yes"] * 5
+    assert keys(["Japan", "win", "."]) == ["no"] * 3
+
+
+def test_feature_windows_pad_with_class_0():
+    vocab = Vocabulary([*SPECIALS, "paris"])
+    classes = {"case": CASES, "suffix": (PAD, UNKNOWN, "ris")}
+    windows = sentence_windows([["Paris", "is"]], vocab, 1, classes)
+    assert windows.shape == (2, 3, 3)
+    assert windows[:, 2].tolist() == [[0, 2, 1], [2, 1, 0]]
+    assert np.array_equal(windows[:, 1, 1], [CASES.index("title"), CASES.index("lower")])
