@@ -25,7 +25,7 @@ is the marginals, from the backward algorithm (β)::
                   P(y_t = i, y_{t+1} = j) = exp(α_t[i] + A[i, j] + f_{t+1}[j] + β_{t+1}[j] − log Z)
     ∂J/∂A_start[j] = (P(y_1 = j) − [y_1 = j]) / N,   ∂J/∂A_end[j] = (P(y_n = j) − [y_n = j]) / N
 
-(derived in ``docs/gradients.md`` §10). The sentences of a batch run through the recursions together:
+(derived in ``docs/gradients.md`` §9). The sentences of a batch run through the recursions together:
 sorted longest first, at position t only the first ``active[t]`` of them still have a token, so every
 step works on a prefix of the rows and no padding is computed.
 """
