@@ -42,10 +42,12 @@ def test_lookup_is_lowercased():
     assert v.index("The") == v.row["the"]
 
 
-def test_lookup_case_sensitive_when_lowercase_is_off():
-    v = vocab(lowercase=False)
+def test_lookup_as_written_then_lowercased_when_lowercase_is_off():
+    v = Vocabulary([*SPECIALS, "Paris", "paris", "may"], lowercase=False)
+    assert v.index("Paris") == v.row["Paris"]  # as written first
     assert v.index("paris") == v.row["paris"]
-    assert v.index("Paris") == 0
+    assert v.index("PARIS") == v.row["paris"]  # then lowercased: the second look-up
+    assert v.index("May") == v.row["may"] and v.index("Zebra") == 0
 
 
 def test_unknown_is_row_0():
@@ -82,7 +84,9 @@ def test_keys():
     v = vocab()
     assert v.keys("Paris") == ["paris"]
     assert v.keys("May-2024") == ["may-2024", "may-0000"]
-    assert vocab(lowercase=False).keys("May-2024") == ["May-2024", "May-0000"]
+    # as written first, then lowercased (the second look-up), each then with digits normalised
+    assert vocab(lowercase=False).keys("May-2024") == ["May-2024", "may-2024", "May-0000", "may-0000"]
+    assert vocab(lowercase=False).keys("may") == ["may"]
     assert vocab(normalize_digits=False).keys("May-2024") == ["may-2024"]
 
 
@@ -99,7 +103,7 @@ def test_encode():
     ("lowercase", "normalize_digits", "expected"),
     [
         (True, True, {"paris", "1996", "0000", "the", "x"}),
-        (False, True, {"Paris", "paris", "1996", "0000", "The", "the", "X"}),
+        (False, True, {"Paris", "paris", "1996", "0000", "The", "the", "X", "x"}),
         (True, False, {"paris", "1996", "the", "x"}),
     ],
 )

@@ -73,6 +73,7 @@ class VectorsConfig:
     lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercase)
     normalize_digits: bool = True  # a word not found is retried with every digit replaced by 0
     keep: str = _option("data", choices=("data", "all"))  # keep only the data's words, or every vector
+    new_words: int = _option(0, minimum=0)  # a training word without a vector seen this often gets a row
 
 
 @dataclass
@@ -133,6 +134,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     l2: float = _option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
     l2_vectors: float = _option(0.0, minimum=0.0)  # J += l2_vectors/2 ||E[rows] - E0[rows]||^2, batch rows
+    average: float = _option(0.0, minimum=0.0, maximum=0.99999)  # EMA decay of the weights evaluated (0: off)
     fine_tune: bool = True  # false: word vectors frozen, no gradient computed for them
     seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
     select: str = "micro"  # the dev entity F1 that picks the best epoch: micro, or a type (LOC, ...)

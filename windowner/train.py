@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from .averaging import Average, swapped_in
 from .config import Config
 from .conll import Sentence, read_conll
 from .errors import WindownerError
@@ -75,6 +77,12 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     sigma = float(np.std(pretrained[rows])) if rows else float(np.std(pretrained))
     words, E = with_specials(words, pretrained, rng, sigma)
     vocab = Vocabulary(words, vectors.lowercase, vectors.normalize_digits)
+    if vectors.new_words:  # training words without a vector, seen often enough, get rows of their own
+        missing = Counter(vocab.key(t) for s in train for t in s.tokens if vocab.index(t) == 0)
+        new = sorted(word for word, count in missing.items() if count >= vectors.new_words)
+        rows = rng.normal(0.0, sigma, size=(len(new), E.shape[1])).astype(E.dtype)  # N(0, σ²) as <unk>
+        vocab = Vocabulary([*words, *new], vectors.lowercase, vectors.normalize_digits)
+        E = np.concatenate([E, rows])
     return Corpus(train, dev, test, task, vocab, E, sigma)
 
 
@@ -167,6 +175,8 @@ def _train(
     tagger.save_metadata(output)
 
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
+    trainables = model.trainables()
+    average = Average(settings.average, trainables) if settings.average else None
     history: list[dict[str, Any]] = []
     best_score, best_epoch, step = -1.0, 0, 0
     for epoch in range(1, settings.epochs + 1):
@@ -188,26 +198,32 @@ def _train(
                 raise WindownerError(
                     f"training diverged in epoch {epoch} (loss {loss}): lower train.lr{kept}"
                 )
-            optimizer.step(model.trainables(), model.packed(grads))
+            grads = model.packed(grads)
+            if average:
+                average.before_step(trainables, grads)
+            optimizer.step(trainables, grads)
+            if average:
+                average.after_step(trainables, grads)
             total += loss * len(batch.labels)
             seen += len(batch.labels)
-        optimizer.flush(model.trainables())
+        optimizer.flush(trainables)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.lr}
         record.update(seconds=round(seconds, 3), windows_per_second=round(seen / seconds))
-        if fine_tune:
-            record["moved"] = movement(model, seen_rows)
-        if model.loss.name == "margin":
-            model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
-            record["threshold"] = model.threshold
-        if corpus.dev:
-            record["dev"] = tagger.evaluate(corpus.dev)
-        score = _selected(record["dev"], settings.select) if corpus.dev else None
-        improved = score is None or score > best_score  # without a dev file the last epoch is the best
-        if improved:
-            best_score, best_epoch = score or 0.0, epoch
-            save_model(output / MODEL_FILE, model)  # the best model so far, on disk at once
-        save_model(output / LAST_FILE, model)
+        with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄, if averaging
+            if fine_tune:
+                record["moved"] = movement(model, seen_rows)
+            if model.loss.name == "margin":
+                model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
+                record["threshold"] = model.threshold
+            if corpus.dev:
+                record["dev"] = tagger.evaluate(corpus.dev)
+            score = _selected(record["dev"], settings.select) if corpus.dev else None
+            improved = score is None or score > best_score  # without a dev file the last epoch is the best
+            if improved:
+                best_score, best_epoch = score or 0.0, epoch
+                save_model(output / MODEL_FILE, model)  # the best model so far, on disk at once
+            save_model(output / LAST_FILE, model)
         history.append(record)
         write_atomic(output / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in history))
         echo(_epoch_line(record, corpus.task, improved))

@@ -6,12 +6,15 @@ Rows 0, 1 and 2 are special:
 * ``<s>`` and ``</s>``: the padding before the first and after the last word of a sentence, so that the
   window of a word near a sentence boundary still has 2·window + 1 words.
 
-The rows after them are the pretrained words, in the vector file's order. A token is looked up as it is
-or lowercased (``vectors.lowercase``; GloVe 6B is lowercase), then, if it is not found and has a digit,
-with every digit replaced by ``0`` (``vectors.normalize_digits``; "1996" → "0000" when "1996" itself has no
-vector). The special rows start as draws from N(0, σ²), σ the standard deviation of the pretrained
-values of the training words, so that they are on the scale of the real vectors (and the same whatever
-dev and test files a run lists).
+The rows after them are the pretrained words, in the vector file's order (then, with
+``vectors.new_words``, training words that have no vector). A token is looked up as it is written,
+then lowercased (with ``vectors.lowercase`` only lowercased: GloVe 6B has no capitals), then, if it is
+not found and has a digit, each form with every digit replaced by ``0`` (``vectors.normalize_digits``;
+"1996" → "0000" when "1996" itself has no vector), and else reads ``<unk>``.
+
+The special rows (and the rows of ``vectors.new_words``) start as draws from N(0, σ²), σ the standard
+deviation of the pretrained values of the training words, so that they are on the scale of the real
+vectors (and the same whatever dev and test files a run lists).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Vocabulary:
         self.lowercase = lowercase
         self.normalize_digits = normalize_digits
         self.row = {word: i for i, word in enumerate(self.words)}
+        self._cache: dict[str, int] = {}  # token -> row, filled by encode
         if len(self.row) != len(self.words):
             raise WindownerError("a vocabulary lists a word twice")
 
@@ -51,11 +55,13 @@ class Vocabulary:
         return token.lower() if self.lowercase else token
 
     def keys(self, token: str) -> list[str]:
-        """The forms a token is looked up under, in order."""
-        key = self.key(token)
-        if self.normalize_digits and _DIGIT.search(key):
-            return [key, _DIGIT.sub("0", key)]
-        return [key]
+        """The forms a token is looked up under, in order: as written (unless ``lowercase``: GloVe 6B
+        has no capitals), lowercased, then each with every digit replaced by 0."""
+        lower = token.lower()
+        forms = [lower] if self.lowercase or lower == token else [token, lower]
+        if self.normalize_digits and _DIGIT.search(token):
+            forms += [_DIGIT.sub("0", form) for form in forms]
+        return forms
 
     def index(self, token: str) -> int:
         """The row of ``token``: its first key with a vector, else ``<unk>`` (0)."""
@@ -66,8 +72,15 @@ class Vocabulary:
         return 0
 
     def encode(self, tokens: Iterable[str]) -> np.ndarray:
-        """Rows of a token sequence, as an int64 array."""
-        return np.fromiter((self.index(token) for token in tokens), dtype=np.int64)
+        """Rows of a token sequence, as an int64 array (each distinct token looked up once)."""
+        cache = self._cache
+        rows = []
+        for token in tokens:
+            row = cache.get(token)
+            if row is None:
+                row = cache[token] = self.index(token)
+            rows.append(row)
+        return np.array(rows, dtype=np.int64)
 
     def save(self, path: str | Path) -> None:
         """One word a line, in row order (words hold no newline), written atomically."""
