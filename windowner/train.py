@@ -288,6 +288,13 @@ def _train(
         f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
         f"classes: {', '.join(corpus.task.classes)}"
     )
+    seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
+    if state.losses:
+        watch = LossWatch.from_state(state.losses)
+    else:  # the loss of the untrained model: what a diverging loss is measured against
+        l2_vectors = settings.l2_vectors if fine_tune else 0.0
+        start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
+        watch = LossWatch(start, span(settings.batch_size))
     for remark in _remarks(config, corpus, model):
         note(remark)
     folder = output  # where the files go; with --overwrite, first a fresh folder beside it
@@ -298,13 +305,6 @@ def _train(
     else:
         for name in RUN_FILES:
             (output / name).unlink(missing_ok=True)
-    seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
-    if state.losses:
-        watch = LossWatch.from_state(state.losses)
-    else:  # the loss of the untrained model: what a diverging loss is measured against
-        l2_vectors = settings.l2_vectors if fine_tune else 0.0
-        start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
-        watch = LossWatch(start, span(settings.batch_size))
     with deferred() as signals, _discarded_unless_swapped(folder, output):
         tagger.save_metadata(folder)
         for epoch in range(state.epoch, settings.epochs + 1):
@@ -506,9 +506,14 @@ def _check_free(output: Path, overwrite: bool) -> None:
             f"{output} holds an interrupted run: continue it (windowner train --resume {output}),"
             " replace it (--overwrite) or choose another output folder (--output)"
         )
+    go_on = (
+        f", or continue it if it was stopped (--resume {output})"
+        if (output / CHECKPOINT_FILE).exists()
+        else ""
+    )
     raise WindownerError(
         f"{output} already holds a trained model: choose another output folder (--output),"
-        " or replace it (--overwrite)"
+        f" or replace it (--overwrite){go_on}"
     )
 
 
