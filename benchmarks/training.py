@@ -93,7 +93,15 @@ def torch_epoch(reference, data, E, classes, mode, hidden, batch, limit, seed):
     cases = torch.zeros_like(words)
     labels = torch.from_numpy(data.labels.astype(np.int64))
     model = reference.WindowNER(
-        torch.from_numpy(E), words.shape[1], hidden, classes, "tanh", 0, 0.0, mode == "frozen", mode == "sparse"
+        torch.from_numpy(E),
+        words.shape[1],
+        hidden,
+        classes,
+        "tanh",
+        0,
+        0.0,
+        mode == "frozen",
+        mode == "sparse",
     )
     optimizers = reference.make_optimizers(model, 1e-3, 0.0, mode == "sparse")
     generator = torch.Generator().manual_seed(seed)
@@ -110,7 +118,9 @@ def torch_epoch(reference, data, E, classes, mode, hidden, batch, limit, seed):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--glove", default=str(Path.home() / ".cache/windowner-bench/glove.6B.50d.txt"))
     parser.add_argument("--train", default=str(CONLL / "train.txt"))
     parser.add_argument("--modes", default="frozen,sparse")
@@ -127,7 +137,9 @@ def main(argv=None) -> None:
         import torch_window as reference
     except ImportError:
         reference = None
-        print("# torch (or ../shared/bench/torch_window.py) is not importable: windowner alone", file=sys.stderr)
+        print(
+            "# torch (or ../shared/bench/torch_window.py) is not importable: windowner alone", file=sys.stderr
+        )
     data, E, classes = load(args.glove, Path(args.train))
     configs = list(
         itertools.product(
@@ -148,7 +160,9 @@ def main(argv=None) -> None:
                     continue
                 if who == "w":
                     with threadpool_limits(limits=threads, user_api="blas"):
-                        trained, seen, inferred = windowner_epoch(data, E, classes, *config[:3], args.max_windows, rep)
+                        trained, seen, inferred = windowner_epoch(
+                            data, E, classes, *config[:3], args.max_windows, rep
+                        )
                 else:
                     import torch
 
@@ -161,15 +175,18 @@ def main(argv=None) -> None:
             line = " ".join(f"{k} {v[-1]:,.0f}" for k, v in results[config].items() if v)
             print(f"rep {rep} {mode:6} H={hidden:<3} batch {batch:<4} threads {threads}: {line}", flush=True)
     print()
-    print("| vectors | H | batch | threads | training windows/s: windowner / PyTorch = ratio | inference: windowner / PyTorch = ratio |")
+    header = "| vectors | H | batch | threads | training windows/s: windowner / PyTorch = ratio"
+    print(header + " | inference: windowner / PyTorch = ratio |")
     print("|---|---|---|---|---|---|")
     for config in configs:
-        r = {key: statistics.median(values) if values else float("nan") for key, values in results[config].items()}
+        r = {
+            key: statistics.median(values) if values else float("nan")
+            for key, values in results[config].items()
+        }
         mode, hidden, batch, threads = config
-        print(
-            f"| {mode} | {hidden} | {batch} | {threads} | {r['w']:,.0f} / {r['t']:,.0f} = **{r['w'] / r['t']:.2f}x**"
-            f" | {r['wi']:,.0f} / {r['ti']:,.0f} = {r['wi'] / r['ti']:.2f}x |"
-        )
+        training = f"{r['w']:,.0f} / {r['t']:,.0f} = **{r['w'] / r['t']:.2f}x**"
+        inference = f"{r['wi']:,.0f} / {r['ti']:,.0f} = {r['wi'] / r['ti']:.2f}x"
+        print(f"| {mode} | {hidden} | {batch} | {threads} | {training} | {inference} |")
 
 
 if __name__ == "__main__":

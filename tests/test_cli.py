@@ -17,10 +17,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from windowner.cli import format_report, main, one_line
+from windowner.cli import format_report, main, one_line, unknown_types
 from windowner.config import config_from_dict
 from windowner.conll import read_conll
+from windowner.folders import locked
 from windowner.metrics import accuracy, entity_scores, grouped_scores, token_scores
+from windowner.tasks import Task
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -75,7 +77,9 @@ def trained_run(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("cli") / "run"
     result = run("train", "--config", DEFAULT, "--output", output, "--set", "train.epochs=1", "--quiet")
     assert_ok(result)
-    assert result.stdout == ""  # --quiet
+    # --quiet: only the final results
+    finals = [line.split(" (")[0] for line in result.stdout.splitlines()]
+    assert finals == ["dev", "test", "saved the best model"]
     return output
 
 
@@ -254,6 +258,10 @@ def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, need
         ("W", lambda W: W[:, :-1], "W is float32 (100, 249)"),
         ("c", lambda c: c.astype(np.int64), "c is int64"),
         ("E", lambda E: E[:-1], "E is float32"),
+        # a model of all-NaN weights loaded and scored 0
+        ("W", lambda W: np.full_like(W, np.nan), "W holds 25,000 NaN values of 25,000 (the weights of a run"),
+        ("U", lambda U: np.where(np.arange(U.size).reshape(U.shape) == 3, np.inf, U), "U holds 1 inf values"),
+        ("threshold", lambda _: np.array(np.nan), "threshold holds 1 NaN values"),
     ],
 )
 def test_eval_rejects_parameters_that_do_not_fit(trained_run, tmp_path, name, change, needle):
@@ -261,9 +269,30 @@ def test_eval_rejects_parameters_that_do_not_fit(trained_run, tmp_path, name, ch
     shutil.copytree(trained_run, damaged)
     with np.load(damaged / "model.npz") as saved:
         params = {key: saved[key] for key in saved.files}
-    params[name] = change(params[name])
+    params[name] = change(params.get(name))
     np.savez(damaged / "model.npz", **params)
     assert_one_line_error(run("eval", damaged, "--data", TEST_DATA), "model.npz", needle)
+
+
+def test_eval_rejects_the_weights_of_another_model(trained_run, tmp_path):
+    # a crf run's model.npz in a softmax run's folder: W, U fit, the transitions tell it apart
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trained_run, damaged)
+    with np.load(damaged / "model.npz") as saved:
+        params = {key: saved[key] for key in saved.files}
+    np.savez(damaged / "model.npz", **params, A=np.zeros((2, 2), np.float32))
+    message = assert_one_line_error(run("eval", damaged, "--data", TEST_DATA), "model.npz")
+    assert message.endswith(
+        "holds A, which the model of config.yaml does not have (the weights of another run?)"
+    )
+
+
+def test_unknown_gold_types_are_scored_as_misses():
+    # An eval file whose tags the model never saw: scored (the type gets its row, every entity a miss), with
+    # a note naming the types. The location task scores locations only: nothing is unknown to it.
+    entities = Task("entities", ("O", "B-LOC", "I-LOC"), "LOC")
+    assert unknown_types(entities, [["B-FOO", "I-FOO", "O", "B-LOC"], ["B-BAR"]]) == ["BAR", "FOO"]
+    assert unknown_types(Task("location", ("O", "LOC"), "LOC"), [["O", "B-LOC", "I-LOC"]]) == []
 
 
 def test_eval_adds_the_vectors_of_words_the_run_did_not_keep(trained_run, write):
@@ -448,9 +477,12 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
         finally:
             process.kill()
     assert code == status, errors.read_text()
-    assert errors.read_text() == line + "\n"
-    assert (output / "model.npz").is_file()
+    where = r"(in epoch \d+, after batch [\d,]+ of 1,017|after epoch \d+)"
+    resume = f"; saved a checkpoint: continue with windowner train --resume {output}"
+    assert re.fullmatch(re.escape(line) + " " + where + re.escape(resume) + "\n", errors.read_text())
+    assert (output / "model.npz").is_file() and (output / "checkpoint.npz").is_file()
     assert [p.name for p in output.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in output.parent.iterdir() if p.name.startswith(".")] == []  # no lock file left
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -689,3 +721,101 @@ def main_args(entry_point, argv):
         entry_point()
     finally:
         sys.argv = saved
+
+
+# ---------------------------------------------------------------------------------------------------------
+# train: --resume, --json, --dry-run, the lock, progress in a log
+
+
+def test_sigterm_in_the_middle_of_an_epoch_then_resume_gives_the_same_model(tmp_path):
+    """SIGTERM to a training process in epoch 1: it ends the batch, saves a checkpoint and says how to go on
+    (status 143); `train --resume` ends with the weights of the run never interrupted. Its stderr is a
+    pipe, not a terminal: progress comes as lines (here one a batch), which is how the test finds its
+    moment."""
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    options = ["--set", "train.epochs=2", "--set", "model.hidden=10", "--set", "data.test=null"]
+    program = (
+        "import signal; signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+        "import windowner.progress; windowner.progress.EVERY = 0\n"
+        "from windowner.cli import run; run()"
+    )
+    args = ["train", "--config", DEFAULT, "--output", stopped, *options]
+    process = subprocess.Popen(
+        [sys.executable, "-c", program, *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    try:
+        for line in process.stderr:
+            if line.startswith("windowner: epoch 1/2: batch 300/1,017 (29%), "):
+                process.send_signal(signal.SIGTERM)
+                break
+        rest = process.stderr.read().splitlines()
+        code = process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert code == 143, rest
+    last = rest[-1]
+    assert re.fullmatch(
+        r"windowner: terminated \(SIGTERM\) in epoch 1, after batch 3\d\d of 1,017; saved a checkpoint:"
+        rf" continue with windowner train --resume {re.escape(str(stopped))}",
+        last,
+    ), last
+    assert_one_line_error(run("train", "--config", DEFAULT, "--output", stopped), "holds an interrupted run")
+
+    resumed = run("train", "--resume", stopped, "--json")
+    assert_ok(resumed)
+    result = json.loads(resumed.stdout)  # stdout: the JSON alone; the report lines went to stderr
+    assert result["run"] == str(stopped) and result["best_epoch"] in (1, 2) and "dev" in result
+    assert re.search(
+        r"^resuming .* in epoch 1, after batch 3\d\d of 1,017 \(step 3\d\d\)$", resumed.stderr, re.M
+    )
+    assert "epoch   2" in resumed.stderr
+    assert_ok(run("train", "--config", DEFAULT, "--output", straight, *options, "--quiet"))
+    for name in ("model.npz", "last.npz"):
+        with np.load(stopped / name) as one, np.load(straight / name) as other:
+            assert all(np.array_equal(one[key], other[key]) for key in one.files), name
+    assert json.loads((stopped / "scores.json").read_text()) == json.loads(
+        (straight / "scores.json").read_text()
+    )
+
+
+def test_resume_takes_no_other_config(tmp_path):
+    result = run("train", "--resume", tmp_path, "--config", DEFAULT, "--overwrite")
+    assert result.exit_code == 2 and "drop --config, --overwrite" in result.stderr, describe(result)
+    assert_one_line_error(run("train", "--resume", tmp_path / "absent"), "absent: no such run folder")
+    assert_one_line_error(
+        run("train", "--resume", tmp_path), "not a windowner run folder (config.yaml is missing)"
+    )
+
+
+def test_train_into_a_folder_another_run_holds_fails_at_once(tmp_path):
+    with locked(tmp_path / "run"):
+        result = run("train", "--config", DEFAULT, "--output", tmp_path / "run")
+    assert_one_line_error(result, "is in use by another training run (pid", "--output")
+
+
+def test_train_dry_run_shows_the_config_and_the_data_and_writes_nothing(tmp_path):
+    result = run("train", "--config", DEFAULT, "--output", tmp_path / "run", "--dry-run")
+    assert_ok(result)
+    assert result.stdout.startswith("# the resolved config (saved as config.yaml)\ndata:\n  train: ")
+    assert re.search(r"^train +1,384 +32,533 +98\.2%$", result.stdout, re.M)  # sentences, tokens, vectors
+    assert re.search(r"^B-LOC +830 +72 +112$", result.stdout, re.M)  # tag counts of train, dev, test
+    assert result.stdout.endswith(f"the run would go to {tmp_path / 'run'}: a new folder\n")
+    assert list(tmp_path.iterdir()) == []
+    as_json = run("train", "--config", DEFAULT, "--output", tmp_path / "run", "--dry-run", "--json")
+    assert_ok(as_json)
+    summary = json.loads(as_json.stdout)
+    assert summary["data"]["dev"]["tags"]["B-LOC"] == 72 and summary["config"]["train"]["epochs"] == 10
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_dry_run_refuses_what_train_would_refuse(trained_run):
+    assert_one_line_error(
+        run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run"), "--overwrite"
+    )
+    result = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run", "--overwrite")
+    assert_ok(result)
+    assert "the run there is replaced once the new one has saved a model" in result.stdout

@@ -311,6 +311,29 @@ def test_a_learning_rate_must_be_positive(minimal, value):
 
 
 @pytest.mark.parametrize(
+    ("items", "needle"),
+    [
+        (["train.schedule.factor=0"], "'train.schedule.factor' must be greater than 0"),  # lr 0 after `every`
+        (["model.init_range=0"], "'model.init_range' must be greater than 0"),  # every hidden unit alike
+        (["train.schedule.max_lr=0"], "'train.schedule.max_lr' must be greater than 0"),
+        (
+            ["train.schedule.name=cyclic", "train.schedule.max_lr=0.0005"],
+            "'train.schedule.max_lr' (0.0005) is the upper bound of the cyclic schedule: it must be at least"
+            " train.lr (0.001), the lower",
+        ),
+    ],
+)
+def test_values_that_cannot_train_are_refused(minimal, items, needle):
+    assert needle in error_of(lambda: load_config(minimal, items))
+
+
+def test_max_lr_below_lr_matters_only_to_the_cyclic_schedule(minimal):
+    config = load_config(minimal, ["train.schedule.max_lr=0.0001", "train.schedule.name=step"])
+    assert config.train.schedule.max_lr < config.train.lr
+    assert load_config(minimal, ["train.schedule.name=cyclic", "train.schedule.max_lr=0.001"])
+
+
+@pytest.mark.parametrize(
     ("item", "limit"),
     [("model.hidden=100000000000", "100,000"), ("model.window=1000000", "50")],
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from windowner.errors import QUOTE_LIMIT, Terminated, quote
+import pytest
+
+from windowner.errors import QUOTE_LIMIT, Terminated, quote, raise_terminated
 
 
 def test_quote_short_text_is_its_repr():
@@ -33,3 +35,22 @@ def test_terminated_is_a_keyboard_interrupt_with_its_signal():
     assert isinstance(error, KeyboardInterrupt)
     assert error.signum == 15 and error.name == "SIGTERM"
     assert Terminated(signal.SIGHUP).name == "SIGHUP"
+
+
+def test_terminated_carries_what_was_saved():
+    # Training raises it with SIGINT too, once it has saved a checkpoint; the CLI prints the detail.
+    error = Terminated(signal.SIGINT, "after epoch 2; saved a checkpoint")
+    assert error.name == "SIGINT" and str(error) == "after epoch 2; saved a checkpoint"
+    assert str(Terminated(signal.SIGTERM)) == "SIGTERM"
+
+
+def test_raise_terminated_raises_once_then_leaves_the_signal_to_its_default(monkeypatch):
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, raise_terminated)
+        with pytest.raises(Terminated) as info:
+            signal.raise_signal(signal.SIGTERM)
+        assert info.value.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second SIGTERM ends it at once
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,7 +3,17 @@
 import numpy as np
 import pytest
 
-from windowner.features import CASES, FEATURES, MIN_COUNT, PAD, UNKNOWN, Encoder, casing, feature_classes, shape
+from windowner.features import (
+    CASES,
+    FEATURES,
+    MIN_COUNT,
+    PAD,
+    UNKNOWN,
+    Encoder,
+    casing,
+    feature_classes,
+    shape,
+)
 from windowner.vocab import SPECIALS, Vocabulary
 from windowner.windows import sentence_windows
 

@@ -1,15 +1,21 @@
 """Training end to end on the shipped data: the score it reaches, determinism, the run folder."""
 
 import json
+import re
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from windowner import WindownerError, load_config, load_run
+from windowner.checkpoint import load_checkpoint
 from windowner.conll import read_conll
+from windowner.divergence import LossWatch
+from windowner.errors import Terminated
+from windowner.folders import locked
 from windowner.metrics import chunks
-from windowner.train import initialise, train
+from windowner.train import dry_run, initialise, resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "configs" / "default.yaml"
@@ -118,7 +124,7 @@ def test_overwrite_removes_the_old_run_first(tmp_path):
 
 def test_a_diverging_run_stops_with_an_error(tmp_path):
     cfg = config(tmp_path, "train.optimizer=sgd", "train.lr=1e38", "train.fine_tune=true", "train.epochs=3")
-    with pytest.raises(WindownerError, match="diverged in epoch 1"):
+    with pytest.raises(WindownerError, match=r"diverged in epoch 1, batch \d+ of 1,017 \(loss (nan|inf)\)"):
         train(cfg, progress=False, echo=lambda line: None)
     assert not (tmp_path / "run" / "model.npz").exists()  # no nan model kept as "best"
 
@@ -235,3 +241,241 @@ def test_early_stopping_and_the_selected_metric(tmp_path):
     assert any("stopping early" in line for line in lines)
     with pytest.raises(WindownerError, match="train.select 'PER'"):
         train(config(tmp_path, "train.select=PER"), progress=False, echo=lambda line: None, overwrite=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# run folders that never lose work: checkpoints, resume, interrupts, --overwrite, the lock, divergence
+
+
+def quiet_train(cfg, **kwargs):
+    return train(cfg, progress=False, echo=lambda line: None, note=lambda message: None, **kwargs)
+
+
+def quiet_resume(folder, overrides=()):
+    return resume(folder, overrides, progress=False, echo=lambda line: None, note=lambda message: None)
+
+
+@pytest.fixture
+def ctrl_c_at(monkeypatch):
+    """``ctrl_c_at(n)``: Ctrl-C arrives in the middle of the n-th training step from now on (after its loss,
+    before its update), as SIGINT sent to this process."""
+    monkeypatch.setattr(signal, "SIGINT", signal.SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a terminal
+    calls = {"count": 0, "at": None}
+    problem = LossWatch.problem
+
+    def counting(self, loss):
+        calls["count"] += 1
+        if calls["count"] == calls["at"]:
+            signal.raise_signal(signal.SIGINT)
+        return problem(self, loss)
+
+    monkeypatch.setattr(LossWatch, "problem", counting)
+
+    def arm(n):
+        calls["count"], calls["at"] = 0, n
+
+    yield arm
+    signal.signal(signal.SIGINT, previous)
+
+
+def arrays(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def same_arrays(a, b) -> bool:
+    a, b = arrays(a), arrays(b)
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+RESUMED = {
+    "dropout-adam-average": ["model.dropout=0.3", "train.optimizer=adam", "train.average=0.99"],
+    "margin-sgd-momentum": [
+        "train.loss=margin",
+        "train.optimizer=sgd",
+        "train.momentum=0.9",
+        "train.lr=0.01",
+        "train.fine_tune=true",
+        "model.input_dropout=0.2",
+    ],
+    "crf-sparse-adam-features-average": [
+        "train.loss=crf",
+        "train.optimizer=sparse_adam",
+        "train.fine_tune=true",
+        "train.average=0.9",
+        "model.features.case=2",
+        "model.features.suffix=3",
+    ],
+}
+
+
+@pytest.mark.parametrize("options", RESUMED.values(), ids=RESUMED.keys())
+def test_an_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, ctrl_c_at, options):
+    """Interrupted twice (in epoch 1, then in epoch 2 of the resumed run) and resumed twice, a run ends
+    bit for bit where the run never interrupted ends: the optimiser's state, the schedule's position and
+    the random stream (the epoch's order, dropout's masks, the margin loss's corruptions) go on exactly."""
+    common = ["train.epochs=2", "model.hidden=10", "data.test=null", *options]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    quiet_train(load_config(DEFAULT, [*common, f"output={straight}"]))
+    steps = json.loads((straight / "history.jsonl").read_text().splitlines()[0])["batches"]  # of epoch 1
+    total = int(load_checkpoint(straight / "checkpoint.npz").checkpoint.step)
+
+    ctrl_c_at(steps // 3)
+    with pytest.raises(Terminated) as info:
+        quiet_train(load_config(DEFAULT, [*common, f"output={stopped}"]))
+    assert info.value.signum == signal.SIGINT
+    assert re.fullmatch(  # "of N": at most N for crf, whose batches are whole sentences
+        f"in epoch 1, after batch {steps // 3:,} of [0-9,]+; saved a checkpoint:"
+        f" continue with windowner train --resume {re.escape(str(stopped))}",
+        str(info.value),
+    )
+    assert not (stopped / "model.npz").exists()  # no epoch finished: no model yet, but a checkpoint
+    middle = (total - steps) // 2  # a batch in the middle of epoch 2
+    ctrl_c_at(steps - steps // 3 + middle)
+    with pytest.raises(Terminated, match=f"in epoch 2, after batch {middle:,} of"):
+        quiet_resume(stopped)
+    ctrl_c_at(None)
+    assert quiet_resume(stopped) == json.loads((straight / "scores.json").read_text())
+
+    for name in ("model.npz", "last.npz"):
+        assert same_arrays(straight / name, stopped / name), name
+    straight_history = (straight / "history.jsonl").read_text().splitlines()
+    stopped_history = (stopped / "history.jsonl").read_text().splitlines()
+    for one, other in zip(straight_history, stopped_history, strict=True):
+        one, other = json.loads(one), json.loads(other)
+        assert one["loss"] == other["loss"] and one["dev"] == other["dev"]
+    final = load_checkpoint(stopped / "checkpoint.npz")
+    assert final.checkpoint.step == total and final.checkpoint.epoch == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stopped", "straight"]  # no lock, no temporaries
+
+
+def test_resume_trains_a_finished_run_on_as_if_it_had_been_longer(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    common = ["model.hidden=10", "data.test=null"]
+    quiet_train(load_config(DEFAULT, [*common, "train.epochs=1", f"output={one}"]))
+    with pytest.raises(WindownerError, match="finished its 1 epochs: to train it on, add --set train.epochs"):
+        quiet_resume(one)
+    quiet_resume(one, ["train.epochs=2"])
+    quiet_train(load_config(DEFAULT, [*common, "train.epochs=2", f"output={two}"]))
+    assert same_arrays(one / "last.npz", two / "last.npz")
+    assert load_run(one).config.train.epochs == 2  # config.yaml says what the run now is
+    with pytest.raises(WindownerError, match="only train.epochs and train.patience, not 'train.lr'"):
+        quiet_resume(one, ["train.lr=0.1"])
+
+
+def test_resume_refuses_a_run_whose_inputs_changed(tmp_path, write, ctrl_c_at):
+    vectors = ROOT / "data" / "glove" / "glove.6B.50d.wikigold.txt"
+    copy = write("vectors.txt", vectors.read_text(encoding="utf-8"))
+    run = tmp_path / "run"
+    options = ["model.hidden=10", "train.epochs=1", f"vectors.path={copy}", f"output={run}"]
+    ctrl_c_at(5)
+    with pytest.raises(Terminated):
+        quiet_train(load_config(DEFAULT, options))
+    ctrl_c_at(None)
+    lines = copy.read_text(encoding="utf-8").splitlines()  # a vector changes after the run started
+    paris = next(i for i, line in enumerate(lines) if line.startswith("paris "))
+    lines[paris] = "paris " + " ".join(["0.5"] * 50)
+    copy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(WindownerError, match="the word vectors differ from those the run started with"):
+        quiet_resume(run)
+    (run / "checkpoint.npz").unlink()
+    with pytest.raises(WindownerError, match="has no checkpoint.npz to resume from"):
+        quiet_resume(run)
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_model(tmp_path, ctrl_c_at):
+    folder = tmp_path / "run"
+    quiet_train(load_config(DEFAULT, ["model.hidden=10", "train.epochs=1", f"output={folder}"]))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    other = ["model.hidden=12", "train.epochs=1", f"output={folder}"]
+    # interrupted in its first epoch
+    ctrl_c_at(100)
+    with pytest.raises(Terminated, match=f"before the new run had a model; {folder} still holds the old run"):
+        quiet_train(load_config(DEFAULT, other), overwrite=True)
+    # diverged in its first epoch
+    ctrl_c_at(None)
+    diverging = load_config(DEFAULT, [*other, "train.optimizer=sgd", "train.lr=1e38", "train.fine_tune=true"])
+    with pytest.raises(WindownerError, match=f"epoch 1, .*{folder} still holds the run it was to"):
+        quiet_train(diverging, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the new runs' folders are gone
+    # a new run that gets a model takes the old one's place
+    quiet_train(load_config(DEFAULT, other), overwrite=True)
+    assert load_run(folder).model.params["W"].shape[0] == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_run_folder_in_use_is_refused_and_what_a_killed_run_left_is_removed(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    stale = folder / ".model.npz.abcd1234"  # what SIGKILL during a save leaves
+    stale.write_bytes(b"half")
+    leftover = tmp_path / ".run.new-abcd1234"  # what SIGKILL during an --overwrite run leaves
+    leftover.mkdir()
+    cfg = load_config(DEFAULT, ["model.hidden=10", "train.epochs=1", f"output={folder}"])
+    with locked(folder):
+        with pytest.raises(WindownerError, match=rf"{folder} is in use by another training run \(pid \d+ on"):
+            quiet_train(cfg)
+    assert stale.exists()  # nothing touched while another run holds the folder
+    quiet_train(cfg)
+    assert not stale.exists() and not leftover.exists()
+
+
+def test_the_python_api_refuses_the_current_folder_too(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WindownerError, match="is the current folder"):
+        quiet_train(load_config(DEFAULT, ["output=."]))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_finite_blow_up_stops_training_and_keeps_the_best_model(tmp_path):
+    # sgd at lr 100: the loss rises to about 30 times the untrained model's and stays finite; before, such a
+    # run ended with F1 0 and "saved". The batch is named; the best model so far is the epoch 1 model.
+    cfg = config(tmp_path, "train.optimizer=sgd", "train.lr=100", "model.hidden=10", "train.epochs=2")
+    with pytest.raises(WindownerError) as info:
+        quiet_train(cfg)
+    message = str(info.value)
+    assert re.fullmatch(
+        r"training diverged in epoch 1, batch 20 of 1,017 \(mean loss of the last 20 batches [\d.]+,"
+        r" more than 10 times the untrained model's 0\.\d+\): lower train.lr \(now 100\)",
+        message,
+    ), message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["data.dev=null", "train.patience=2"], "train.patience 2 needs a dev file (data.dev)"),
+        (["data.dev=null", "train.select=LOC"], "train.select 'LOC' needs a dev file (data.dev)"),
+        (["train.select=PER"], "train.select 'PER': the dev data has no such entity type (it has LOC)"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_before_training(tmp_path, overrides, needle):
+    with pytest.raises(WindownerError) as info:
+        quiet_train(config(tmp_path, *overrides))
+    assert needle in str(info.value)
+    assert not (tmp_path / "run" / "history.jsonl").exists()  # no epoch was trained
+
+
+def test_dry_run_checks_and_summarises_without_writing(tmp_path, write):
+    summary = dry_run(config(tmp_path, "task.name=entities"))
+    assert not (tmp_path / "run").exists() and list(tmp_path.iterdir()) == []
+    train_split = summary["data"]["train"]
+    sentences = read_conll(ROOT / "data" / "wikigold" / "train.conll")
+    assert train_split["sentences"] == len(sentences) and summary["windows"] == train_split["tokens"]
+    assert train_split["tokens"] == sum(len(s) for s in sentences)
+    assert list(train_split["tags"])[:3] == ["O", "B-LOC", "I-LOC"]
+    assert train_split["tags"]["B-PER"] == sum(tag == "B-PER" for s in sentences for tag in s.tags)
+    assert 0.95 < train_split["coverage"] < 1.0 and summary["remarks"] == []
+    assert summary["classes"][0] == "O" and len(summary["classes"]) == 9
+    json.dumps(summary)  # all of it is JSON
+    # vectors for a few words only (the wrong file): said before training (it gave no warning)
+    other = write("other.txt", "".join(f"{word} " + " ".join(["0.1"] * 50) + "\n" for word in ("the", "of")))
+    summary = dry_run(config(tmp_path, f"vectors.path={other}"))
+    coverage = summary["data"]["train"]["coverage"]
+    assert 0 < coverage < 0.2
+    assert summary["remarks"] == [
+        f"only {100 * coverage:.1f}% of the training tokens have a vector in {other}: the others all read"
+        " <unk> (check vectors.path and vectors.lowercase)"
+    ]

@@ -20,7 +20,7 @@ from .layers import SparseRows
 from .losses import Batch
 from .model import WindowModel
 from .tagger import Tagger, load_run
-from .train import load_corpus, train
+from .train import load_corpus, resume, train
 from .vectors import read_vectors
 from .vocab import Vocabulary
 from .windows import make_windows, sentence_windows
@@ -43,6 +43,7 @@ __all__ = [
     "make_windows",
     "read_conll",
     "read_vectors",
+    "resume",
     "sentence_windows",
     "train",
 ]

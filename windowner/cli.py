@@ -1,4 +1,4 @@
-"""The command line: ``windowner train``, ``eval``, ``predict``, ``gradcheck``.
+"""The command line: ``windowner train``, ``eval``, ``predict``, ``plot``, ``gradcheck``.
 
 A thin layer over the Python API. Every user error is a :class:`WindownerError`; it is printed as one
 line on stderr and the command exits with status 1 (2 for click's own usage errors, 130 on Ctrl-C, 143
@@ -23,11 +23,12 @@ import click
 import numpy as np
 
 from . import metrics
-from .config import check_output, load_config
-from .conll import SCHEMES, read_conll
-from .errors import Terminated, WindownerError
+from .config import Config, check_output, dump_config, load_config
+from .conll import SCHEMES, entity_type, read_conll
+from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
+from .plot import plot_run
 from .predict import (
     BATCH_TOKENS,
     INPUT_FORMATS,
@@ -39,8 +40,11 @@ from .predict import (
     tag_stream,
 )
 from .tagger import RUN_FILES, Tagger, load_run, score
+from .tasks import Task
+from .train import dry_run as dry_run_summary
 from .train import examples as training_examples
 from .train import initialise
+from .train import resume as resume_training
 from .train import train as run_training
 
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
@@ -62,6 +66,8 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except WindownerError as err:
             fail(str(err))
+        except click.ClickException:  # a usage error found by the command: click's line and status 2
+            raise
         except BrokenPipeError:
             _drop_closed_output(sys.stdout)
             sys.exit(128 + signal.SIGPIPE)
@@ -74,9 +80,7 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             where = f"{err.filename}: " if err.filename else ""
             fail(f"{where}{err.strerror or err}")
         except KeyboardInterrupt as err:
-            if isinstance(err, Terminated):
-                fail(f"terminated ({err.name})", 128 + err.signum, prefix="windowner: ")
-            fail("interrupted", 128 + signal.SIGINT, prefix="windowner: ")
+            interrupted(err)
         except Exception as err:  # a bug, not the user's doing: still one line, unless debugging
             fail(
                 f"internal error: {type(err).__name__}: {_first_line(err)}"
@@ -85,6 +89,15 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             )
 
     return wrapper
+
+
+def interrupted(err: BaseException) -> NoReturn:
+    """The line of Ctrl-C or a signal: ``windowner: interrupted`` or ``windowner: terminated (SIGTERM)``,
+    and what training saved (:attr:`Terminated.detail`); status 128 + signal."""
+    signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
+    what = "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+    detail = err.detail if isinstance(err, Terminated) else ""
+    fail(what + (f" {detail}" if detail else ""), 128 + signum, prefix="windowner: ")
 
 
 def fail(
@@ -151,19 +164,12 @@ def say(line: str) -> None:
         note("standard output is closed: the rest of the report is not printed, the command goes on")
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    """The handler of SIGTERM and SIGHUP: raise :class:`Terminated` (a KeyboardInterrupt) once; a second
-    signal stops the program at once (the default action), should the clean-up hang."""
-    signal.signal(signum, signal.SIG_DFL)
-    raise Terminated(signum)
-
-
 def handle_termination() -> None:
     """Make SIGTERM and SIGHUP end the program as Ctrl-C does: the temporary files are removed, one line
     on stderr, exit status 128 + signal. A signal that is ignored (``nohup`` ignores SIGHUP) stays ignored."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) == signal.SIG_DFL:
-            signal.signal(signum, _raise_terminated)
+            signal.signal(signum, raise_terminated)
 
 
 def run() -> None:
@@ -174,10 +180,7 @@ def run() -> None:
     except click.ClickException as err:
         fail(err.format_message(), err.exit_code, trace=False)
     except click.Abort as err:  # Ctrl-C or a signal outside a command (while click parses the arguments)
-        cause = err.__cause__
-        if isinstance(cause, Terminated):
-            fail(f"terminated ({cause.name})", 128 + cause.signum, prefix="windowner: ")
-        fail("interrupted", 128 + signal.SIGINT, prefix="windowner: ")
+        interrupted(err.__cause__ or KeyboardInterrupt())
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -201,7 +204,7 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.option(
-    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML config file."
+    "--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (not with --resume)."
 )
 @click.option(
     "--output", type=click.Path(file_okay=False), help="Run folder (overrides the config's `output`)."
@@ -211,22 +214,95 @@ def main(debug: bool) -> None:
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a config key, e.g. train.lr=0.01.",
+    help="Override a config key, e.g. train.lr=0.01 (with --resume: train.epochs, train.patience).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace the model in a run folder that already has one.")
-@click.option("--quiet", is_flag=True, help="No progress bar, no per-epoch lines.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the run in the output folder (once the new run has saved a model).",
+)
+@click.option(
+    "--resume",
+    "resume_run",
+    metavar="RUN",
+    type=click.Path(file_okay=False),
+    help="Continue the run in RUN from its checkpoint, as its config.yaml says.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show the resolved config and the data, then stop: writes nothing."
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The final scores and run folder as JSON on stdout (the rest on stderr).",
+)
+@click.option("--quiet", is_flag=True, help="No progress and no per-epoch lines: only the final results.")
 @_friendly
 def train(
-    config_path: str, output: str | None, overrides: tuple[str, ...], overwrite: bool, quiet: bool
+    config_path: str | None,
+    output: str | None,
+    overrides: tuple[str, ...],
+    overwrite: bool,
+    resume_run: str | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
-    """Train a model as the config says and write its run folder."""
-    config = load_config(config_path, overrides)
-    if output is not None:
-        config = dataclasses.replace(config, output=output)  # a folder name as typed, not YAML
-    check_output(config, RUN_FILES, config_path)
-    echo = (lambda line: None) if quiet else say
-    progress = not quiet and sys.stderr.isatty()
-    run_training(config, progress=progress, echo=echo, overwrite=overwrite, note=note)
+    """Train a model as the config says and write its run folder (or continue one: --resume RUN)."""
+    report: Callable[[str], Any] = (lambda line: _write_stderr(line + "\n")) if as_json else say
+    progress = "none" if quiet else "bar" if sys.stderr.isatty() else "lines"
+    if resume_run is not None:
+        given = [
+            flag for flag, value in (("--config", config_path), ("--output", output)) if value is not None
+        ]
+        given += [flag for flag, value in (("--overwrite", overwrite), ("--dry-run", dry_run)) if value]
+        if given:
+            raise click.UsageError(
+                f"--resume continues a run in its folder as its config.yaml says: drop {', '.join(given)}"
+            )
+        folder = resume_run
+        scores = resume_training(resume_run, overrides, progress, report, note, quiet)
+    else:
+        if config_path is None:
+            raise click.UsageError("give a config (--config PATH), or a run to continue (--resume RUN)")
+        config = load_config(config_path, overrides)
+        if output is not None:
+            config = dataclasses.replace(config, output=output)  # a folder name as typed, not YAML
+        check_output(config, RUN_FILES, config_path)
+        if dry_run:
+            show_dry_run(config, dry_run_summary(config, overwrite), as_json)
+            return
+        folder = config.output
+        scores = run_training(config, progress, report, overwrite, note, quiet)
+    if as_json:
+        click.echo(json.dumps({"run": folder, **scores}, indent=2))
+
+
+def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None:
+    """What ``train --dry-run`` prints: the resolved config (YAML), the data files (sentences, tokens, the
+    share with a word vector), the tag counts of each, the vectors and the task; or all that as JSON."""
+    for remark in summary["remarks"]:
+        note(remark)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    data = summary["data"]
+    files = [
+        [name, f"{split['sentences']:,}", f"{split['tokens']:,}", f"{100 * split['coverage']:.1f}%"]
+        for name, split in data.items()
+    ]
+    tags = list(dict.fromkeys(tag for split in data.values() for tag in split["tags"]))
+    counts = [[tag, *(f"{split['tags'].get(tag, 0):,}" for split in data.values())] for tag in tags]
+    vectors = summary["vectors"]
+    click.echo(f"# the resolved config (saved as config.yaml)\n{dump_config(config)}")
+    click.echo(table(["data", "sentences", "tokens", "with a vector"], files) + "\n")
+    click.echo(table(["tag", *data], counts) + "\n")
+    click.echo(
+        f"{vectors['words']:,} word vectors of dimension {vectors['dimension']}; task {summary['task']},"
+        f" classes {', '.join(summary['classes'])}; {summary['windows']:,} training windows"
+    )
+    click.echo(f"dry run: nothing written; the run would go to {summary['output']}: {summary['folder']}")
 
 
 @main.command(name="eval")
@@ -276,6 +352,12 @@ def evaluate(
     gold = [tagger.task.reference(s) for s in sentences]
     if confusion:
         report["confusion"] = metrics.confusion(gold, predicted).as_dict()
+    unknown = unknown_types(tagger.task, gold)
+    if unknown:
+        note(
+            f"{data_path} has entity types the model never saw in training ({', '.join(unknown)}):"
+            " they are scored, and every one of them counts as a miss"
+        )
     if report["entities"]["micro"]["support"] == 0:
         kind = tagger.task.location_label if tagger.task.name == "location" else "named"
         note(f"{data_path} has no {kind} entities: recall and F1 are 0 by definition")
@@ -285,6 +367,12 @@ def evaluate(
         write_atomic(predictions_path, predictions_text(tokens, gold, predicted))
     text = json.dumps(report, indent=2) if as_json else format_report(report, tagger.task.location_label)
     click.echo(text, err=predictions_path == "-")
+
+
+def unknown_types(task: Task, gold: Sequence[Sequence[str]]) -> list[str]:
+    """The entity types of the gold tags that the task cannot predict (a type unseen in training)."""
+    known = {entity_type(tag) for tag in task.tags}
+    return sorted({entity_type(tag) for tags in gold for tag in tags} - known - {""})
 
 
 def check_predictions_output(path: str, as_json: bool, keep: dict[Path, str]) -> None:
@@ -562,6 +650,23 @@ def predict(
         note(f"{name} holds no sentence: nothing to tag")
     if new_words is not None and new_words.added:
         note(f"{new_words.added:,} words outside the run's vocabulary take their vectors from {source}")
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False),
+    help="The PNG file to write. Default: history.png in the run folder.",
+)
+@_friendly
+def plot(run: str, output_path: str | None) -> None:
+    """Draw a run's training loss and dev F1 (micro and per type) per epoch as a PNG.
+
+    Needs matplotlib: pip install 'windowner[plot]'.
+    """
+    say(f"wrote {plot_run(run, output_path)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

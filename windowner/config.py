@@ -104,7 +104,7 @@ class ModelConfig:
     activation: str = _option("tanh", choices=tuple(ACTIVATIONS))  # the nonlinearity f in h = f(Wx + b)
     slope: float = _option(0.01, minimum=0.0)  # leaky_relu: the slope for z < 0
     init: str = _option("xavier_uniform", choices=tuple(INITIALISERS))  # how W and U start
-    init_range: float = _option(0.1, minimum=0.0)  # init uniform: entries from U(-r, r)
+    init_range: float = _option(0.1, above=0.0)  # init uniform: entries from U(-r, r); 0: all alike
     output_bias: str = _option("zero", choices=("zero", "prior"))  # c starts at 0 or at log class priors
     dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on h while training
     input_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on x while training
@@ -115,10 +115,10 @@ class ModelConfig:
 @dataclass
 class ScheduleConfig:
     name: str = _option("constant", choices=SCHEDULES)
-    factor: float = _option(0.5, minimum=0.0)  # step: lr *= factor every `every` epochs
+    factor: float = _option(0.5, above=0.0)  # step: lr *= factor every `every` epochs (0: lr 0)
     every: int = _option(1, minimum=1)  # step: epochs between two changes
     rate: float = _option(0.1, minimum=0.0)  # exponential: lr0 * exp(-rate * epochs done)
-    max_lr: float = _option(0.005, minimum=0.0)  # cyclic: the upper bound (the lower is train.lr)
+    max_lr: float = _option(0.005, above=0.0)  # cyclic: the upper bound, at least train.lr (the lower)
     half_cycle: int = _option(2000, minimum=1)  # cyclic: steps from the lower bound to the upper
 
 
@@ -164,12 +164,24 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
         _resolve_paths(raw, Config, path.parent.resolve(), "")
     for item in overrides:
         apply_override(raw, item)
-    return build(Config, raw, "")
+    return config_from_dict(raw)
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Check a plain dictionary (a saved ``config.yaml``) against the schema."""
-    return build(Config, raw, "")
+    config = build(Config, raw, "")
+    check_together(config)
+    return config
+
+
+def check_together(config: Config) -> None:
+    """Values that are fine alone and cannot train together."""
+    schedule, lr = config.train.schedule, config.train.lr
+    if schedule.name == "cyclic" and schedule.max_lr < lr:
+        raise WindownerError(
+            f"config key 'train.schedule.max_lr' ({schedule.max_lr:g}) is the upper bound of the cyclic"
+            f" schedule: it must be at least train.lr ({lr:g}), the lower"
+        )
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -194,10 +206,14 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load_saved_config(path: Path) -> Config:
-    """The resolved config a run folder saved (``config.yaml``); errors name the file."""
+def load_saved_config(path: Path, overrides: typing.Sequence[str] = ()) -> Config:
+    """The resolved config a run folder saved (``config.yaml``), with ``KEY=VALUE`` overrides; errors
+    name the file."""
+    raw = read_yaml_mapping(path)
+    for item in overrides:
+        apply_override(raw, item)
     try:
-        return config_from_dict(read_yaml_mapping(path))
+        return config_from_dict(raw)
     except WindownerError as err:
         message = str(err)
         raise WindownerError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -5,8 +5,8 @@ Everything a user can get wrong (a malformed file, a bad config key, a missing r
 turns it into that line on stderr and a non-zero exit code; library users can catch it.
 
 :class:`Terminated` is the exception a termination signal (SIGTERM, SIGHUP) raises once the CLI has
-installed its handler: a :class:`KeyboardInterrupt`, so that whatever cleans up after Ctrl-C (the
-temporary file of :func:`windowner.files.atomic_open`, a checkpoint) cleans up after ``kill`` too.
+installed its handler (:func:`raise_terminated`): a :class:`KeyboardInterrupt`, so that whatever cleans up
+after Ctrl-C (the temporary file of :func:`windowner.files.atomic_open`) cleans up after ``kill`` too.
 """
 
 from __future__ import annotations
@@ -22,15 +22,27 @@ class WindownerError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """A termination signal (``signum``) asked the program to stop; exit status 128 + signum."""
+    """A signal (``signum``) asked the program to stop; exit status 128 + signum. ``detail`` says what
+    was saved and how to go on (training raises it with SIGINT too, once it has saved a checkpoint)."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, detail: str = "") -> None:
         super().__init__(signum)
         self.signum = signum
+        self.detail = detail
 
     @property
     def name(self) -> str:
         return signal.Signals(self.signum).name
+
+    def __str__(self) -> str:
+        return self.detail or self.name
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    """The handler the command line installs for SIGTERM and SIGHUP: raise :class:`Terminated` once; a
+    second signal stops the program at once (the default action), should the clean-up hang."""
+    signal.signal(signum, signal.SIG_DFL)
+    raise Terminated(signum)
 
 
 def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:

@@ -11,7 +11,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
   what splits scores into seen and unseen words;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
 * ``config.yaml``: the resolved config of the run;
-* ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores).
+* ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
+* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.checkpoint`).
 
 Every file is written to a temporary name and renamed into place, so that a reader never sees half a file.
 """
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .checkpoint import CHECKPOINT_FILE
 from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
 from .errors import WindownerError, quote
@@ -46,9 +48,10 @@ MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
 LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
 HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
 FEATURES_FILE = "features.json"
+PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE)
 
 
 @dataclass
@@ -137,22 +140,15 @@ class Tagger:
     def load(cls, folder: str | Path, which: str = "best") -> Tagger:
         """Read a run folder; ``which`` is ``best`` (model.npz) or ``last`` (last.npz)."""
         folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
-            raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
-        if not folder.is_dir():
-            raise WindownerError(f"{folder}: no such run folder")
-        for name in (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE):
-            if not (folder / name).is_file():
-                problem = "is not a file" if (folder / name).exists() else "is missing"
-                raise WindownerError(f"{folder}: not a windowner run folder ({name} {problem})")
+        check_run_folder(folder, (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE))
         config = load_saved_config(folder / CONFIG_FILE)
         task = _read_task(folder / LABELS_FILE)
         vectors = config.vectors
         vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
         path = folder / (MODEL_FILE if which == "best" else LAST_FILE)
         params = load_params(path)
-        threshold = float(params.pop("threshold", 0.0))
+        threshold = params.pop("threshold", np.array(0.0))
+        check_parameter(path, "threshold", threshold, ())
         loss = make_loss(config.train.loss, config.train.corruptions)
         features = _read_features(folder / FEATURES_FILE, config.model.features.active())
         tables = ("E", *(FEATURES[name].table for name in features))
@@ -160,11 +156,24 @@ class Tagger:
             config.model, loss, len(vocab), len(task.classes), params.get("E"), features
         )
         _check_shapes(path, params, expected)
-        model = WindowModel(params, config.model, loss, tables, threshold)
+        model = WindowModel(params, config.model, loss, tables, float(threshold))
         train_words = None
         if (folder / TRAIN_WORDS_FILE).is_file():
             train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
         return cls(model, vocab, task, config, train_words, features)
+
+
+def check_run_folder(folder: Path, names: Sequence[str]) -> None:
+    """``folder`` must be a folder that holds the files ``names``; errors say what it is instead."""
+    if folder.exists() and not folder.is_dir():
+        hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
+        raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
+    if not folder.is_dir():
+        raise WindownerError(f"{folder}: no such run folder")
+    for name in names:
+        if not (folder / name).is_file():
+            problem = "is not a file" if (folder / name).exists() else "is missing"
+            raise WindownerError(f"{folder}: not a windowner run folder ({name} {problem})")
 
 
 def load_run(folder: str | Path, which: str = "best") -> Tagger:
@@ -247,16 +256,41 @@ def expected_shapes(
 
 
 def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> None:
-    """Every parameter must be there, floats, of the shape the vocabulary, labels and config call for."""
+    """Every parameter must be there, finite floats, of the shape the vocabulary, labels and config call
+    for, and nothing else may be (a parameter of another model)."""
     for name, shape in expected.items():
         value = params.get(name)
         if value is None:
             raise WindownerError(f"{path}: the model has no {name} (config.yaml calls for it)")
-        if value.shape != shape or not np.issubdtype(value.dtype, np.floating):
-            raise WindownerError(
-                f"{path}: {name} is {value.dtype} {value.shape}, expected floats of shape {shape}"
-                " (from vocab.txt, labels.json and config.yaml)"
-            )
+        check_parameter(path, name, value, shape)
+    extra = sorted(set(params) - set(expected))
+    if extra:
+        raise WindownerError(
+            f"{path}: holds {', '.join(extra)}, which the model of config.yaml does not have"
+            " (the weights of another run?)"
+        )
+
+
+def check_parameter(
+    path: Path, name: str, value: np.ndarray, shape: tuple[int, ...], dtype: np.dtype | None = None
+) -> None:
+    """The parameter ``name`` read from ``path`` must be floats (of ``dtype`` if given) of ``shape``,
+    every one finite (NaN or inf: the weights of a run that diverged, or a damaged file)."""
+    right_type = np.issubdtype(value.dtype, np.floating) if dtype is None else value.dtype == dtype
+    if value.shape != shape or not right_type:
+        kind = "floats" if dtype is None else str(dtype)
+        raise WindownerError(
+            f"{path}: {name} is {value.dtype} {value.shape}, expected {kind} of shape {shape}"
+            " (from vocab.txt, labels.json and config.yaml)"
+        )
+    finite = np.isfinite(value)
+    if not finite.all():
+        bad = value[~finite]
+        what = "NaN" if np.isnan(bad).all() else "inf" if np.isinf(bad).all() else "NaN and inf"
+        raise WindownerError(
+            f"{path}: {name} holds {bad.size:,} {what} values of {value.size:,}"
+            " (the weights of a run that diverged, or a damaged file)"
+        )
 
 
 def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

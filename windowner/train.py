@@ -1,37 +1,62 @@
 """Training: from a config to a run folder.
 
 1. :func:`load_corpus` reads the tagged files, the task's classes and the word vectors the data needs.
-2. :func:`train` builds the model (Xavier weights, zero biases), then for each epoch shuffles the
-   training windows with the run's seed, takes one optimiser step a minibatch (one matrix product per
-   layer per batch), evaluates on the dev file, and saves the best epoch's model (dev micro entity F1)
-   as soon as it is found. At the end the best model is scored on the test file.
+2. :func:`train` locks the run folder (:mod:`windowner.folders`), builds the model (Xavier weights, zero
+   biases), then for each epoch shuffles the training windows with the run's seed, takes one optimiser
+   step a minibatch (one matrix product per layer per batch), evaluates on the dev file, saves the best
+   epoch's model (dev micro entity F1) as soon as it is found, and a checkpoint
+   (:mod:`windowner.checkpoint`). At the end the best model is scored on the test file.
+3. :func:`resume` goes on from a run's checkpoint and ends with the weights an uninterrupted run has.
+
+A loss that diverges (:mod:`windowner.divergence`) stops training with an error; Ctrl-C and SIGTERM end
+the batch in progress and save a checkpoint first (:mod:`windowner.interrupts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
+import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from .averaging import Average, swapped_in
-from .config import Config
-from .conll import Sentence, read_conll
-from .errors import WindownerError
+from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
+from .config import Config, check_output, load_saved_config
+from .conll import Sentence, entity_type, read_conll
+from .divergence import LossWatch, span, starting_loss
+from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
-from .files import write_atomic
-from .losses import Examples
+from .files import remove_stale_temporaries, write_atomic
+from .folders import fresh_sibling, locked, remove_leftovers, replace_folder
+from .interrupts import deferred
+from .losses import Batch, Examples
 from .model import WindowModel, make_loss
-from .optim import make_optimizer
+from .optim import Optimizer, make_optimizer
+from .progress import Progress
 from .schedules import make_schedule
-from .tagger import HISTORY_FILE, LAST_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, save_model
+from .tagger import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    LAST_FILE,
+    MODEL_FILE,
+    PLOT_FILE,
+    RUN_FILES,
+    SCORES_FILE,
+    Tagger,
+    check_parameter,
+    check_run_folder,
+    save_model,
+)
 from .tasks import Task, make_task
 from .threads import blas_threads
 from .vectors import read_vectors
@@ -121,126 +146,476 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
 
 def train(
     config: Config,
-    progress: bool = True,
+    progress: bool | str = True,
     echo: Callable[[str], Any] = print,
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
 
-    A folder that already holds a trained model is an error unless ``overwrite``, which first removes the
-    old run's files (so that no run is lost by accident, and no folder mixes two runs). ``echo`` prints
-    the report lines (stdout), ``note`` the remarks (stderr). The matrix products use the BLAS threads
-    of :mod:`windowner.threads`.
+    The folder is locked while training (:func:`windowner.folders.locked`: a second run into it fails at
+    once). A folder that already holds a trained model or a checkpoint is an error unless ``overwrite``:
+    the new run then trains in a fresh folder beside it and takes the old run's place only once it has
+    saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
+    was. ``echo`` prints the report lines (stdout; with ``quiet`` only the final results), ``note`` the
+    remarks (stderr); ``progress`` is a mode of :class:`~windowner.progress.Progress` (True: ``bar``,
+    False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.threads`.
+
+    Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
+    raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
     """
-    with blas_threads(config.train.threads):
-        return _train(config, progress, echo, overwrite, note)
+    check_output(config, RUN_FILES)
+    with blas_threads(config.train.threads), locked(config.output):
+        return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
+
+
+def resume(
+    folder: str | Path,
+    overrides: Sequence[str] = (),
+    progress: bool | str = True,
+    echo: Callable[[str], Any] = print,
+    note: Callable[[str], Any] | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
+    scores. It ends with the same weights, bit for bit, as a run never interrupted.
+
+    ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
+    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
+    """
+    config = resume_config(folder, overrides)
+    check_output(config, RUN_FILES)
+    with blas_threads(config.train.threads), locked(config.output):
+        return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
+
+
+def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
+    """What :func:`train` would train on, without writing anything (``train --dry-run``).
+
+    Makes the checks a run makes before its first step (the output folder, the data and vectors files,
+    settings that cannot work together) and returns a summary: the resolved ``config``, for each data
+    file its ``sentences``, ``tokens``, ``tags`` (the count of each IOB2 tag) and ``coverage`` (the
+    share of tokens with a word vector); the ``vectors`` kept, the ``task`` and its ``classes``, the
+    training ``windows``, the ``output`` folder and what would happen to it (``folder``), and the
+    ``remarks`` training would note.
+    """
+    output = Path(config.output)
+    check_output(config, RUN_FILES)
+    _check_free(output, overwrite)
+    tagger, corpus, _ = initialise(config)
+    _check_settings(config, corpus)
+    data = {}
+    for name, sentences in (("train", corpus.train), ("dev", corpus.dev), ("test", corpus.test)):
+        path = getattr(config.data, name)
+        if path is None:
+            continue
+        counts = Counter(tag for s in sentences for tag in s.tags)
+        order = sorted(counts, key=lambda tag: (tag != "O", entity_type(tag), tag))
+        data[name] = {
+            "file": path,
+            "sentences": len(sentences),
+            "tokens": sum(counts.values()),
+            "tags": {tag: counts[tag] for tag in order},
+            "coverage": corpus.coverage(sentences),
+        }
+    if _holds_work(output):
+        folder = "the run there is replaced once the new one has saved a model (--overwrite)"
+    else:
+        folder = "a folder that holds no model" if output.exists() else "a new folder"
+    return {
+        "config": config.to_dict(),
+        "data": data,
+        "vectors": {"words": len(corpus.vocab) - len(SPECIALS), "dimension": int(corpus.E.shape[1])},
+        "task": corpus.task.name,
+        "classes": list(corpus.task.classes),
+        "windows": data["train"]["tokens"],  # a window a token
+        "output": str(output),
+        "folder": folder,
+        "remarks": _remarks(config, corpus, tagger.model),
+    }
+
+
+RESUMABLE = ("train.epochs", "train.patience")  # the keys `resume` may change
+
+
+def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """The config of the run in ``folder`` (its ``config.yaml``), with ``overrides`` of :data:`RESUMABLE`
+    keys, writing to ``folder``."""
+    folder = Path(folder)
+    check_run_folder(folder, (CONFIG_FILE,))
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key not in RESUMABLE:
+            raise WindownerError(
+                f"--resume continues a run as its config.yaml says: --set may change only"
+                f" {' and '.join(RESUMABLE)}, not {quote(key)}"
+            )
+    config = load_saved_config(folder / CONFIG_FILE, overrides)
+    return dataclasses.replace(config, output=str(folder))
+
+
+def _progress(progress: bool | str) -> Progress:
+    return Progress({True: "bar", False: "none"}.get(progress, progress))  # type: ignore[arg-type]
 
 
 def _train(
     config: Config,
-    progress: bool,
+    progress: Progress,
     echo: Callable[[str], Any],
     overwrite: bool,
     note: Callable[[str], Any] | None,
+    quiet: bool,
+    resuming: bool,
 ) -> dict[str, Any]:
+    """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
     note = note or (lambda message: print(f"windowner: note: {message}", file=sys.stderr))
+    say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
     output = Path(config.output)
-    if (output / MODEL_FILE).exists() and not overwrite:
-        raise WindownerError(
-            f"{output} already holds a trained model: choose another output folder (--output),"
-            " or replace it (--overwrite)"
-        )
+    remove_stale_temporaries(output, RUN_FILES)  # what a killed run left: nobody else writes here now
+    remove_leftovers(output)
+    saved = _read_checkpoint(output) if resuming else None
+    if not resuming:
+        _check_free(output, overwrite)
     tagger, corpus, rng = initialise(config)
+    _check_settings(config, corpus)
     model = tagger.model
     data = examples(tagger, corpus.train, config.data.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
     schedule = make_schedule(settings.lr, settings.schedule)
+    trainables = model.trainables()  # θ and the tables: what the optimiser updates
+    average = Average(settings.average, trainables) if settings.average else None
+    state = Checkpoint(start=_fingerprint(model, data, corpus))  # where training stands, as it goes
+    if saved is not None:
+        state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
     fine_tune = settings.fine_tune
     dropout = config.model.dropout or config.model.input_dropout
-    echo(
+    steps = _batches_per_epoch(model, data, settings.batch_size)
+    say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
         f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
         f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
         f"classes: {', '.join(corpus.task.classes)}"
     )
-    if fine_tune and settings.optimizer == "adam":
-        note(
-            f"adam fine-tunes E with the dense rule: every step updates all {model.params['E'].size:,}"
-            " entries of E, not only the rows of the batch; train.optimizer: sparse_adam updates only those"
-        )
-    for name in RUN_FILES:
-        (output / name).unlink(missing_ok=True)
-    tagger.save_metadata(output)
-
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
-    trainables = model.trainables()
-    average = Average(settings.average, trainables) if settings.average else None
-    history: list[dict[str, Any]] = []
-    best_score, best_epoch, step = -1.0, 0, 0
-    for epoch in range(1, settings.epochs + 1):
-        started = time.perf_counter()
-        batches = model.loss.batches(data, settings.batch_size, rng)
-        total = seen = 0.0
-        steps = -(-len(data) // settings.batch_size)
-        for batch in tqdm(
-            batches, total=steps, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress
-        ):
-            step += 1
-            optimizer.lr = schedule(epoch, step)
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported just below
-                loss, grads = model.loss_and_grads(
-                    batch, settings.l2, settings.l2_vectors, fine_tune, rng if dropout else None
-                )
-            if not np.isfinite(loss):
-                kept = f"; the best model so far (epoch {best_epoch}) is in {output}" if best_epoch else ""
-                raise WindownerError(
-                    f"training diverged in epoch {epoch} (loss {loss}): lower train.lr{kept}"
-                )
-            grads = model.packed(grads)
-            if average:
-                average.before_step(trainables, grads)
-            optimizer.step(trainables, grads)
-            if average:
-                average.after_step(trainables, grads)
-            total += loss * len(batch.labels)
-            seen += len(batch.labels)
-        optimizer.flush(trainables)
-        seconds = time.perf_counter() - started
-        record: dict[str, Any] = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.lr}
-        record.update(seconds=round(seconds, 3), windows_per_second=round(seen / seconds))
-        with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄, if averaging
-            if fine_tune:
-                record["moved"] = movement(model, seen_rows)
-            if model.loss.name == "margin":
-                model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
-                record["threshold"] = model.threshold
-            if corpus.dev:
-                record["dev"] = tagger.evaluate(corpus.dev)
-            score = _selected(record["dev"], settings.select) if corpus.dev else None
-            improved = score is None or score > best_score  # without a dev file the last epoch is the best
-            if improved:
-                best_score, best_epoch = score or 0.0, epoch
-                save_model(output / MODEL_FILE, model)  # the best model so far, on disk at once
-            save_model(output / LAST_FILE, model)
-        history.append(record)
-        write_atomic(output / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in history))
-        echo(_epoch_line(record, corpus.task, improved))
-        if settings.patience and epoch - best_epoch >= settings.patience:
-            echo(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
-            break
+    if state.losses:
+        watch = LossWatch.from_state(state.losses)
+    else:  # the loss of the untrained model: what a diverging loss is measured against
+        l2_vectors = settings.l2_vectors if fine_tune else 0.0
+        start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
+        watch = LossWatch(start, span(settings.batch_size))
+    for remark in _remarks(config, corpus, model):
+        note(remark)
+    folder = output  # where the files go; with --overwrite, first a fresh folder beside it
+    if saved is not None:
+        say(f"resuming {output} {state.where(steps)} (step {state.step:,})")
+    elif _holds_work(output):  # --overwrite: the old run stays until the new one has a model
+        folder = fresh_sibling(output)
+    else:
+        for name in RUN_FILES:
+            (output / name).unlink(missing_ok=True)
+    with deferred() as signals, _discarded_unless_swapped(folder, output):
+        tagger.save_metadata(folder)
+        for epoch in range(state.epoch, settings.epochs + 1):
+            started = time.perf_counter() - state.seconds
+            batches = _epoch_batches(model, data, settings.batch_size, rng, state)
+            for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
+                step = state.step + 1
+                optimizer.lr = schedule(epoch, step)
+                with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
+                    loss, grads = model.loss_and_grads(
+                        batch, settings.l2, settings.l2_vectors, fine_tune, rng if dropout else None
+                    )
+                problem = watch.problem(loss)
+                if problem:
+                    where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
+                    raise _diverged(epoch, where, settings.lr, state, folder, output)
+                grads = model.packed(grads)
+                if average:
+                    average.before_step(trainables, grads)
+                optimizer.step(trainables, grads)
+                if average:
+                    average.after_step(trainables, grads)
+                state.step, state.batch = step, state.batch + 1
+                state.total += loss * len(batch.labels)
+                state.seen += len(batch.labels)
+                if signals.pending:  # Ctrl-C or SIGTERM: stop here, where the run can go on from
+                    state.seconds, state.losses = time.perf_counter() - started, watch.state()
+                    _save_checkpoint(folder, state, model, optimizer, average, rng)
+                    raise _interrupted(signals.pending, state.where(steps), folder, output)
+            optimizer.flush(trainables)
+            seconds = time.perf_counter() - started
+            mean = state.total / max(state.seen, 1)
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": mean,
+                "lr": optimizer.lr,
+                "batches": state.batch,
+            }
+            record.update(seconds=round(seconds, 3), windows_per_second=round(state.seen / seconds))
+            broken = [name for name, value in model.params.items() if not np.isfinite(value).all()]
+            if broken:
+                where = f"at its end ({broken[0]} is not finite)"
+                raise _diverged(epoch, where, settings.lr, state, folder, output)
+            with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄ if averaging
+                if fine_tune:
+                    record["moved"] = movement(model, seen_rows)
+                if model.loss.name == "margin":
+                    model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
+                    record["threshold"] = model.threshold
+                if corpus.dev:
+                    record["dev"] = tagger.evaluate(corpus.dev)
+                score = _selected(record["dev"], settings.select) if corpus.dev else None
+                # without a dev file the last epoch is the best
+                improved = score is None or score > state.best_score
+                if improved:
+                    state.best_score, state.best_epoch = score or 0.0, epoch
+                    save_model(folder / MODEL_FILE, model)  # the best model so far, on disk at once
+                save_model(folder / LAST_FILE, model)
+            state.history.append(record)
+            write_atomic(folder / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in state.history))
+            state.epoch, state.batch, state.total, state.seen, state.seconds = epoch + 1, 0, 0.0, 0, 0.0
+            state.losses = watch.state()
+            _save_checkpoint(folder, state, model, optimizer, average, rng)
+            if folder != output:  # the new run has a model: it takes the old run's place
+                replace_folder(folder, output, (*RUN_FILES, PLOT_FILE))  # the old run's plot goes too
+                folder = output
+            say(_epoch_line(record, corpus.task, improved))
+            if _stopped_early(settings, state):
+                say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
+                break
+            if signals.pending and epoch < settings.epochs:
+                raise _interrupted(signals.pending, state.where(), folder, output)
+        scores = _finish(corpus, state, output, echo)
+        if signals.pending:  # after the last epoch: the run is complete
+            raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")
+        return scores
 
-    best = Tagger.load(output)
+
+@contextmanager
+def _discarded_unless_swapped(folder: Path, output: Path) -> Iterator[None]:
+    """Remove ``folder``, the fresh folder of ``--overwrite``, should the body fail before it took the
+    old run's place (the old run then stays as it was)."""
+    try:
+        yield
+    except BaseException:
+        if folder != output and folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _finish(corpus: Corpus, state: Checkpoint, output: Path, echo: Callable[[str], Any]) -> dict[str, Any]:
+    """The best epoch's dev scores and its model's test scores: ``scores.json``, the final lines."""
+    best_epoch = state.best_epoch
     scores: dict[str, Any] = {"best_epoch": best_epoch}
     if corpus.dev:
-        scores["dev"] = history[best_epoch - 1]["dev"]
+        scores["dev"] = state.history[best_epoch - 1]["dev"]
+        echo(f"dev (epoch {best_epoch} model): {_summary(scores['dev'], corpus.task)}")
     if corpus.test:
-        scores["test"] = best.evaluate(corpus.test)
+        scores["test"] = Tagger.load(output).evaluate(corpus.test)
         echo(f"test (epoch {best_epoch} model): {_summary(scores['test'], corpus.task)}")
     write_atomic(output / SCORES_FILE, json.dumps(scores, indent=2) + "\n")
     echo(f"saved the best model (epoch {best_epoch}) in {output}")
     return scores
+
+
+def _read_checkpoint(output: Path) -> Saved:
+    if not (output / CHECKPOINT_FILE).is_file():
+        raise WindownerError(
+            f"{output} has no {CHECKPOINT_FILE} to resume from (a run of a windowner that did not save"
+            " checkpoints, or one stopped before its first batch)"
+        )
+    return load_checkpoint(output / CHECKPOINT_FILE)
+
+
+def _epoch_batches(
+    model: WindowModel, data: Examples, batch_size: int, rng: np.random.Generator, state: Checkpoint
+) -> Iterator[Batch]:
+    """The batches of the epoch ``state.epoch`` still to do, with ``rng`` where the run had it.
+
+    At the start of an epoch the loss draws its order from ``rng`` as it stands (noted in the state).
+    After ``state.batch`` batches of it (a resumed run), the generator is set back to the epoch's start,
+    the loss draws the same order again and the batches done are skipped, and the generator is set to its
+    state after the last of them (dropout and corruptions drew from it in between).
+    """
+    if state.batch == 0:
+        state.rng_epoch = rng.bit_generator.state
+        return model.loss.batches(data, batch_size, rng)
+    rng.bit_generator.state = state.rng_epoch
+    batches = model.loss.batches(data, batch_size, rng)
+    for _ in range(state.batch):
+        next(batches)
+    rng.bit_generator.state = state.rng
+    return batches
+
+
+def _batches_per_epoch(model: WindowModel, data: Examples, batch_size: int) -> int:
+    """The batches of an epoch: of its windows, of its location windows (``margin``), at most that
+    for ``crf`` (whole sentences of at least ``batch_size`` tokens)."""
+    count = int(np.count_nonzero(data.labels == 1)) if model.loss.name == "margin" else len(data)
+    return -(-count // batch_size)
+
+
+def _save_checkpoint(
+    folder: Path,
+    state: Checkpoint,
+    model: WindowModel,
+    optimizer: Optimizer,
+    average: Average | None,
+    rng: np.random.Generator,
+) -> None:
+    """The checkpoint: the loop state, the weights θ (not θ̄), the optimiser's state and the average's."""
+    state.rng = rng.bit_generator.state
+    threshold = model.threshold if model.loss.binary else None
+    training = {**optimizer.state_dict(), **(average.state_dict() if average else {})}
+    save_checkpoint(folder / CHECKPOINT_FILE, state, model.params, training, threshold)
+
+
+def _restore(
+    saved: Saved,
+    output: Path,
+    tagger: Tagger,
+    optimizer: Optimizer,
+    average: Average | None,
+    rng: np.random.Generator,
+    start: str,
+) -> Checkpoint:
+    """Put the model, the optimiser and the generator where the checkpoint has them; returns its state."""
+    path, state, model = output / CHECKPOINT_FILE, saved.checkpoint, tagger.model
+    if state.start != start:
+        raise WindownerError(
+            f"{output}: the training data, the dev data or the word vectors differ from those the run"
+            " started with (a file has changed?): it cannot be resumed exactly"
+        )
+    settings = tagger.config.train
+    if state.batch == 0 and state.epoch > settings.epochs:
+        done = state.epoch - 1
+        raise WindownerError(
+            f"{output} has finished its {done} epochs: to train it on, add --set train.epochs=N (N > {done})"
+        )
+    if state.batch == 0 and _stopped_early(settings, state):
+        raise WindownerError(
+            f"{output} stopped early after epoch {state.epoch - 1} (train.patience {settings.patience}):"
+            " to train it on, add --set train.patience=N (more, or 0 for never)"
+        )
+    if set(saved.params) != set(model.params):
+        raise WindownerError(
+            f"{path}: holds the parameters {', '.join(sorted(saved.params))}, not those of the run's model"
+        )
+    for name, value in model.params.items():
+        check_parameter(path, name, saved.params[name], value.shape, value.dtype)
+        np.copyto(value, saved.params[name])
+    if saved.threshold is not None:
+        model.threshold = saved.threshold
+    averaged = {key: value for key, value in saved.optimizer.items() if key.startswith("average")}
+    if bool(averaged) != bool(average):
+        raise WindownerError(f"{path}: train.average differs from the run's: it cannot be resumed exactly")
+    optimizer.load_state_dict({key: v for key, v in saved.optimizer.items() if key not in averaged})
+    if average:
+        average.load_state_dict(averaged)
+    rng.bit_generator.state = state.rng
+    return state
+
+
+def _fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:
+    """What a resumed run must start from as the run did: the untrained model (its word vectors among
+    it), the training examples and the dev sentences."""
+    dev = "\n".join(" ".join(f"{t} {g}" for t, g in zip(s.tokens, s.tags, strict=True)) for s in corpus.dev)
+    arrays = {"train.windows": data.windows, "train.labels": data.labels, "train.lengths": data.lengths}
+    arrays["dev"] = np.frombuffer(dev.encode("utf-8"), dtype=np.uint8)
+    return fingerprint({**{f"param.{name}": value for name, value in model.params.items()}, **arrays})
+
+
+def _stopped_early(settings: Any, state: Checkpoint) -> bool:
+    """Whether ``train.patience`` ends the run after the last finished epoch."""
+    return bool(settings.patience) and state.epoch - 1 - state.best_epoch >= settings.patience
+
+
+def _holds_work(output: Path) -> bool:
+    return (output / MODEL_FILE).exists() or (output / CHECKPOINT_FILE).exists()
+
+
+def _check_free(output: Path, overwrite: bool) -> None:
+    """A folder that holds a model or a checkpoint is trained into only with ``overwrite``."""
+    if overwrite or not _holds_work(output):
+        return
+    if not (output / MODEL_FILE).exists():
+        raise WindownerError(
+            f"{output} holds an interrupted run: continue it (windowner train --resume {output}),"
+            " replace it (--overwrite) or choose another output folder (--output)"
+        )
+    go_on = (
+        f", or continue it if it was stopped (--resume {output})"
+        if (output / CHECKPOINT_FILE).exists()
+        else ""
+    )
+    raise WindownerError(
+        f"{output} already holds a trained model: choose another output folder (--output),"
+        f" or replace it (--overwrite){go_on}"
+    )
+
+
+def _check_settings(config: Config, corpus: Corpus) -> None:
+    """Settings that need a dev file, and a ``train.select`` the dev data can score, before any training."""
+    settings = config.train
+    if not corpus.dev:
+        for key, value, default in (("patience", settings.patience, 0), ("select", settings.select, "micro")):
+            if value != default:
+                raise WindownerError(
+                    f"train.{key} {quote(value)} needs a dev file (data.dev) to tell a better epoch"
+                )
+        return
+    types = sorted({entity_type(tag) for s in corpus.dev for tag in corpus.task.reference(s)} - {""})
+    if settings.select != "micro" and settings.select not in types:
+        raise WindownerError(
+            f"train.select {settings.select!r}: the dev data has no such entity type"
+            f" (it has {', '.join(types) or 'none'})"
+        )
+
+
+COVERAGE_WARNING = 0.5  # a note when fewer training tokens than this have a word vector
+
+
+def _remarks(config: Config, corpus: Corpus, model: WindowModel) -> list[str]:
+    """Notes before training: what fine-tuning with dense Adam costs, a low vector coverage."""
+    remarks = []
+    if config.train.fine_tune and config.train.optimizer == "adam":
+        remarks.append(
+            f"adam fine-tunes E with the dense rule: every step updates all {model.params['E'].size:,}"
+            " entries of E, not only the rows of the batch; train.optimizer: sparse_adam updates only those"
+        )
+    coverage = corpus.coverage(corpus.train)
+    if coverage < COVERAGE_WARNING:
+        remarks.append(
+            f"only {100 * coverage:.1f}% of the training tokens have a vector in {config.vectors.path}:"
+            " the others all read <unk> (check vectors.path and vectors.lowercase)"
+        )
+    return remarks
+
+
+def _diverged(
+    epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path
+) -> WindownerError:
+    """The error of a run that diverged ``where`` in ``epoch`` (a batch and what was wrong): what to do,
+    what is kept."""
+    if folder != output:
+        kept = f"; {output} still holds the run it was to replace"
+    elif state.best_epoch:
+        kept = f"; the best model so far (epoch {state.best_epoch}) is in {output}"
+    else:
+        kept = ""
+    return WindownerError(f"training diverged in epoch {epoch}, {where}: lower train.lr (now {lr:g}){kept}")
+
+
+def _interrupted(signum: int, where: str, folder: Path, output: Path) -> Terminated:
+    """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on."""
+    if folder != output:
+        return Terminated(
+            signum, f"{where}, before the new run had a model; {output} still holds the old run"
+        )
+    command = f"windowner train --resume {shlex.quote(str(output))}"
+    return Terminated(signum, f"{where}; saved a checkpoint: continue with {command}")
 
 
 def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
@@ -296,9 +671,11 @@ def _epoch_line(record: dict[str, Any], task: Task, improved: bool) -> str:
 
 
 def _summary(report: dict[str, Any], task: Task) -> str:
-    micro = report["entities"]["micro"]
-    location = report["tokens"][task.location_label]
+    """Micro entity P/R/F1, then the F1 of the location type's entities and of its tokens."""
+    micro, label = report["entities"]["micro"], task.location_label
+    location = report["entities"].get(label, {"f1": 0.0})  # neither in the gold data nor predicted: 0
+    tokens = report["tokens"][label]
     return (
         f"entity P/R/F1 {100 * micro['precision']:.2f}/{100 * micro['recall']:.2f}/{100 * micro['f1']:.2f}"
-        f"  {task.location_label} token F1 {100 * location['f1']:.2f}"
+        f"  {label} entity F1 {100 * location['f1']:.2f}  {label} token F1 {100 * tokens['f1']:.2f}"
     )

@@ -1,0 +1,132 @@
+"""``windowner plot``: a run's history as a PNG: the training loss and the dev F1 of every epoch.
+
+The left panel is the mean training loss of each epoch; the right one (when the run had a dev file) the
+dev entity F1 in percent, micro-averaged (thick) and of each entity type, with the location tokens' F1
+dashed. A dotted line marks the best epoch, the one ``model.npz`` holds. Drawn with matplotlib, an
+optional dependency (``pip install 'windowner[plot]'``), without pyplot's global state, and written
+atomically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import load_saved_config
+from .errors import WindownerError, quote
+from .files import atomic_open, text_file
+from .tagger import CONFIG_FILE, HISTORY_FILE, PLOT_FILE, check_run_folder
+
+COLORS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+)
+MISSING = "windowner plot needs matplotlib, which is not installed: pip install 'windowner[plot]'"
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The records of ``history.jsonl``, one an epoch; errors name the file and the line."""
+    records = []
+    with text_file(path, "a history.jsonl file") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise WindownerError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("epoch"), int)
+                or "loss" not in record
+            ):
+                raise WindownerError(
+                    f"{path}:{number}: expected an epoch's record, got {quote(line.strip())}"
+                )
+            records.append(record)
+    if not records:
+        raise WindownerError(f"{path}: no epoch has finished yet")
+    return records
+
+
+def best_epoch(history: list[dict[str, Any]], select: str = "micro") -> int:
+    """The epoch training kept as the best: the first of the highest dev ``select`` F1 (the last epoch
+    without a dev file)."""
+    scored = [r for r in history if "dev" in r]
+    if not scored:
+        return history[-1]["epoch"]
+    f1 = [r["dev"]["entities"].get(select, {}).get("f1", 0.0) for r in scored]
+    return scored[f1.index(max(f1))]["epoch"]
+
+
+def plot_run(folder: str | Path, output: str | Path | None = None) -> Path:
+    """Draw the history of the run in ``folder`` into ``output`` (default ``folder/history.png``)."""
+    folder = Path(folder)
+    check_run_folder(folder, (HISTORY_FILE, CONFIG_FILE))
+    history = read_history(folder / HISTORY_FILE)
+    config = load_saved_config(folder / CONFIG_FILE)
+    path = Path(output) if output is not None else folder / PLOT_FILE
+    if path.suffix.lower() != ".png":
+        raise WindownerError(f"{path}: the plot is a PNG image: give a name that ends in .png")
+    if not path.parent.is_dir():
+        raise WindownerError(f"{path}: no folder {path.parent} to write the plot in")
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise WindownerError(MISSING) from None
+
+    epochs = [r["epoch"] for r in history]
+    best = best_epoch(history, config.train.select)
+    dev = [r for r in history if "dev" in r]
+    figure = Figure(figsize=(12 if dev else 5.5, 4.2), layout="constrained")
+    axes = figure.subplots(1, 2 if dev else 1, squeeze=False)[0]
+    loss = axes[0]
+    loss.plot(epochs, [r["loss"] for r in history], marker="o", color="tab:blue")
+    loss.set(title="training loss", xlabel="epoch", ylabel=f"mean {config.train.loss} loss")
+    if dev:
+        f1 = axes[1]
+        at = [r["epoch"] for r in dev]
+        types = sorted({name for r in dev for name in r["dev"]["entities"]} - {"micro"})
+        label = config.task.location_label
+        alone = types in ([], [label])  # the location task: micro is the location type's F1
+        micro = [100 * r["dev"]["entities"]["micro"]["f1"] for r in dev]
+        name = f"{label} entities" if alone else "entities, micro"
+        f1.plot(at, micro, marker="o", lw=2.5, color="black", label=name)
+        if not alone:
+            for name, color in zip(types, itertools.cycle(COLORS)):
+                scores = [100 * r["dev"]["entities"].get(name, {}).get("f1", 0.0) for r in dev]
+                f1.plot(at, scores, marker=".", lw=1.2, color=color, label=name)
+        tokens = [100 * r["dev"]["tokens"][label]["f1"] for r in dev]
+        f1.plot(at, tokens, ls="--", lw=1.2, color="gray", label=f"{label} tokens")
+        f1.set(title="dev F1", xlabel="epoch", ylabel="F1 (%)", ylim=(0, 100))
+        f1.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    for ax in axes:
+        ax.axvline(best, ls=":", color="tab:red")
+        ax.annotate(
+            f"best epoch {best}",
+            (best, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            color="tab:red",
+            fontsize="small",
+        )
+        if len(epochs) <= 15:
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    count = f"{len(history)} epoch" + ("s" if len(history) > 1 else "")
+    figure.suptitle(f"{folder.resolve().name}: {config.task.name} task, {count}")
+    with atomic_open(path, "wb") as out:
+        FigureCanvasAgg(figure).print_png(out)
+    return path
