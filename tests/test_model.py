@@ -78,7 +78,7 @@ def every_gradient_agrees(model, batch, l2=0.0, l2_vectors=0.0, seed=None, fine_
 def test_every_gradient_against_central_differences(rng, activation, loss):
     """Smooth activations (PReLU at a point where no z is near its kink) × every loss, with λ, λ_E,
     a casing table and dropout on x and h with a fixed mask."""
-    shape = replace(SHAPE, activation=activation, dropout=0.3, input_dropout=0.2)
+    shape = replace(SHAPE, activation=activation, dropout=0.3, input_dropout=0.2, word_dropout=0.3)
     model = small_model(rng, shape=shape, loss=loss)
     batch = make_batch(rng, loss)
     trace = {}

@@ -538,7 +538,7 @@ def gradcheck(
         examples = next(model.loss.batches(data, batch, rng))
         l2 = config.train.l2 or 1e-3  # check the L2 terms even where the run does not use them
         l2_vectors = config.train.l2_vectors or 1e-3
-        if config.model.dropout or config.model.input_dropout:
+        if config.model.dropout or config.model.input_dropout or config.model.word_dropout:
             seed = 0  # the same dropout masks at every evaluation
         click.echo(
             f"{config_path}: {len(examples.labels)} training windows, l2 {l2}, l2_vectors {l2_vectors}"

@@ -108,6 +108,7 @@ class ModelConfig:
     output_bias: str = _option("zero", choices=("zero", "prior"))  # c starts at 0 or at log class priors
     dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on h while training
     input_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on x while training
+    word_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # a window word reads <unk>, training
     decode: str = _option("argmax", choices=DECODERS)  # argmax per token, or viterbi over valid IOB2 paths
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
 

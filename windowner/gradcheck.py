@@ -216,7 +216,12 @@ def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> lis
     casing table and dropout on x and h (fixed masks), λ on W and U and, when fine-tuning, on E."""
     rng = np.random.default_rng(seed)
     shape = ModelConfig(
-        hidden=10, activation=case.activation, dropout=0.2, input_dropout=0.1, features=FeaturesConfig(case=3)
+        hidden=10,
+        activation=case.activation,
+        dropout=0.2,
+        input_dropout=0.1,
+        word_dropout=0.1,
+        features=FeaturesConfig(case=3),
     )
     if case.activation == "leaky_relu":
         shape = replace(shape, slope=0.1)

@@ -11,7 +11,9 @@ Notation (the lecture's, used for the parameter names throughout windowner):
 
 For a window of words w_1 … w_K::
 
-    x = [E[w_1]; …; E[w_K]; E_case[case(w_1)]; …]   (D,)   embedding gates (look-up, concatenate)
+    x = [E[w_1]; …; E[w_K]; E_case[case(w_1)]; …]   (D,)   embedding gates (look-up, concatenate);
+                                                            while training a word reads <unk> with
+                                                            probability model.word_dropout
     x = dropout(x)                                          only while training (model.input_dropout)
     z = W x + b                                     (H,)   affine gate
     h = f(z)                                        (H,)   activation gate
@@ -163,9 +165,14 @@ class WindowModel:
         :class:`SparseRows` (the touched rows only) for the look-up tables; E only with ``fine_tune``
         (frozen word vectors get no gradient, and ∂J/∂x is computed only for the columns of trained
         tables). The penalties are added by :meth:`loss_and_grads`. A ``trace`` dictionary, if given,
-        receives the intermediate values x, z, h and the scores.
+        receives the intermediate values (the windows as read, x, z, h) and the scores.
         """
         p, shape = self.params, self.shape
+        if rng is not None and shape.word_dropout:  # while training, some words read <unk> (row 0)
+            words = windows[:, 0]
+            dropped = (rng.random(words.shape) < shape.word_dropout) & (words > 2)  # not <s>, </s>
+            windows = windows.copy()
+            windows[:, 0][dropped] = 0
         looked_up = [embedding(p[name], windows[:, t]) for t, name in enumerate(self.tables)]  # (B, K·d_t)
         widths = [part.shape[1] for part, _ in looked_up]
         x = looked_up[0][0] if len(looked_up) == 1 else np.concatenate([x for x, _ in looked_up], axis=1)
@@ -179,7 +186,7 @@ class WindowModel:
             h, hidden_dropout = dropout(h, shape.dropout, rng)
         scores, output_backward = affine(h, p["U"], p["c"])  # (B, O)
         if trace is not None:
-            trace.update(x=x, z=z, h=h, scores=scores)
+            trace.update(windows=windows, x=x, z=z, h=h, scores=scores)
 
         def backward(d_scores: np.ndarray, fine_tune: bool = True) -> Gradients:
             d_hidden, dU, dc = output_backward(d_scores)  # ∂J/∂H = δ₂ U, δ₂ = ∂J/∂S
@@ -226,7 +233,8 @@ class WindowModel:
             E = grads["E"]
             moved = self.params["E"][E.rows] - self._pretrained_rows(E.rows)
             grads["E"] = SparseRows(E.rows, E.values + l2_vectors * moved)
-        return loss + self._penalty(batch, l2, l2_vectors if fine_tune else 0.0), grads
+        rows = grads["E"].rows if l2_vectors and fine_tune else None
+        return loss + self._penalty(rows, l2, l2_vectors if fine_tune else 0.0), grads
 
     def objective(
         self,
@@ -238,16 +246,17 @@ class WindowModel:
     ) -> float:
         """J on a batch, without gradients (what a gradient check perturbs); ``trace`` as in
         :meth:`forward`."""
+        trace = {} if trace is None else trace
         scores, _ = self.forward(batch.windows, rng, trace)
-        return self.loss(scores, batch, self.params)[0] + self._penalty(batch, l2, l2_vectors)
+        rows = np.unique(trace["windows"][:, 0]) if l2_vectors else None  # the rows of E the batch read
+        return self.loss(scores, batch, self.params)[0] + self._penalty(rows, l2, l2_vectors)
 
-    def _penalty(self, batch: Batch, l2: float, l2_vectors: float) -> float:
-        """(l2/2)(‖W‖² + ‖U‖²) + (l2_vectors/2) Σ_{v in the batch} ‖E[v] − E₀[v]‖²."""
+    def _penalty(self, rows: np.ndarray | None, l2: float, l2_vectors: float) -> float:
+        """(l2/2)(‖W‖² + ‖U‖²) + (l2_vectors/2) Σ_{v in rows} ‖E[v] − E₀[v]‖², ``rows`` the batch's."""
         total = 0.0
         if l2:
             total += 0.5 * l2 * sum(float(np.sum(self.params[name] ** 2)) for name in REGULARISED)
         if l2_vectors:
-            rows = np.unique(batch.windows[:, 0])
             moved = self.params["E"][rows] - self._pretrained_rows(rows)
             total += 0.5 * l2_vectors * float(np.sum(moved**2))
         return total

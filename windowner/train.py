@@ -290,7 +290,7 @@ def _train(
     if saved is not None:
         state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
     fine_tune = settings.fine_tune
-    dropout = config.model.dropout or config.model.input_dropout
+    dropout = config.model.dropout or config.model.input_dropout or config.model.word_dropout
     steps = _batches_per_epoch(model, data, settings.batch_size)
     say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
