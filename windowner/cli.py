@@ -25,6 +25,7 @@ import numpy as np
 from . import metrics
 from .config import Config, check_output, dump_config, load_config
 from .conll import SCHEMES, entity_type, read_conll
+from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
@@ -41,6 +42,7 @@ from .predict import (
 )
 from .tagger import RUN_FILES, Tagger, load_run, score
 from .tasks import Task
+from .threads import blas_threads
 from .train import dry_run as dry_run_summary
 from .train import examples as training_examples
 from .train import initialise
@@ -325,6 +327,11 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     help="Write `token gold predicted` lines (conlleval's input) here; '-': stdout (the report: stderr).",
 )
 @click.option("--confusion", is_flag=True, help="Add a confusion matrix of token tags (gold x predicted).")
+@click.option(
+    "--decode",
+    type=click.Choice(DECODERS),
+    help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
+)
 @_friendly
 def evaluate(
     run: str,
@@ -335,6 +342,7 @@ def evaluate(
     vectors_path: str | None,
     predictions_path: str | None,
     confusion: bool,
+    decode: str | None,
 ) -> None:
     """Score the model of a run folder on a tagged file."""
     if predictions_path is not None:
@@ -347,7 +355,8 @@ def evaluate(
     sentences = read_conll(data_path, scheme)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
-    predicted = tagger.predict(tokens)
+    with blas_threads(tagger.config.train.threads):
+        predicted = tagger.predict(tokens, decode)
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
     gold = [tagger.task.reference(s) for s in sentences]
     if confusion:
@@ -642,7 +651,8 @@ def predict(
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
                 records = read_records(stream, name, input_format)
-                count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
+                with blas_threads(tagger.config.train.threads):
+                    count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         sys.exit(141)
