@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def vectors_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's word-vector cache is a fresh temporary folder, never the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("vectors-cache")
+    monkeypatch.setenv("WINDOWNER_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def write(tmp_path: Path) -> Callable[..., Path]:
     """``write(name, text)`` writes ``text`` (UTF-8, newlines as given) under ``tmp_path``, returns the path.

@@ -52,6 +52,7 @@ class VectorsConfig:
     lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercase)
     normalize_digits: bool = True  # a word not found is retried with every digit replaced by 0
     keep: str = _option("data", choices=("data", "all"))  # keep only the data's words, or every vector
+    cache: bool = True  # keep the parsed file in the vectors cache folder (see windowner.vectors)
 
 
 @dataclass
