@@ -41,6 +41,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import itertools
 import os
 import warnings
 import zlib
@@ -115,27 +116,29 @@ class _Selection:
     """Which words to keep: those in ``wanted`` (all if None), lowercased or not, first occurrence only."""
 
     def __init__(self, wanted: Collection[str] | None, lowercase: bool, dedupe: bool):
-        self.wanted = wanted
+        self.wanted = wanted if wanted is None or isinstance(wanted, (set, frozenset)) else set(wanted)
         self.lowercase = lowercase
         self.dedupe = dedupe
         self.seen: set[str] = set()
 
-    def keep(self, words: list[str | None]) -> list[int]:
-        """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked."""
-        if self.lowercase:
+    def keep(self, words: list[str | None], lowered: bool = False) -> list[int]:
+        """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked
+        (unless they are ``lowered`` already)."""
+        if self.lowercase and not lowered:
             words[:] = [None if word is None else word.lower() for word in words]
-        if self.wanted is None and not self.dedupe:
-            return [i for i, word in enumerate(words) if word is not None]
         if self.wanted is not None:
-            wanted = self.wanted
-            candidates = [i for i, word in enumerate(words) if word in wanted]
+            candidates = list(itertools.compress(range(len(words)), map(self.wanted.__contains__, words)))
         elif None in words:
             candidates = [i for i, word in enumerate(words) if word is not None]
         else:
-            candidates = range(len(words))
+            candidates = list(range(len(words)))
+            if not self.dedupe:
+                return candidates
             if len(set(words)) == len(words) and self.seen.isdisjoint(words):  # the usual case, at C speed
                 self.seen.update(words)  # type: ignore[arg-type]
-                return list(candidates)
+                return candidates
+        if not self.dedupe:
+            return candidates
         kept = []
         for i in candidates:
             word = words[i]
@@ -195,16 +198,10 @@ def _select(
     required: bool,
 ) -> tuple[list[str], np.ndarray]:
     """What :func:`read_vectors` returns, from every row of a file (as the cache keeps them)."""
-    keys = [word.lower() for word in words] if lowercase else words
-    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))  # each key's first row
-    if wanted is None and len(first) == len(keys):
-        rows = None  # every row, in order
-    elif wanted is None:
-        rows = sorted(first.values())
-    else:
-        rows = sorted({first[word] for word in wanted if word in first})
-    if rows is None:
-        return _result(path, list(keys), np.asarray(matrix), wanted, required)
+    keys = "\n".join(words).lower().split("\n") if lowercase else list(words)  # as word by word
+    rows = _Selection(wanted, lowercase, dedupe=True).keep(keys, lowered=True)  # type: ignore[arg-type]
+    if len(rows) == len(keys):
+        return _result(path, keys, np.asarray(matrix), wanted, required)
     return _result(path, [keys[i] for i in rows], matrix[rows], wanted, required)
 
 
@@ -275,7 +272,8 @@ def _parse_file(
         table.dim, head, number = header[1], rest, 2  # word2vec text: the header names the dimension
     if selection.wanted is None:  # room for every row at once: no copy when the matrix grows
         table.rows_hint = header[0] if header else _rows_hint(path, head)
-    for block in _blocks(file, head, CHUNK_BYTES):
+    size = CHUNK_BYTES if selection.wanted is None else 8 * CHUNK_BYTES  # few values: fewer, larger blocks
+    for block in _blocks(file, head, size):
         lines = _parse_chunk_fast(block, path, selection, table) if fast else None
         if lines is None:
             lines = _parse_lines(_text_lines(block, number, path), path, selection, table)
@@ -398,6 +396,7 @@ _PAD = 16  # newlines before a block's bytes: every value then has 16 bytes befo
 _LOW4, _HIGH4 = np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0xF0F0F0F0F0F0F0F0)
 _ASCII0, _SIX = np.uint64(0x3030303030303030), np.uint64(0x0606060606060606)
 _POWERS = 10.0 ** np.arange(16)
+_SIGNS = np.array([1.0, -1.0])
 _COLUMNS = np.arange(32)
 
 
@@ -422,6 +421,7 @@ def _window_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _MASK_LOW, _MASK_HIGH, _FAST_SHAPE = _window_masks()
+_FAST_SHAPE_SHORT = _FAST_SHAPE & (np.arange(17 * 17) < 17 * 9)  # 8 bytes or fewer: the low word alone
 
 
 def _eight_digits(v: np.ndarray) -> np.ndarray:
@@ -440,43 +440,63 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, dots: n
     fast)``: where ``fast`` is False the value has another form (a sign +, an exponent, no dot, more than
     14 digits, nan...) and ``values`` is meaningless. Where True, ``values`` equals ``float(text)``:
 
-    * the 16 bytes that end with the value are gathered as two words (``high``, ``low``), every byte
-      that is not a digit of the value is masked to 0, and each word's low nibbles give 8 digit values;
-    * S = the integer of those 16 digits with the dot as a 0, exact in float64 (< 10^15 < 2^53);
+    * the 8 bytes that end with the value (16 if it is longer) are gathered as a little-endian word
+      (two), every byte that is not a digit of the value is masked to 0, and the low nibbles of the bytes
+      give the digit values;
+    * S = the integer of those digits with the dot as a 0, exact in float64 (< 10^15 < 2^53);
     * with f digits after the dot, I = ⌊S / 10^(f+1)⌋ is the part before it and M = S − 9·10^f·I is all
       the digits as one integer, exactly;
     * the value is M / 10^f: both exact, so one correctly rounded division, as ``float()`` gives.
     """
     words = buf.view(np.uint64)
-    at = (ends - 8).astype(np.uint64)  # the low word is buf[ends-8:ends], the high word the 8 bytes before
+    negative = buf[starts] == 45  # "-"
+    length = np.minimum(ends - starts - negative, 16)  # digits and dot
+    fraction = np.minimum(ends - dots - 1, 15)  # -1: no dot
+    shape = 17 * length + fraction + 1
+    low = _word_before(words, ends)
+    values, fast = _digits_value(low, None, shape, fraction, negative)  # right if 8 bytes or fewer
+    longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes need the word before too
+    if len(longer):
+        high = _word_before(words, ends[longer] - 8)
+        values[longer], fast[longer] = _digits_value(
+            low[longer], high, shape[longer], fraction[longer], negative[longer]
+        )
+    return values, fast
+
+
+def _word_before(words: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The 8 bytes before each of ``ends`` (positions in the bytes of ``words``) as little-endian uint64."""
+    at = (ends - 8).astype(np.uint64)
     index = (at >> np.uint64(3)).astype(np.intp)
     shift = (at & np.uint64(7)) << np.uint64(3)
-    back = np.uint64(64) - shift  # a shift by 64 gives 0 in numpy
-    middle = words[index]
-    low = (middle >> shift) | (words[index + 1] << back)
-    high = (words[index - 1] >> shift) | (middle << back)
-    negative = buf[starts] == 45  # "-"
-    length = np.minimum(ends - starts - negative, 16)
-    fraction = np.minimum(ends - dots - 1, 15)  # -1: no dot
-    masks = 17 * length + fraction + 1
-    mask_low, mask_high = _MASK_LOW[masks], _MASK_HIGH[masks]
-    low &= mask_low
-    high &= mask_high
-    digits_low, digits_high = low & _LOW4, high & _LOW4
-    wrong = (low ^ digits_low) ^ (mask_low & _ASCII0)  # a kept byte is not 0x30-0x3F
-    wrong |= (high ^ digits_high) ^ (mask_high & _ASCII0)
-    wrong |= (digits_low + _SIX) & _HIGH4  # a low nibble above 9
-    wrong |= (digits_high + _SIX) & _HIGH4
-    fast = _FAST_SHAPE[masks] & (wrong == 0)
-    whole = _eight_digits(digits_high)
-    whole *= np.uint64(10**8)
-    whole += _eight_digits(digits_low)
+    return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))  # << 64 gives 0
+
+
+def _digits_value(
+    low: np.ndarray, high: np.ndarray | None, shape: np.ndarray, fraction: np.ndarray, negative: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The values whose last 8 bytes are ``low`` (and the 8 before ``high``, or None if it has no digit)."""
+    mask_low = _MASK_LOW[shape]
+    low = low & mask_low
+    digits = low & _LOW4
+    wrong = (low ^ digits) ^ (mask_low & _ASCII0)  # a kept byte is not 0x30-0x3F
+    wrong |= (digits + _SIX) & _HIGH4  # or its low nibble is above 9
+    whole = _eight_digits(digits)
+    if high is None:
+        fast = _FAST_SHAPE_SHORT[shape] & (wrong == 0)
+    else:
+        mask_high = _MASK_HIGH[shape]
+        high = high & mask_high
+        digits = high & _LOW4
+        wrong |= (high ^ digits) ^ (mask_high & _ASCII0)
+        wrong |= (digits + _SIX) & _HIGH4
+        fast = _FAST_SHAPE[shape] & (wrong == 0)
+        whole += _eight_digits(digits) * np.uint64(10**8)
     whole = whole.astype(np.float64)
     power = _POWERS[fraction]  # fraction -1 reads 10^15: no matter, not fast
     before = np.floor(whole / (power * 10))
     values = whole - before * (power * 9)
-    values /= power
-    values.view(np.uint64)[...] |= negative.astype(np.uint64) << np.uint64(63)  # the sign ("-0.0" too)
+    values /= _SIGNS[negative.view(np.uint8)] * power  # -0.0 for "-0.0", as float() gives
     return values, fast
 
 
@@ -530,15 +550,19 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
             names = window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
     except UnicodeDecodeError:
         return None  # the reference names the line
+    if selection.lowercase:
+        names = names.lower()  # as word by word: a newline stops the context of a final sigma
     words: list[str | None] = names.split("\n")  # type: ignore[assignment]
     for i in np.flatnonzero(blank).tolist():
         words[i] = None
     lines = len(starts)
-    kept = selection.keep(words)
+    kept = selection.keep(words, lowered=True)
     if not kept:
         return lines
-    kept_words: list[str] = [words[i] for i in kept]  # type: ignore[misc]
-    rows = _kept_values(text, buf, np.array(kept), len(kept) == len(words) - int(blank.sum()), first, stops)
+    every = len(kept) == len(words)
+    kept_words: list[str] = words if every else [words[i] for i in kept]  # type: ignore[assignment,misc]
+    every = every or len(kept) == len(words) - int(blank.sum())
+    rows = _kept_values(text, buf, np.array(kept), every, first, stops)
     if rows is None or (table.dim and rows.shape[1] != table.dim):
         selection.forget(kept_words)
         return None
@@ -566,7 +590,7 @@ def _kept_values(
     inside = slice(_PAD - 1, len(places) - 32)  # from the newline before the first line to the last's
     places, kinds, separator = places[inside], kinds[inside], separator[inside]
     starts, ends = places[:-1] + 1, places[1:]
-    dots = np.where(np.diff(separator) == 2, special[separator[:-1] + 1], ends)  # one dot in the span
+    dots = special[separator[:-1] + 1]  # the span's first dot, or its end if it has none
     # a value: a span after a space, not empty (a line's first span is its word)
     value = (kinds[:-1] == 32) & (ends > starts)
     line_starts = np.flatnonzero(kinds[:-1] == 10)
