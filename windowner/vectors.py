@@ -167,7 +167,8 @@ class _Table:
         if self.matrix is None:
             self.matrix = np.empty((max(self.rows_hint, len(words), 16), self.dim), dtype=np.float32)
         if n + len(words) > len(self.matrix):
-            self.matrix.resize((max(2 * len(self.matrix), n + len(words)), self.dim), refcheck=False)
+            more = max(len(self.matrix) + len(self.matrix) // 4, n + len(words))  # not 2x: peak memory
+            self.matrix.resize((more, self.dim), refcheck=False)
         self.matrix[n : n + len(words)] = rows
         self.words.extend(words)
 
@@ -199,6 +200,8 @@ def _select(
 ) -> tuple[list[str], np.ndarray]:
     """What :func:`read_vectors` returns, from every row of a file (as the cache keeps them)."""
     keys = "\n".join(words).lower().split("\n") if lowercase else list(words)  # as word by word
+    if wanted is None and len(set(keys)) == len(keys):
+        return _result(path, keys, np.asarray(matrix), wanted, required)  # every row
     rows = _Selection(wanted, lowercase, dedupe=True).keep(keys, lowered=True)  # type: ignore[arg-type]
     if len(rows) == len(keys):
         return _result(path, keys, np.asarray(matrix), wanted, required)
@@ -394,34 +397,25 @@ def _to_float32(values: list[str], dim: int, words: list[str], numbers: list[int
 
 _PAD = 16  # newlines before a block's bytes: every value then has 16 bytes before its end
 _LOW4, _HIGH4 = np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0xF0F0F0F0F0F0F0F0)
+_LOW7, _HIGH1 = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
+_DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)
 _ASCII0, _SIX = np.uint64(0x3030303030303030), np.uint64(0x0606060606060606)
 _POWERS = 10.0 ** np.arange(16)
-_SIGNS = np.array([1.0, -1.0])
 _COLUMNS = np.arange(32)
 
 
-def _window_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Byte masks of a value in the 16 bytes that end with it, indexed ``17 * length + fraction + 1``.
-
-    ``length`` counts its digits and dot (not a sign; 16: 16 or more), ``fraction`` the digits after the
-    dot (-1: no dot; 15: 15 or more). The mask keeps the digit bytes, as two little-endian words: bytes
-    0-7 (``high``, the first digits) and 8-15 (``low``). The third table says which shapes the fast
-    conversion takes: a dot, at least one digit, at most 14 digits.
-    """
-    low, high = np.zeros(17 * 17, dtype=np.uint64), np.zeros(17 * 17, dtype=np.uint64)
+def _fast_shapes(longest: int) -> np.ndarray:
+    """Which ``17 * length + fraction + 1`` the fast conversion takes: ``length`` bytes of digits and one
+    dot (2 to ``longest``), ``fraction`` digits after the dot (0 to length - 1; -1 is no dot)."""
     shapes = np.zeros(17 * 17, dtype=bool)
-    for length in range(17):
-        for fraction in range(-1, 16):
-            dot = 15 - fraction if fraction >= 0 else 16
-            keep = bytes(0xFF if j >= 16 - length and j != dot else 0 for j in range(16))
-            high[17 * length + fraction + 1] = int.from_bytes(keep[:8], "little")
-            low[17 * length + fraction + 1] = int.from_bytes(keep[8:], "little")
-            shapes[17 * length + fraction + 1] = 2 <= length <= 15 and 0 <= fraction < length
-    return low, high, shapes
+    for length in range(2, longest + 1):
+        shapes[17 * length + 1 : 17 * length + length + 1] = True
+    return shapes
 
 
-_MASK_LOW, _MASK_HIGH, _FAST_SHAPE = _window_masks()
-_FAST_SHAPE_SHORT = _FAST_SHAPE & (np.arange(17 * 17) < 17 * 9)  # 8 bytes or fewer: the low word alone
+_FAST_SHORT, _FAST_SHAPE = _fast_shapes(8), _fast_shapes(15)
+# the n last bytes of a little-endian word
+_KEEP = np.array([(2**64 - 1) << (64 - 8 * n) & (2**64 - 1) for n in range(9)], dtype=np.uint64)
 
 
 def _eight_digits(v: np.ndarray) -> np.ndarray:
@@ -433,16 +427,16 @@ def _eight_digits(v: np.ndarray) -> np.ndarray:
     return (v * np.uint64(10000 * 2**32 + 1)) >> np.uint64(32)
 
 
-def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, dots: np.ndarray) -> tuple:
-    """Values ``[-]digits.digits`` of ``buf[starts:ends]`` (dot at ``dots``) as float64, and which were.
+def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values ``[-]digits.digits`` of ``buf[starts:ends]`` as float64, and which were of that form.
 
     ``buf`` is uint8, 8-byte aligned, with 16 bytes before and 8 after every value. Returns ``(values,
     fast)``: where ``fast`` is False the value has another form (a sign +, an exponent, no dot, more than
     14 digits, nan...) and ``values`` is meaningless. Where True, ``values`` equals ``float(text)``:
 
     * the 8 bytes that end with the value (16 if it is longer) are gathered as a little-endian word
-      (two), every byte that is not a digit of the value is masked to 0, and the low nibbles of the bytes
-      give the digit values;
+      (two), the bytes before the value and its sign are masked to 0, the dot is found (the byte equal
+      to ``.``, SWAR) and masked too, and the low nibbles of the other bytes are its digits;
     * S = the integer of those digits with the dot as a 0, exact in float64 (< 10^15 < 2^53);
     * with f digits after the dot, I = ⌊S / 10^(f+1)⌋ is the part before it and M = S − 9·10^f·I is all
       the digits as one integer, exactly;
@@ -451,16 +445,12 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, dots: n
     words = buf.view(np.uint64)
     negative = buf[starts] == 45  # "-"
     length = np.minimum(ends - starts - negative, 16)  # digits and dot
-    fraction = np.minimum(ends - dots - 1, 15)  # -1: no dot
-    shape = 17 * length + fraction + 1
     low = _word_before(words, ends)
-    values, fast = _digits_value(low, None, shape, fraction, negative)  # right if 8 bytes or fewer
+    values, fast = _digits_value(low, None, length, negative)  # right if 8 bytes or fewer
     longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes need the word before too
     if len(longer):
         high = _word_before(words, ends[longer] - 8)
-        values[longer], fast[longer] = _digits_value(
-            low[longer], high, shape[longer], fraction[longer], negative[longer]
-        )
+        values[longer], fast[longer] = _digits_value(low[longer], high, length[longer], negative[longer])
     return values, fast
 
 
@@ -472,31 +462,52 @@ def _word_before(words: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))  # << 64 gives 0
 
 
+def _dot_bytes(word: np.ndarray) -> np.ndarray:
+    """0x80 in each byte of ``word`` that is ``.``, 0 elsewhere (exact zero-byte test of ``word ^ ....``)."""
+    x = word ^ _DOTS
+    return ~(((x & _LOW7) + _LOW7) | x) & _HIGH1
+
+
 def _digits_value(
-    low: np.ndarray, high: np.ndarray | None, shape: np.ndarray, fraction: np.ndarray, negative: np.ndarray
+    low: np.ndarray, high: np.ndarray | None, length: np.ndarray, negative: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The values whose last 8 bytes are ``low`` (and the 8 before ``high``, or None if it has no digit)."""
-    mask_low = _MASK_LOW[shape]
-    low = low & mask_low
+    """The values whose last 8 bytes are ``low`` (and the 8 before ``high``, None if it holds no digit)."""
+    keep = _KEEP[np.minimum(length, 8)]  # the value's bytes in the low word
+    low = low & keep
+    dot = _dot_bytes(low)
+    below = dot - np.uint64(1)
+    one_dot = (dot & below) == 0
+    fraction = (63 - np.bitwise_count(below).astype(np.int64)) >> 3  # bytes after the dot; -1: none
+    keep ^= (dot >> np.uint64(7)) * np.uint64(0xFF)  # the digits: not the dot
+    low &= keep
     digits = low & _LOW4
-    wrong = (low ^ digits) ^ (mask_low & _ASCII0)  # a kept byte is not 0x30-0x3F
+    wrong = (low ^ digits) ^ (keep & _ASCII0)  # a digit byte is not 0x30-0x3F
     wrong |= (digits + _SIX) & _HIGH4  # or its low nibble is above 9
     whole = _eight_digits(digits)
     if high is None:
-        fast = _FAST_SHAPE_SHORT[shape] & (wrong == 0)
+        shapes = _FAST_SHORT
     else:
-        mask_high = _MASK_HIGH[shape]
-        high = high & mask_high
+        keep = _KEEP[length - 8]
+        high = high & keep
+        dot_high = _dot_bytes(high)
+        below = dot_high - np.uint64(1)
+        single = (dot_high != 0) & ((dot_high & below) == 0)
+        one_dot = np.where(dot == 0, single, one_dot & (dot_high == 0))  # one dot in all 16 bytes
+        fraction = np.where(dot == 0, 8 + ((63 - np.bitwise_count(below).astype(np.int64)) >> 3), fraction)
+        keep ^= (dot_high >> np.uint64(7)) * np.uint64(0xFF)
+        high &= keep
         digits = high & _LOW4
-        wrong |= (high ^ digits) ^ (mask_high & _ASCII0)
+        wrong |= (high ^ digits) ^ (keep & _ASCII0)
         wrong |= (digits + _SIX) & _HIGH4
-        fast = _FAST_SHAPE[shape] & (wrong == 0)
         whole += _eight_digits(digits) * np.uint64(10**8)
+        shapes = _FAST_SHAPE
+    fast = shapes[17 * length + np.minimum(fraction, 15) + 1] & one_dot & (wrong == 0)
     whole = whole.astype(np.float64)
     power = _POWERS[fraction]  # fraction -1 reads 10^15: no matter, not fast
     before = np.floor(whole / (power * 10))
     values = whole - before * (power * 9)
-    values /= _SIGNS[negative.view(np.uint8)] * power  # -0.0 for "-0.0", as float() gives
+    values /= power
+    values.view(np.uint64)[...] |= negative.astype(np.uint64) << np.uint64(63)  # the sign, "-0.0" too
     return values, fast
 
 
@@ -580,17 +591,14 @@ def _kept_values(
         pieces = [text[a:b] for a, b in zip(first[kept].tolist(), (stops[kept] + 1).tolist(), strict=True)]
         text = b"\n" * _PAD + b"".join(pieces) + b"\n" * 32
         buf = np.frombuffer(text, dtype=np.uint8)
-    # separators (space, newline) and dots, in order; a span runs from one separator to the next
-    special = np.flatnonzero((buf <= 32) | (buf == 46))
-    kinds = buf[special]
-    separator = np.flatnonzero(kinds != 46)
-    places, kinds = special[separator], kinds[separator]
+    # separators (space, newline) in order; a span runs from one to the next
+    places = np.flatnonzero(buf <= 32)
+    kinds = buf[places]
     if not ((kinds == 32) | (kinds == 10)).all():
         return None  # another control byte
     inside = slice(_PAD - 1, len(places) - 32)  # from the newline before the first line to the last's
-    places, kinds, separator = places[inside], kinds[inside], separator[inside]
+    places, kinds = places[inside], kinds[inside]
     starts, ends = places[:-1] + 1, places[1:]
-    dots = special[separator[:-1] + 1]  # the span's first dot, or its end if it has none
     # a value: a span after a space, not empty (a line's first span is its word)
     value = (kinds[:-1] == 32) & (ends > starts)
     line_starts = np.flatnonzero(kinds[:-1] == 10)
@@ -602,7 +610,7 @@ def _kept_values(
         counts = counts[kept]
     if not counts[0] or not (counts == counts[0]).all():
         return None
-    values, fast = _parse_values(buf[: len(buf) // 8 * 8], starts, ends, dots)  # words too: dropped below
+    values, fast = _parse_values(buf[: len(buf) // 8 * 8], starts, ends)  # words too: dropped below
     with np.errstate(over="ignore"):
         result = values.astype(np.float32)
     slow = np.flatnonzero(value & ~fast)
