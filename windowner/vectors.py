@@ -515,9 +515,9 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
     """Parse a block of whole lines as :func:`_parse_lines` would; returns the number of lines, or None
     (and changes nothing) when the block is not one it handles: then the reference parses it.
 
-    Lines: the line ends and each line's first space are found with numpy; the words are decoded in one
-    call; the selection runs over them in Python. Values: the kept lines' bytes (the whole block when
-    every line is kept) are split at spaces and newlines, and :func:`_parse_values` converts them.
+    The bytes are split at spaces and newlines with numpy (:func:`_spans`); a line's first span is its
+    word, the others its values, which :func:`_parse_values` converts. When only some words are wanted,
+    the words are found first (:func:`_some_lines`) and only their lines are split and converted.
     """
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -530,10 +530,56 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
     if not data.endswith(b"\n"):
         data += b"\n"
     text = b"\n" * _PAD + data + b"\n" * 32
-    buf = np.frombuffer(text, dtype=np.uint8)
+    parsed = (_every_line if selection.wanted is None else _some_lines)(text, selection)
+    if parsed is None:
+        return None
+    lines, words, rows = parsed
+    if words:
+        if table.dim and rows.shape[1] != table.dim:
+            selection.forget(words)
+            return None  # the reference says which line is wrong
+        table.dim = rows.shape[1]
+        table.add(words, rows)
+    return lines
 
+
+Parsed = tuple[int, list[str], np.ndarray]  # lines in the block, kept words, their vectors
+
+
+def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
+    """Every line's word is a candidate (no ``wanted``): split the whole block at once."""
+    spans = _spans(text)
+    if spans is None:
+        return None
+    starts, ends, value, firsts, counts = spans
+    word_starts, word_ends = starts[firsts], ends[firsts]
+    blank = (counts == 0) & (word_ends == word_starts)  # empty, or spaces only
+    if ((counts == 0) & ~blank).any():
+        return None  # a word without values: an error, or the reference's rstrip decides the word
+    try:
+        bounds = zip(word_starts.tolist(), word_ends.tolist(), strict=True)
+        names = b"\n".join([text[a:b] for a, b in bounds]).decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # the reference names the line
+    valued = counts[~blank]
+    if len(valued) and (valued != valued[0]).any():
+        return None  # lines with different numbers of values: the reference says which line is wrong
+    words = _words(names, blank, selection)
+    kept = selection.keep(words, lowered=True)
+    rows = _rows(text, starts, ends, value, len(valued)) if kept else None
+    if rows is None:
+        selection.forget([words[i] for i in kept])  # type: ignore[misc]
+        return None if kept else (len(words), [], np.zeros((0, 0), dtype=np.float32))
+    if len(kept) < len(valued):  # rows of the kept lines among the lines with values
+        rows = rows[(np.cumsum(~blank) - 1)[kept]]
+    return len(words), [words[i] for i in kept], rows  # type: ignore[misc]
+
+
+def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
+    """Only the wanted words: find each line's word first, then split and convert only their lines."""
+    buf = np.frombuffer(text, dtype=np.uint8)
     # lines: [starts, stops) without the newline; the word ends at the first space (at stops if none)
-    newlines = np.flatnonzero(buf[: _PAD + len(data)] == 10)[_PAD - 1 :]
+    newlines = np.flatnonzero(buf[: len(text) - 32] == 10)[_PAD - 1 :]
     starts, stops = newlines[:-1] + 1, newlines[1:]
     window = buf[starts[:, None] + _COLUMNS]  # the 32 bytes from each line's start
     length = np.argmax(window == 32, axis=1)
@@ -546,8 +592,7 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
     # a line with a word must hold a value: its last byte (before one trailing space) is visible ASCII
     last = stops - 1 - (buf[stops - 1] == 32)
     valued = (last > first) & (buf[last] > 32) & (buf[last] < 128)
-    odd = np.flatnonzero(~valued & ~blank)
-    for i in odd.tolist():
+    for i in np.flatnonzero(~valued & ~blank).tolist():
         if text[starts[i] : stops[i]].strip(b" "):
             return None  # no value, or other trailing bytes: the reference's rstrip decides
         blank[i] = True  # spaces only
@@ -561,55 +606,66 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
             names = window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
     except UnicodeDecodeError:
         return None  # the reference names the line
+    words = _words(names, blank, selection)
+    kept = selection.keep(words, lowered=True)
+    if not kept:
+        return len(words), [], np.zeros((0, 0), dtype=np.float32)
+    kept_words: list[str] = [words[i] for i in kept]  # type: ignore[misc]
+    # the kept lines' values, from the space after the word, in a smaller block
+    lines = np.array(kept)
+    bounds = zip(first[lines].tolist(), (stops[lines] + 1).tolist(), strict=True)
+    values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * 32
+    spans = _spans(values_text)
+    if spans is not None:
+        starts, ends, value, firsts, counts = spans
+        if counts[0] and (counts == counts[0]).all():
+            rows = _rows(values_text, starts, ends, value, len(kept))
+            if rows is not None:
+                return len(words), kept_words, rows
+    selection.forget(kept_words)
+    return None  # the reference says which line is wrong
+
+
+def _words(names: str, blank: np.ndarray, selection: _Selection) -> list[str | None]:
+    """The words of a block's lines (joined by newlines), None for a blank line, lowercased if asked."""
     if selection.lowercase:
         names = names.lower()  # as word by word: a newline stops the context of a final sigma
     words: list[str | None] = names.split("\n")  # type: ignore[assignment]
     for i in np.flatnonzero(blank).tolist():
         words[i] = None
-    lines = len(starts)
-    kept = selection.keep(words, lowered=True)
-    if not kept:
-        return lines
-    every = len(kept) == len(words)
-    kept_words: list[str] = words if every else [words[i] for i in kept]  # type: ignore[assignment,misc]
-    every = every or len(kept) == len(words) - int(blank.sum())
-    rows = _kept_values(text, buf, np.array(kept), every, first, stops)
-    if rows is None or (table.dim and rows.shape[1] != table.dim):
-        selection.forget(kept_words)
-        return None
-    table.dim = rows.shape[1]
-    table.add(kept_words, rows)
-    return lines
+    return words
 
 
-def _kept_values(
-    text: bytes, buf: np.ndarray, kept: np.ndarray, every: bool, first: np.ndarray, stops: np.ndarray
-) -> np.ndarray | None:
-    """The float32 vectors ``(len(kept), dim)`` of the kept lines, or None if one is not simple or they
-    do not all have the same number of values (the reference then says which line is wrong)."""
-    if not every:  # a few lines: copy their values (from the space after the word) into a smaller buffer
-        pieces = [text[a:b] for a, b in zip(first[kept].tolist(), (stops[kept] + 1).tolist(), strict=True)]
-        text = b"\n" * _PAD + b"".join(pieces) + b"\n" * 32
-        buf = np.frombuffer(text, dtype=np.uint8)
-    # separators (space, newline) in order; a span runs from one to the next
+def _spans(text: bytes) -> tuple[np.ndarray, ...] | None:
+    """Split padded lines at spaces and newlines: ``(starts, ends, value, firsts, counts)``.
+
+    Span i is ``text[starts[i]:ends[i]]``; ``value`` marks the values (spans after a space, not empty);
+    ``firsts`` are the index of each line's first span (its word); ``counts`` its number of values. None
+    if the text holds another control byte.
+    """
+    buf = np.frombuffer(text, dtype=np.uint8)
     places = np.flatnonzero(buf <= 32)
     kinds = buf[places]
     if not ((kinds == 32) | (kinds == 10)).all():
-        return None  # another control byte
+        return None
     inside = slice(_PAD - 1, len(places) - 32)  # from the newline before the first line to the last's
     places, kinds = places[inside], kinds[inside]
     starts, ends = places[:-1] + 1, places[1:]
-    # a value: a span after a space, not empty (a line's first span is its word)
     value = (kinds[:-1] == 32) & (ends > starts)
-    line_starts = np.flatnonzero(kinds[:-1] == 10)
-    if value.sum() == len(value) - len(line_starts):  # no empty span: each line is a word, then values
-        counts = np.diff(line_starts, append=len(value)) - 1
+    firsts = np.flatnonzero(kinds[:-1] == 10)
+    if value.sum() == len(value) - len(firsts):  # no empty span: each line is a word, then values
+        counts = np.diff(firsts, append=len(value)) - 1
     else:
-        counts = np.diff(np.cumsum(value)[line_starts], append=value.sum()) + value[line_starts]
-    if every:
-        counts = counts[kept]
-    if not counts[0] or not (counts == counts[0]).all():
-        return None
+        counts = np.diff(np.cumsum(value)[firsts], append=value.sum()) + value[firsts]
+    return starts, ends, value, firsts, counts
+
+
+def _rows(
+    text: bytes, starts: np.ndarray, ends: np.ndarray, value: np.ndarray, rows: int
+) -> np.ndarray | None:
+    """The values (spans marked ``value``) as float32 ``(rows, dim)``, or None if one is not a finite
+    number (the reference then says which)."""
+    buf = np.frombuffer(text, dtype=np.uint8)
     values, fast = _parse_values(buf[: len(buf) // 8 * 8], starts, ends)  # words too: dropped below
     with np.errstate(over="ignore"):
         result = values.astype(np.float32)
@@ -622,8 +678,7 @@ def _kept_values(
                 result[slow] = np.array(tokens, dtype=np.float32)
         except (UnicodeDecodeError, ValueError):
             return None
-    result = result[value]
-    result = result.reshape(len(counts), -1)
+    result = result[value].reshape(rows, -1)
     return result if np.isfinite(result).all() else None
 
 
