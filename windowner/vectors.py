@@ -134,8 +134,9 @@ class _Selection:
             candidates = list(range(len(words)))
             if not self.dedupe:
                 return candidates
-            if len(set(words)) == len(words) and self.seen.isdisjoint(words):  # the usual case, at C speed
-                self.seen.update(words)  # type: ignore[arg-type]
+            new = set(words)
+            if len(new) == len(words) and self.seen.isdisjoint(new):  # the usual case, at C speed
+                self.seen |= new  # type: ignore[arg-type]
                 return candidates
         if not self.dedupe:
             return candidates
@@ -556,11 +557,9 @@ def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
     blank = (counts == 0) & (word_ends == word_starts)  # empty, or spaces only
     if ((counts == 0) & ~blank).any():
         return None  # a word without values: an error, or the reference's rstrip decides the word
-    try:
-        bounds = zip(word_starts.tolist(), word_ends.tolist(), strict=True)
-        names = b"\n".join([text[a:b] for a, b in bounds]).decode("utf-8")
-    except UnicodeDecodeError:
-        return None  # the reference names the line
+    names = _names(text, word_starts, word_ends)
+    if names is None:
+        return None  # not UTF-8: the reference names the line
     valued = counts[~blank]
     if len(valued) and (valued != valued[0]).any():
         return None  # lines with different numbers of values: the reference says which line is wrong
@@ -572,7 +571,7 @@ def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
         return None if kept else (len(words), [], np.zeros((0, 0), dtype=np.float32))
     if len(kept) < len(valued):  # rows of the kept lines among the lines with values
         rows = rows[(np.cumsum(~blank) - 1)[kept]]
-    return len(words), [words[i] for i in kept], rows  # type: ignore[misc]
+    return len(words), words if len(kept) == len(words) else [words[i] for i in kept], rows  # type: ignore
 
 
 def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
@@ -596,16 +595,9 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
         if text[starts[i] : stops[i]].strip(b" "):
             return None  # no value, or other trailing bytes: the reference's rstrip decides
         blank[i] = True  # spaces only
-    try:
-        if len(far):
-            bounds = zip(starts.tolist(), first.tolist(), strict=True)
-            names = b"\n".join([text[a:b] for a, b in bounds]).decode("utf-8")
-        else:  # each word and a newline, straight from the windows
-            length = first - starts
-            window[np.arange(len(window)), length] = 10
-            names = window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
-    except UnicodeDecodeError:
-        return None  # the reference names the line
+    names = _names(text, starts, first)
+    if names is None:
+        return None  # not UTF-8: the reference names the line
     words = _words(names, blank, selection)
     kept = selection.keep(words, lowered=True)
     if not kept:
@@ -624,6 +616,20 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
                 return len(words), kept_words, rows
     selection.forget(kept_words)
     return None  # the reference says which line is wrong
+
+
+def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
+    """The texts ``text[starts[i]:ends[i]]`` (words, 31 bytes or fewer but rarely) joined by newlines, or
+    None if one is not UTF-8."""
+    length = ends - starts
+    try:
+        if len(length) and length.max() < len(_COLUMNS):  # each word and a newline, from 32-byte windows
+            window = np.frombuffer(text, dtype=np.uint8)[starts[:, None] + _COLUMNS]
+            window[np.arange(len(window)), length] = 10
+            return window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
+        return b"\n".join([text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _words(names: str, blank: np.ndarray, selection: _Selection) -> list[str | None]:
