@@ -660,3 +660,19 @@ def test_the_fast_conversion_takes_only_what_float_reads_alike():
         assert value == float(token) and np.signbit(value) == np.signbit(float(token)), token
         assert "." in token and "e" not in token.lower() and "+" not in token
     assert claimed > 1000  # the random tokens hold many plain decimals (1,479 with this seed)
+
+
+def test_a_folder_is_no_vectors_file(tmp_path):
+    for cache in (False, True):
+        with pytest.raises(WindownerError, match="is a directory") as info:
+            read_vectors(tmp_path, cache=cache)
+        assert str(tmp_path) in str(info.value)
+
+
+def test_gzipped_crlf_text_with_a_bom_is_parsed_fast(tmp_path, monkeypatch):
+    path = tmp_path / "v.txt.gz"
+    path.write_bytes(gzip.compress(("\ufeff" + glove_text().replace("\n", "\r\n")).encode("utf-8")))
+    monkeypatch.setattr(vectors, "_parse_lines", None)  # the reference is not needed
+    words, matrix = read_vectors(path, cache=False)
+    assert words == WORDS
+    np.testing.assert_array_equal(matrix, MATRIX)

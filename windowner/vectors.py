@@ -5,10 +5,10 @@
 * **GloVe**: no header; every line is ``word v1 v2 ... vd``.
 * **word2vec text** (``-binary 0``, fastText ``.vec``): a first line ``count dim``, then lines as GloVe's.
 * **word2vec binary** (``-binary 1``, ``.bin``): a first line ``count dim``, then for each word its UTF-8
-  bytes, a space, ``dim`` little-endian float32 (4·dim bytes), and optionally a newline. A header line
-  followed by a line whose part after the first space is not made of number characters (digits, signs,
-  ``.``, ``e``, ``nan``/``inf`` letters, spaces) is binary; such raw float bytes essentially never look
-  like text.
+  bytes, a space, ``dim`` little-endian float32 (4·dim bytes), and optionally a newline. After a header,
+  the file is binary unless the part of the second line after its first space is made of number
+  characters (digits, signs, ``.``, ``e``, the letters of ``nan`` and ``inf``, spaces) and holds at least
+  min(dim, 2) values: raw float32 bytes would have to be such characters up to a newline byte.
 
 A file ending in ``.gz`` is read through gzip; a byte-order mark is ignored; line ends may be ``\\n``,
 ``\\r\\n`` or ``\\r``. A line's **word** is everything before its first ASCII space (a word may hold a
@@ -18,22 +18,24 @@ are read; the first occurrence of each word (each lowercased form) is kept, the 
 as files are sorted by frequency. Only the lines of kept words are checked and parsed into numbers.
 
 **Two parsers, one result.** :func:`_parse_lines` is the reference: one line at a time, readable, slow.
-:func:`_parse_chunk_fast` does the same for a block of lines with numpy, tens of times faster: it finds the
-line ends, each line's first space and the values with vectorised byte arithmetic, and converts each value
-``[-]digits.digits`` exactly as ``float(text)`` then float32 do (the digits as an exact integer M, the value
-M / 10^f in one correctly rounded float64 division, Clinger's fast path, then float32). Every block it is
-not sure of (a stray carriage return, control bytes, a line without values, a value it cannot convert, a
-count that does not match) goes to the reference, which parses it or raises the error, so both give the
-same words, the same float32 bits and the same one-line errors. The file is read in blocks of
-:data:`CHUNK_BYTES`, so memory holds one block and the result, never the whole text.
+:func:`_parse_chunk_fast` does the same for a block of lines with numpy (about twice as fast on GloVe 6B;
+``benchmarks/vectors.py`` measures it): it splits the block at spaces and newlines, takes each line's
+first span as its word and converts every value ``[-]digits.digits`` exactly as ``float(text)`` then
+float32 do (the digits as an exact integer M, the value M / 10^f in one correctly rounded float64
+division: Clinger's fast path; then float32). Any block it is not sure of (a lone carriage return,
+control bytes, a line without values, a value it cannot convert, counts that do not match) goes to the
+reference, which parses it or raises the error, so both give the same words, the same float32 bits and
+the same one-line errors. The file is read in blocks of :data:`CHUNK_BYTES`, so memory holds one block
+and the result, never the whole text.
 
 **Cache.** ``read_vectors(..., cache=True)`` keeps the parsed file, every row in file order, as a float32
 ``.npy`` and a vocabulary text file (one word a line) in :func:`cache_folder`, named after the source
-file's absolute path, size and modification time. The next call reads them (memory-mapped) instead of the
-text; a changed source has another name, and a cache entry that does not load as such (a bad ``.npy``, a
-word count that is not its row count, another dtype, a missing file) is rebuilt, never trusted. Entries are
-written under temporary names and renamed into place (two processes building the same entry write the
-same bytes). A folder that cannot be written just means no cache. Delete the folder to clear the cache.
+file's absolute path, size and modification time. The next call reads them (memory-mapped, copy on
+write) instead of the text; a changed source has another name, and an entry that does not load as such
+(a bad ``.npy``, a word count that is not its row count, another dtype, a missing file, a value that is
+not finite) is rebuilt, never trusted. Entries are written under temporary names and renamed into place
+(two processes building the same entry write the same bytes). A folder that cannot be written just means
+no cache (and a warning). Delete the folder to clear the cache.
 """
 
 from __future__ import annotations
