@@ -448,12 +448,25 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
     words = buf.view(np.uint64)
     negative = buf[starts] == 45  # "-"
     length = np.minimum(ends - starts - negative, 16)  # digits and dot
-    low = _word_before(words, ends)
-    values, fast = _digits_value(low, None, length, negative)  # right if 8 bytes or fewer
-    longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes need the word before too
+    whole, fraction, dots, wrong = _word_digits(_word_before(words, ends), np.minimum(length, 8))
+    fast = _FAST_SHORT[17 * length + fraction + 1] & (dots <= 1) & (wrong == 0)  # 8 bytes or fewer
+    longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes, the 8 before hold digits too
     if len(longer):
-        high = _word_before(words, ends[longer] - 8)
-        values[longer], fast[longer] = _digits_value(low[longer], high, length[longer], negative[longer])
+        high, high_fraction, high_dots, high_wrong = _word_digits(
+            _word_before(words, ends[longer] - 8), length[longer] - 8
+        )
+        whole[longer] += high * np.uint64(10**8)
+        low_fraction = fraction[longer]
+        fraction[longer] = np.where(low_fraction < 0, 8 + high_fraction, low_fraction)
+        one_dot = dots[longer] + high_dots == 1
+        fast[longer] = _FAST_SHAPE[17 * length[longer] + fraction[longer] + 1] & one_dot & (high_wrong == 0)
+        fast[longer] &= wrong[longer] == 0
+    whole = whole.astype(np.float64)
+    power = _POWERS[fraction]  # fraction -1 reads 10^15: no matter, not fast
+    before = np.floor(whole / (power * 10))
+    values = whole - before * (power * 9)
+    values /= power
+    values.view(np.uint64)[...] |= negative.astype(np.uint64) << np.uint64(63)  # the sign, "-0.0" too
     return values, fast
 
 
@@ -471,47 +484,23 @@ def _dot_bytes(word: np.ndarray) -> np.ndarray:
     return ~(((x & _LOW7) + _LOW7) | x) & _HIGH1
 
 
-def _digits_value(
-    low: np.ndarray, high: np.ndarray | None, length: np.ndarray, negative: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The values whose last 8 bytes are ``low`` (and the 8 before ``high``, None if it holds no digit)."""
-    keep = _KEEP[np.minimum(length, 8)]  # the value's bytes in the low word
-    low = low & keep
-    dot = _dot_bytes(low)
+def _word_digits(word: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The digits in the ``count`` last bytes of each ``word``: ``(integer, fraction, dots, wrong)``.
+
+    ``integer`` reads them with a dot as 0, ``fraction`` counts the bytes after the (first) dot, -1 if
+    none, ``dots`` counts the dots, ``wrong`` is not 0 if a byte is neither a digit nor a dot.
+    """
+    keep = _KEEP[count]
+    word = word & keep
+    dot = _dot_bytes(word)
     below = dot - np.uint64(1)
-    one_dot = (dot & below) == 0
-    fraction = (63 - np.bitwise_count(below).astype(np.int64)) >> 3  # bytes after the dot; -1: none
-    keep ^= (dot >> np.uint64(7)) * np.uint64(0xFF)  # the digits: not the dot
-    low &= keep
-    digits = low & _LOW4
-    wrong = (low ^ digits) ^ (keep & _ASCII0)  # a digit byte is not 0x30-0x3F
+    fraction = (63 - np.bitwise_count(below).astype(np.int64)) >> 3  # for one dot (none: -1)
+    keep ^= (dot >> np.uint64(7)) * np.uint64(0xFF)  # the digits: not the dots
+    word &= keep
+    digits = word & _LOW4
+    wrong = (word ^ digits) ^ (keep & _ASCII0)  # a digit byte is not 0x30-0x3F
     wrong |= (digits + _SIX) & _HIGH4  # or its low nibble is above 9
-    whole = _eight_digits(digits)
-    if high is None:
-        shapes = _FAST_SHORT
-    else:
-        keep = _KEEP[length - 8]
-        high = high & keep
-        dot_high = _dot_bytes(high)
-        below = dot_high - np.uint64(1)
-        single = (dot_high != 0) & ((dot_high & below) == 0)
-        one_dot = np.where(dot == 0, single, one_dot & (dot_high == 0))  # one dot in all 16 bytes
-        fraction = np.where(dot == 0, 8 + ((63 - np.bitwise_count(below).astype(np.int64)) >> 3), fraction)
-        keep ^= (dot_high >> np.uint64(7)) * np.uint64(0xFF)
-        high &= keep
-        digits = high & _LOW4
-        wrong |= (high ^ digits) ^ (keep & _ASCII0)
-        wrong |= (digits + _SIX) & _HIGH4
-        whole += _eight_digits(digits) * np.uint64(10**8)
-        shapes = _FAST_SHAPE
-    fast = shapes[17 * length + np.minimum(fraction, 15) + 1] & one_dot & (wrong == 0)
-    whole = whole.astype(np.float64)
-    power = _POWERS[fraction]  # fraction -1 reads 10^15: no matter, not fast
-    before = np.floor(whole / (power * 10))
-    values = whole - before * (power * 9)
-    values /= power
-    values.view(np.uint64)[...] |= negative.astype(np.uint64) << np.uint64(63)  # the sign, "-0.0" too
-    return values, fast
+    return _eight_digits(digits), fraction, np.bitwise_count(dot), wrong
 
 
 def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Table) -> int | None:
