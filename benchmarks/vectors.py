@@ -7,6 +7,8 @@ cases interleaved, ``--repeats`` times each; the table shows medians of
 
 * **load**: the seconds of the load call alone, measured inside the process (after imports);
 * **process**: the seconds of the whole process, interpreter start and imports included;
+* **CPU**: the process's user + system CPU seconds (less sensitive than wall time to other jobs on the
+  machine, though they still slow it through shared caches);
 * **peak RSS**: the process's maximum resident memory (``ru_maxrss`` from ``wait4``).
 
 The GloVe file is ``glove.6B.50d.txt`` (400k words, 50 dimensions): ``../shared/tools/get-glove`` writes
@@ -114,8 +116,10 @@ def installed(module: str) -> bool:
     return found.returncode == 0
 
 
-def run_case(case: str, glove: Path, conll: Path, npy: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """One fresh process: (seconds of the load call, seconds of the process, peak RSS in bytes)."""
+def run_case(
+    case: str, glove: Path, conll: Path, npy: Path, env: dict[str, str]
+) -> tuple[float, float, float, int]:
+    """One fresh process: seconds of the load call, of the process, its CPU seconds, peak RSS in bytes."""
     _, setup, statement, _ = CASES[case]
     code = (
         PRELUDE.format(root=str(ROOT), glove=str(glove), conll=str(conll), npy=str(npy))
@@ -131,7 +135,8 @@ def run_case(case: str, glove: Path, conll: Path, npy: Path, env: dict[str, str]
     process.stdout.close()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark case {case} failed")
-    return float(out.strip().splitlines()[-1]), wall, usage.ru_maxrss * 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return float(out.strip().splitlines()[-1]), wall, cpu, usage.ru_maxrss * 1024
 
 
 def main() -> None:
@@ -168,7 +173,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", prepare], env=env, check=True)  # the cache and the .npy
 
         load_before = os.getloadavg()
-        results: dict[str, list[tuple[float, float, int]]] = {case: [] for case in cases}
+        results: dict[str, list[tuple[float, float, float, int]]] = {case: [] for case in cases}
         for _ in range(args.repeats):
             for case in cases:  # (windowner-build leaves the cache it writes for the cached cases)
                 results[case].append(run_case(case, args.glove, args.conll, npy, env))
@@ -179,14 +184,11 @@ def main() -> None:
     print(f"\n`{command}`, {datetime.date.today()}, {platform.machine()} {os.cpu_count()} cores, ", end="")
     print(f"Python {platform.python_version()}; {args.glove.name} ({size / 1e6:.0f} MB), {args.repeats} runs")
     print(f"each, interleaved; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.\n")
-    print("| load | load call (s) | process (s) | peak RSS (MiB) |")
-    print("|---|---|---|---|")
+    print("| load | load call (s) | process (s) | process CPU (s) | peak RSS (MiB) |")
+    print("|---|---|---|---|---|")
     for case in cases:
-        calls, walls, peaks = zip(*results[case], strict=True)
-        print(
-            f"| {CASES[case][0]} | {statistics.median(calls):.3f} | {statistics.median(walls):.3f} "
-            f"| {statistics.median(peaks) / 2**20:.0f} |"
-        )
+        calls, walls, cpus, peaks = (statistics.median(column) for column in zip(*results[case], strict=True))
+        print(f"| {CASES[case][0]} | {calls:.3f} | {walls:.3f} | {cpus:.3f} | {peaks / 2**20:.0f} |")
 
 
 if __name__ == "__main__":
