@@ -650,10 +650,13 @@ def _spans(text: bytes) -> tuple[np.ndarray, ...] | None:
     starts, ends = places[:-1] + 1, places[1:]
     value = (kinds[:-1] == 32) & (ends > starts)
     firsts = np.flatnonzero(kinds[:-1] == 10)
+    nexts = np.empty_like(firsts)  # the next line's first span
+    nexts[:-1], nexts[-1:] = firsts[1:], len(value)
     if value.sum() == len(value) - len(firsts):  # no empty span: each line is a word, then values
-        counts = np.diff(firsts, append=len(value)) - 1
+        counts = nexts - firsts - 1
     else:
-        counts = np.diff(np.cumsum(value)[firsts], append=value.sum()) + value[firsts]
+        total = np.concatenate([[0], np.cumsum(value)])
+        counts = total[nexts] - total[firsts]
     return starts, ends, value, firsts, counts
 
 
