@@ -404,7 +404,8 @@ _LOW7, _HIGH1 = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
 _DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)
 _ASCII0, _SIX = np.uint64(0x3030303030303030), np.uint64(0x0606060606060606)
 _POWERS = 10.0 ** np.arange(16)
-_COLUMNS = np.arange(32)
+_TAIL = 48  # newlines after a block's bytes: a word's window, a value's last word fit before the end
+_COLUMNS = np.arange(_TAIL)  # the window of bytes read from a line's start to find its first space
 
 
 def _fast_shapes(longest: int) -> np.ndarray:
@@ -521,7 +522,7 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
         data = data.replace(b"\t", b" ")  # a tab-separated block: the same as spaces
     if not data.endswith(b"\n"):
         data += b"\n"
-    text = b"\n" * _PAD + data + b"\n" * 32
+    text = b"\n" * _PAD + data + b"\n" * _TAIL
     parsed = (_every_line if selection.wanted is None else _some_lines)(text, selection)
     if parsed is None:
         return None
@@ -569,9 +570,9 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     """Only the wanted words: find each line's word first, then split and convert only their lines."""
     buf = np.frombuffer(text, dtype=np.uint8)
     # lines: [starts, stops) without the newline; the word ends at the first space (at stops if none)
-    newlines = np.flatnonzero(buf[: len(text) - 32] == 10)[_PAD - 1 :]
+    newlines = np.flatnonzero(buf[: len(text) - _TAIL] == 10)[_PAD - 1 :]
     starts, stops = newlines[:-1] + 1, newlines[1:]
-    window = buf[starts[:, None] + _COLUMNS]  # the 32 bytes from each line's start
+    window = buf[starts[:, None] + _COLUMNS]  # the first bytes of each line
     length = np.argmax(window == 32, axis=1)
     first = np.minimum(starts + length, stops)
     blank = starts == stops
@@ -597,7 +598,7 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     # the kept lines' values, from the space after the word, in a smaller block
     lines = np.array(kept)
     bounds = zip(first[lines].tolist(), (stops[lines] + 1).tolist(), strict=True)
-    values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * 32
+    values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * _TAIL
     spans = _spans(values_text)
     if spans is not None:
         starts, ends, value, firsts, counts = spans
@@ -610,11 +611,11 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
 
 
 def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
-    """The texts ``text[starts[i]:ends[i]]`` (words, 31 bytes or fewer but rarely) joined by newlines, or
+    """The texts ``text[starts[i]:ends[i]]`` (words, shorter than 48 bytes but rarely) joined by newlines, or
     None if one is not UTF-8."""
     length = ends - starts
     try:
-        if len(length) and length.max() < len(_COLUMNS):  # each word and a newline, from 32-byte windows
+        if len(length) and length.max() < _TAIL:  # each word and a newline, from the lines' first bytes
             window = np.frombuffer(text, dtype=np.uint8)[starts[:, None] + _COLUMNS]
             window[np.arange(len(window)), length] = 10
             return window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
@@ -645,7 +646,7 @@ def _spans(text: bytes) -> tuple[np.ndarray, ...] | None:
     kinds = buf[places]
     if not ((kinds == 32) | (kinds == 10)).all():
         return None
-    inside = slice(_PAD - 1, len(places) - 32)  # from the newline before the first line to the last's
+    inside = slice(_PAD - 1, len(places) - _TAIL)  # from the newline before the first line to the last's
     places, kinds = places[inside], kinds[inside]
     starts, ends = places[:-1] + 1, places[1:]
     value = (kinds[:-1] == 32) & (ends > starts)
