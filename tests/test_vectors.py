@@ -352,6 +352,16 @@ def test_non_utf8_names_its_line(write):
     raises_at(path, 3, lambda: read_vectors(path, cache=False), "UTF-8")
 
 
+def test_a_line_not_in_utf8_is_an_error_even_if_its_word_is_not_wanted(write):
+    """As the reference (and a text file) reads every line: a wanted subset does not hide bad bytes."""
+    for broken in (b"b 1.\xff0 2.0\n", b"b 1.0 \xff\n", b"b\xff 1.0 2.0\n", b"b 1.0\xc3 2.0\n"):
+        path = write("v.txt", data=b"a 1.0 2.0\n" + broken + b"c 3.0 4.0\n")
+        for cache in (False, True):
+            raises_at(path, 2, lambda path=path, cache=cache: read_vectors(path, {"a"}, cache=cache), "UTF-8")
+    path = write("w.txt", data="a 1.0 2.0\nb 1.0\u00a0 2.0\nc 3.0 4.0\n".encode())  # UTF-8, not ASCII
+    assert read_vectors(path, {"a", "c"}, cache=False)[0] == ["a", "c"]
+
+
 def test_a_broken_line_of_an_unwanted_word_is_no_error(write):
     path = write("v.txt", "a 1.0 2.0\nb\nc x y z\nd 3.0 4.0\n")
     for cache in (False, True):

@@ -590,6 +590,9 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     names = _names(text, starts, first)
     if names is None:
         return None  # not UTF-8: the reference names the line
+    word_bytes = int((first - starts).sum()) + len(starts) - 1  # the words joined by newlines
+    if np.count_nonzero(buf >= 128) != word_bytes - len(names.encode("ascii", "ignore")):
+        return None  # non-ASCII bytes after a word, in lines not read here: the reference decodes them
     words = _words(names, blank, selection)
     kept = selection.keep(words, lowered=True)
     if not kept:
