@@ -82,12 +82,12 @@ def read_vectors(
     source = _stat(path)
     if cache:
         entry = _CacheEntry.for_source(path, source)
-        table = entry.load()
-        if table is not None:
-            words, matrix = _select(path, *table, wanted, lowercase, required)
+        cached = entry.load()
+        if cached is not None:
+            words, matrix = _select(path, *cached, wanted, lowercase, required)
             if np.isfinite(matrix).all():
                 return words, matrix
-            table = None  # a damaged entry: parse the source again
+            # else a damaged entry: parse the source again
         try:
             table = _read(path, _Selection(None, lowercase=False, dedupe=False))  # every row, as it is
         except WindownerError:
@@ -195,14 +195,18 @@ def _result(
 
 def _select(
     path: Path,
-    words: list[str],
+    words: list[str] | str,
     matrix: np.ndarray,
     wanted: Collection[str] | None,
     lowercase: bool,
     required: bool,
 ) -> tuple[list[str], np.ndarray]:
-    """What :func:`read_vectors` returns, from every row of a file (as the cache keeps them)."""
-    keys = "\n".join(words).lower().split("\n") if lowercase else list(words)  # as word by word
+    """What :func:`read_vectors` returns, from every row of a file (as the cache keeps them): ``words`` is
+    their list, or their text (a word and a newline each, as cached)."""
+    if isinstance(words, str):
+        keys = (words.lower() if lowercase else words)[:-1].split("\n")  # lower(): as word by word
+    else:
+        keys = "\n".join(words).lower().split("\n") if lowercase else list(words)
     if wanted is None and len(set(keys)) == len(keys):
         return _result(path, keys, np.asarray(matrix), wanted, required)  # every row
     rows = _Selection(wanted, lowercase, dedupe=True).keep(keys, lowered=True)  # type: ignore[arg-type]
@@ -784,23 +788,23 @@ class _CacheEntry:
         prefix = f"{path.name}.{digest}."
         return cls(cache_folder(), prefix, f"{prefix}{size}.{mtime}.{_CACHE_VERSION}")
 
-    def load(self) -> tuple[list[str], np.ndarray] | None:
-        """The cached words and matrix (memory-mapped, copy-on-write), or None if missing or not sound."""
+    def load(self) -> tuple[str, np.ndarray] | None:
+        """The cached words (their text, a word and a newline each) and matrix (memory-mapped, copy on
+        write), or None if missing or not sound."""
         try:
             text = self.words.read_text(encoding="utf-8")
             matrix = np.load(self.vectors, mmap_mode="c", allow_pickle=False)
         except (OSError, ValueError, EOFError, UnicodeDecodeError):
             return None
-        words = text[:-1].split("\n")
         sound = (
             text.endswith("\n")
             and isinstance(matrix, np.ndarray)
             and matrix.dtype == np.float32
             and matrix.ndim == 2
-            and matrix.shape[0] == len(words)
+            and matrix.shape[0] == text.count("\n")
             and matrix.shape[1] > 0
         )
-        return (words, matrix) if sound else None
+        return (text, matrix) if sound else None
 
     def store(self, words: list[str], matrix: np.ndarray) -> None:
         """Write the entry (atomically, each file); a folder that cannot be written means no cache."""
