@@ -692,3 +692,15 @@ def test_gzipped_crlf_text_with_a_bom_is_parsed_fast(tmp_path, monkeypatch):
     words, matrix = read_vectors(path, cache=False)
     assert words == WORDS
     np.testing.assert_array_equal(matrix, MATRIX)
+
+
+def test_wanted_words_are_found_whatever_their_bytes(write):
+    """Only lines whose word may be wanted are decoded (a hash of the word's bytes says): cases, non-ASCII
+    words (the Kelvin sign lowercases to an ASCII k), words longer than the hashed window, empty words."""
+    words = ["Apple", "apple", "ÄPFEL", "äpfel", "x" * 60, "X" * 60, "a\x00", "\u212a", "k", "İs", "i̇s"]
+    text = "".join(f"{word} {i}.5 {i}.25\n" for i, word in enumerate(words)) + " 9.5 9.25\n"
+    path = write("v.txt", text)
+    for wanted in ({"apple"}, {"Apple"}, {"äpfel", "x" * 60}, {"k"}, {"", "a"}, {"i̇s", "İs"}, set(words)):
+        for lowercase in (False, True):
+            assert_same_as_plain(path, wanted, lowercase)
+    assert read_vectors(path, {"k"}, lowercase=True)[1][:, 0].tolist() == [7.5]  # the Kelvin sign comes first

@@ -122,6 +122,7 @@ class _Selection:
         self.lowercase = lowercase
         self.dedupe = dedupe
         self.seen: set[str] = set()
+        self._hashes: np.ndarray | None = None  # of the wanted words' bytes (see may_keep)
 
     def keep(self, words: list[str | None], lowered: bool = False) -> list[int]:
         """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked
@@ -149,6 +150,27 @@ class _Selection:
                 self.seen.add(word)  # type: ignore[arg-type]
                 kept.append(i)
         return kept
+
+    def may_keep(self, window: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Which words may be wanted, from their first bytes ``window`` (n, 48) and byte ``length``.
+
+        A hash of the word's bytes (ASCII-lowercased if asked) must be one of the wanted words' hashes;
+        words with non-ASCII bytes or of 48 bytes or more always may. False means surely not wanted.
+        """
+        if self.wanted is None:
+            return np.ones(len(length), dtype=bool)
+        if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
+            keys = b"".join(
+                key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < _TAIL
+            )
+            padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
+            self._hashes = np.append(np.unique(_hash_words(padded[(padded < 128).all(axis=1)])), 0)
+        words = window * (_COLUMNS < length[:, None])  # the word's bytes, then zeros
+        if self.lowercase:
+            words += ((words >= 65) & (words <= 90)) * np.uint8(32)  # A-Z: as str.lower() does
+        hashes = _hash_words(words)
+        found = self._hashes[np.searchsorted(self._hashes[:-1], hashes)] == hashes  # (the last: a stop)
+        return found | (words >= 128).any(axis=1) | (length >= _TAIL)
 
     def forget(self, words: Iterable[str]) -> None:
         """Undo :meth:`keep` for these words (a block handed over to the reference parser)."""
@@ -426,6 +448,14 @@ _FAST_SHORT, _FAST_SHAPE = _fast_shapes(8), _fast_shapes(15)
 _KEEP = np.array([(2**64 - 1) << (64 - 8 * n) & (2**64 - 1) for n in range(9)], dtype=np.uint64)
 
 
+_MIX = np.random.default_rng(20261126).integers(1, 2**63, size=_TAIL // 8, dtype=np.uint64) * 2 + 1
+
+
+def _hash_words(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of ``words`` (uint8, n x 48): its 8-byte words times odd constants."""
+    return (np.ascontiguousarray(words).view(np.uint64) * _MIX).sum(axis=1, dtype=np.uint64)
+
+
 def _eight_digits(v: np.ndarray) -> np.ndarray:
     """The integer of 8 digit values (0-9), one a byte, the first in the lowest byte (SWAR)."""
     v = (v * np.uint64(10 * 256 + 1)) >> np.uint64(8)
@@ -591,28 +621,30 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
         if text[starts[i] : stops[i]].strip(b" "):
             return None  # no value, or other trailing bytes: the reference's rstrip decides
         blank[i] = True  # spaces only
-    names = _names(text, starts, first)
+    # only the lines whose word may be wanted (a hash of its bytes says so) are decoded and looked up
+    candidates = np.flatnonzero(selection.may_keep(window, first - starts) & ~blank)
+    names = _names(text, starts[candidates], first[candidates])
     if names is None:
         return None  # not UTF-8: the reference names the line
-    word_bytes = int((first - starts).sum()) + len(starts) - 1  # the words joined by newlines
+    word_bytes = int((first - starts)[candidates].sum()) + max(len(candidates) - 1, 0)  # joined by newlines
     if np.count_nonzero(buf >= 128) != word_bytes - len(names.encode("ascii", "ignore")):
         return None  # non-ASCII bytes after a word, in lines not read here: the reference decodes them
-    words = _words(names, blank, selection)
-    kept = selection.keep(words, lowered=True)
-    if not kept:
-        return len(words), [], np.zeros((0, 0), dtype=np.float32)
-    kept_words: list[str] = [words[i] for i in kept]  # type: ignore[misc]
+    words = _words(names, np.zeros(len(candidates), dtype=bool), selection) if len(candidates) else []
+    chosen = selection.keep(words, lowered=True)
+    if not chosen:
+        return len(starts), [], np.zeros((0, 0), dtype=np.float32)
+    kept_words: list[str] = [words[i] for i in chosen]  # type: ignore[misc]
     # the kept lines' values, from the space after the word, in a smaller block
-    lines = np.array(kept)
+    lines = candidates[chosen]
     bounds = zip(first[lines].tolist(), (stops[lines] + 1).tolist(), strict=True)
     values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * _TAIL
     spans = _spans(values_text)
     if spans is not None:
         starts, ends, value, firsts, counts = spans
         if counts[0] and (counts == counts[0]).all():
-            rows = _rows(values_text, starts, ends, value, len(kept))
+            rows = _rows(values_text, starts, ends, value, len(lines))
             if rows is not None:
-                return len(words), kept_words, rows
+                return len(stops), kept_words, rows
     selection.forget(kept_words)
     return None  # the reference says which line is wrong
 
