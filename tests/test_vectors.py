@@ -258,7 +258,7 @@ TRICKY = {
     "nbsp-word": "new\u00a0york 1.0 2.0\nem\u2003space 3.0 4.0\nplain 5.0 6.0\n",
     "tab-in-word": "a\tb 1.0 2.0\nc 3.0 4.0\n",
     "tab-separated": "the\t1.0\t2.0\nof\t3.0\t4.0\n",
-    "non-ascii-words": "café 1.0 2.0\n東京 3.0 4.0\nnaïve 5.0 6.0\n",
+    "non-ascii-words": "café 1.0 2.0\n東京 3.0 4.0\nnaïve 5.0 6.0\nΟΔΟΣ 7.0 8.0\nΣ 9.0 1.0\nΑΣ' 2.0 3.0\n",
     "long-and-dotted-words": "a.b.c 1.0 2.0\n"
     + "x" * 40
     + " 3.0 4.0\n"

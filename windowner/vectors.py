@@ -80,20 +80,21 @@ def read_vectors(
     """
     path = Path(path)
     source = _stat(path)
-    if cache:
-        entry = _CacheEntry.for_source(path, source)
+    entry = _CacheEntry.for_source(path, source) if cache else None
+    if entry:
         cached = entry.load()
         if cached is not None:
             words, matrix = _select(path, *cached, wanted, lowercase, required)
             if np.isfinite(matrix).all():
                 return words, matrix
             # else a damaged entry: parse the source again
+    if entry or wanted is None:  # every row as it is, then the selection over all of them at once
         try:
-            table = _read(path, _Selection(None, lowercase=False, dedupe=False))  # every row, as it is
+            table = _read(path, _Selection(None, lowercase=False, dedupe=False))
         except WindownerError:
             pass  # the reading below says whether this file is an error for these words
         else:
-            if table[0] and _stat(path) == source:  # not changed while it was read
+            if entry and table[0] and _stat(path) == source:  # not changed while it was read
                 entry.store(*table)
             return _select(path, *table, wanted, lowercase, required)
     words, matrix = _read(path, _Selection(wanted, lowercase, dedupe=True))
