@@ -292,6 +292,7 @@ def _blocks(file: BinaryIO, rest: bytes, size: int) -> Iterator[bytes]:
 def _parse_file(
     file: BinaryIO, path: Path, selection: _Selection, fast: bool
 ) -> tuple[list[str], np.ndarray]:
+    _prime_allocator()
     head = file.read(CHUNK_BYTES)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]  # a byte-order mark is not part of the first word
@@ -312,6 +313,17 @@ def _parse_file(
             lines = _parse_lines(_text_lines(block, number, path), path, selection, table)
         number += lines
     return table.finish()
+
+
+def _prime_allocator() -> None:
+    """Let the C library's malloc reuse the memory of a block's arrays rather than map fresh pages.
+
+    glibc maps every allocation above a threshold (128 KiB at first) afresh, and raises the threshold to
+    the size of such a mapping once it is freed. A block's arrays are about that size, so without this a
+    process's first read of GloVe 6B took 400k page faults and 1.4 times as long; after one 2 MiB array
+    is freed they come from the heap (17k faults). With another allocator this costs nothing.
+    """
+    np.empty(16 * CHUNK_BYTES, dtype=np.uint8)  # twice the largest block
 
 
 def _rows_hint(path: Path, head: bytes) -> int:
