@@ -123,7 +123,7 @@ class _Selection:
         self.lowercase = lowercase
         self.dedupe = dedupe
         self.seen: set[str] = set()
-        self._hashes: np.ndarray | None = None  # of the wanted words' bytes (see may_keep)
+        self._hashes: np.ndarray | None = None  # marks the wanted words' hashes (see may_keep)
 
     def keep(self, words: list[str | None], lowered: bool = False) -> list[int]:
         """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked
@@ -155,8 +155,9 @@ class _Selection:
     def may_keep(self, window: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Which words may be wanted, from their first bytes ``window`` (n, 48) and byte ``length``.
 
-        A hash of the word's bytes (ASCII-lowercased if asked) must be one of the wanted words' hashes;
-        words with non-ASCII bytes or of 48 bytes or more always may. False means surely not wanted.
+        The top bits of a hash of the word's bytes (ASCII-lowercased if asked) must be marked in a table
+        of the wanted words' hashes; words with non-ASCII bytes or of 48 bytes or more always may. False
+        means surely not wanted.
         """
         if self.wanted is None:
             return np.ones(len(length), dtype=bool)
@@ -165,12 +166,12 @@ class _Selection:
                 key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < _TAIL
             )
             padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
-            self._hashes = np.append(np.unique(_hash_words(padded[(padded < 128).all(axis=1)])), 0)
+            self._hashes = np.zeros(1 << _HASH_BITS, dtype=bool)  # a table of the hashes' top bits
+            self._hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
         words = window * (_COLUMNS < length[:, None])  # the word's bytes, then zeros
         if self.lowercase:
             words += ((words >= 65) & (words <= 90)) * np.uint8(32)  # A-Z: as str.lower() does
-        hashes = _hash_words(words)
-        found = self._hashes[np.searchsorted(self._hashes[:-1], hashes)] == hashes  # (the last: a stop)
+        found = self._hashes[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
         return found | (words >= 128).any(axis=1) | (length >= _TAIL)
 
     def forget(self, words: Iterable[str]) -> None:
@@ -461,6 +462,7 @@ _FAST_SHORT, _FAST_SHAPE = _fast_shapes(8), _fast_shapes(15)
 _KEEP = np.array([(2**64 - 1) << (64 - 8 * n) & (2**64 - 1) for n in range(9)], dtype=np.uint64)
 
 
+_HASH_BITS = 20  # a 1 MiB table: 24k wanted words mark 2% of it, so few other words are decoded
 _MIX = np.random.default_rng(20261126).integers(1, 2**63, size=_TAIL // 8, dtype=np.uint64) * 2 + 1
 
 
