@@ -498,17 +498,17 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
     words = buf.view(np.uint64)
     negative = buf[starts] == 45  # "-"
     length = np.minimum(ends - starts - negative, 16)  # digits and dot
-    whole, fraction, dots, wrong = _word_digits(_word_before(words, ends), np.minimum(length, 8))
-    fast = _FAST_SHORT[17 * length + fraction + 1] & (dots <= 1) & (wrong == 0)  # 8 bytes or fewer
+    whole, fraction, wrong = _word_digits(_word_before(words, ends), np.minimum(length, 8))
+    fast = _FAST_SHORT[17 * length + fraction + 1] & (wrong == 0)  # 8 bytes or fewer
     longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes, the 8 before hold digits too
     if len(longer):
-        high, high_fraction, high_dots, high_wrong = _word_digits(
+        high, high_fraction, high_wrong = _word_digits(
             _word_before(words, ends[longer] - 8), length[longer] - 8
         )
         whole[longer] += high * np.uint64(10**8)
         low_fraction = fraction[longer]
         fraction[longer] = np.where(low_fraction < 0, 8 + high_fraction, low_fraction)
-        one_dot = dots[longer] + high_dots == 1
+        one_dot = (low_fraction < 0) != (high_fraction < 0)  # one word holds the dot
         fast[longer] = _FAST_SHAPE[17 * length[longer] + fraction[longer] + 1] & one_dot & (high_wrong == 0)
         fast[longer] &= wrong[longer] == 0
     whole = whole.astype(np.float64)
@@ -522,10 +522,9 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
 
 def _word_before(words: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The 8 bytes before each of ``ends`` (positions in the bytes of ``words``) as little-endian uint64."""
-    at = (ends - 8).astype(np.uint64)
-    index = (at >> np.uint64(3)).astype(np.intp)
-    shift = (at & np.uint64(7)) << np.uint64(3)
-    return (words[index] >> shift) | (words[index + 1] << (np.uint64(64) - shift))  # << 64 gives 0
+    index = (ends - 8) >> 3
+    shift = ((ends & 7) << 3).astype(np.uint64)
+    return (words[index] >> shift) | (words[1:][index] << (np.uint64(64) - shift))  # << 64 gives 0
 
 
 def _dot_bytes(word: np.ndarray) -> np.ndarray:
@@ -535,22 +534,23 @@ def _dot_bytes(word: np.ndarray) -> np.ndarray:
 
 
 def _word_digits(word: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The digits in the ``count`` last bytes of each ``word``: ``(integer, fraction, dots, wrong)``.
+    """The digits in the ``count`` last bytes of each ``word``: ``(integer, fraction, wrong)``.
 
-    ``integer`` reads them with a dot as 0, ``fraction`` counts the bytes after the (first) dot, -1 if
-    none, ``dots`` counts the dots, ``wrong`` is not 0 if a byte is neither a digit nor a dot.
+    ``integer`` reads them with a dot as 0, ``fraction`` counts the bytes after the dot (-1: no dot),
+    ``wrong`` is not 0 if a byte is neither a digit nor a dot, or if there are two dots.
     """
     keep = _KEEP[count]
     word = word & keep
     dot = _dot_bytes(word)
     below = dot - np.uint64(1)
-    fraction = (63 - np.bitwise_count(below).astype(np.int64)) >> 3  # for one dot (none: -1)
+    fraction = (63 - np.bitwise_count(below).view(np.int8)) >> 3  # bits below the dot's (none: -1)
     keep ^= (dot >> np.uint64(7)) * np.uint64(0xFF)  # the digits: not the dots
     word &= keep
     digits = word & _LOW4
     wrong = (word ^ digits) ^ (keep & _ASCII0)  # a digit byte is not 0x30-0x3F
     wrong |= (digits + _SIX) & _HIGH4  # or its low nibble is above 9
-    return _eight_digits(digits), fraction, np.bitwise_count(dot), wrong
+    wrong |= dot & below  # or there is a second dot
+    return _eight_digits(digits), fraction, wrong
 
 
 def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Table) -> int | None:
