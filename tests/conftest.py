@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,23 @@ def one_blas_thread():
     """Tiny matrix products on a shared machine: one BLAS thread, as windowner itself chooses."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The word-vector cache of the whole session (module fixtures too) is a temporary folder, never the
+    user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WINDOWNER_CACHE_DIR", str(tmp_path_factory.mktemp("session-vectors-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def vectors_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's word-vector cache is a fresh temporary folder."""
+    folder = tmp_path_factory.mktemp("vectors-cache")
+    monkeypatch.setenv("WINDOWNER_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ class VectorsConfig:
     normalize_digits: bool = True  # a word not found is retried with every digit replaced by 0
     keep: str = _option("data", choices=("data", "all"))  # keep only the data's words, or every vector
     new_words: int = _option(0, minimum=0)  # a training word without a vector seen this often gets a row
+    cache: bool = True  # keep the parsed file in the vectors cache folder (see windowner.vectors)
 
 
 @dataclass

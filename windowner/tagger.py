@@ -103,7 +103,8 @@ class Tagger:
         keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
         if not keys:
             return 0
-        words, vectors = read_vectors(path, keys, self.vocab.lowercase, required=False)
+        cache = self.config.vectors.cache
+        words, vectors = read_vectors(path, keys, self.vocab.lowercase, required=False, cache=cache)
         if not words:
             return 0
         E = self.model.params["E"]

@@ -96,7 +96,7 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     if vectors.keep == "data":
         tokens = (token for split in (train, dev, test) for s in split for token in s.tokens)
         wanted = lookup_keys(tokens, vectors.lowercase, vectors.normalize_digits)
-    words, pretrained = read_vectors(vectors.path, wanted, vectors.lowercase)
+    words, pretrained = read_vectors(vectors.path, wanted, vectors.lowercase, cache=vectors.cache)
     in_train = lookup_keys((t for s in train for t in s.tokens), vectors.lowercase, vectors.normalize_digits)
     rows = [i for i, word in enumerate(words) if word in in_train]
     sigma = float(np.std(pretrained[rows])) if rows else float(np.std(pretrained))
