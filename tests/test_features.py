@@ -5,12 +5,14 @@ import pytest
 
 from windowner.features import (
     CASES,
+    CHAR_SLOTS,
     FEATURES,
     MIN_COUNT,
     PAD,
     UNKNOWN,
     Encoder,
     casing,
+    char_ngrams,
     feature_classes,
     shape,
 )
@@ -50,6 +52,24 @@ def test_shape(token, expected):
     assert shape(token) == expected
 
 
+def test_char_ngrams():
+    assert char_ngrams("Paris") == ["<pa", "par", "ari", "ris", "is>", "<par", "pari", "aris", "ris>"]
+    long = char_ngrams("Internationalisation")  # 20 letters: 20 trigrams, 19 fourgrams
+    assert len(long) == CHAR_SLOTS and long[:2] == ["<in", "int"] and long[-1] == "ion>"
+
+
+def test_char_windows_fill_their_slots():
+    vocab = Vocabulary([*SPECIALS, "paris"])
+    grams = FEATURES["chars"].classes_of([["Paris", "Paris", "is"]])
+    windows = sentence_windows([["Paris", "is"]], vocab, 1, {"chars": grams})
+    assert windows.shape == (2, 1 + CHAR_SLOTS, 3)
+    paris = [grams.index(g) for g in char_ngrams("Paris")]
+    assert windows[0, 1 : 1 + len(paris), 1].tolist() == paris and not windows[0, 1 + len(paris) :, 1].any()
+    assert not windows[0, 1:, 0].any()  # <s>: no n-grams
+    expected = [grams.index(g) if g in grams else 1 for g in char_ngrams("is")]  # seen once: <unk>
+    assert windows[1, 1 : 1 + len(expected), 1].tolist() == expected and 1 in expected
+
+
 def test_classes_from_the_training_data():
     sentences = [["Running", "and", "jumping"], ["Singing", "and", "RUNNING", "."]]
     classes = feature_classes(["suffix", "case", "headline"], sentences)
@@ -58,7 +78,7 @@ def test_classes_from_the_training_data():
     assert suffix[:2] == (PAD, UNKNOWN) and MIN_COUNT == 2
     assert suffix[2:] == ("ing", "and")  # ing 4 times, and twice; "." once: left out
     encoder = Encoder(FEATURES["suffix"], suffix)
-    assert encoder.encode(["Dancing", "band", "x"]) == [2, 3, 1]  # an unseen key is <unk>
+    assert encoder.encode(["Dancing", "band", "x"]).tolist() == [2, 3, 1]  # an unseen key is <unk>
 
 
 def test_headline_marks_all_caps_sentences():

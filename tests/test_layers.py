@@ -6,7 +6,7 @@ import pytest
 from helpers import max_relative_error, numeric_gradient
 
 from windowner.gradcheck import TOLERANCE
-from windowner.layers import ACTIVATIONS, SparseRows, affine, dropout, embedding
+from windowner.layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
 
 TOL = TOLERANCE  # the tolerance `windowner gradcheck` states: a wrong gradient is off by far more
 
@@ -156,6 +156,26 @@ def test_embedding_gradient_is_sparse_and_sums_repeated_words(rng):
     np.testing.assert_array_equal(sparse.rows, [1, 2, 3, 7, 9])  # touched rows only, sorted, once each
     assert max_relative_error(sparse.to_dense(E.shape), dense) < TOL
     assert np.all(dense[[0, 4, 5, 6, 8]] == 0)
+
+
+def test_bag_gradient_is_the_scaled_sum_of_slices(rng):
+    """Each word is the mean of its rows; row 0 (an empty slot) is zero and gets no gradient."""
+    E = rng.normal(size=(8, 3))
+    E[0] = 0.0
+    ids = np.array([[[1, 2], [3, 0], [0, 5]], [[2, 7], [2, 0], [0, 0]]])  # (B=2, L=3, K=2)
+    x, backward = bag(E, ids)
+    np.testing.assert_allclose(x[0, :3], (E[1] + E[3]) / 2)  # word 0 of window 0: rows 1, 3
+    np.testing.assert_allclose(x[0, 3:], (E[2] + E[5]) / 2)
+    np.testing.assert_allclose(x[1, 3:], E[7])  # one key: the row itself
+    G = rng.normal(size=x.shape)
+    sparse = backward(G)
+
+    def f():
+        return float(np.sum(bag(E, ids)[0] * G))
+
+    numeric = numeric_gradient(f, E)
+    assert sparse.rows.tolist() == [1, 2, 3, 5, 7]  # not row 0
+    assert max_relative_error(sparse.to_dense(E.shape)[1:], numeric[1:]) < TOL
 
 
 def test_gates_keep_float32(rng):

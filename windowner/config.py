@@ -90,6 +90,7 @@ class FeaturesConfig:
     prefix: int = _option(0, minimum=0)  # the first three characters
     shape: int = _option(0, minimum=0)  # the word shape (Paris: Xxx)
     headline: int = _option(0, minimum=0)  # whether the sentence is all caps
+    chars: int = _option(0, minimum=0)  # the mean of the character 3- and 4-grams
 
     def active(self) -> tuple[str, ...]:
         """The names of the features that are on (dimension > 0)."""

@@ -18,10 +18,16 @@ concatenates the K rows to x after the word vectors: the same embedding gate as 
   ``dd-dd-dd``).
 * ``headline``: whether the token's sentence has no lowercase letter (CoNLL-2003's headlines are all
   caps, and there casing says little).
+* ``chars``: the character 3- and 4-grams of the lowercased token between the boundary marks ``<`` and
+  ``>`` (``Paris``: ``<pa``, ``par``, ``ari``, ``ris``, ``is>``, ``<par``, ``pari``, ``aris``, ``ris>``);
+  of a long word the first and last 6 of each length. The token reads the *mean* of its n-grams' rows
+  (:mod:`windowner.layers.bag`), so a word without a vector ("Volgograd") still reads what its pieces
+  ("grad", "vol") learnt from other words.
 
-``case`` and ``headline`` have fixed classes; ``suffix``, ``prefix`` and ``shape`` take theirs from the
-training data: the keys seen at least twice there, every other key (a word's suffix never met in
-training) class 1, ``<unk>``. The classes of a run are saved
+``case`` and ``headline`` have fixed classes; ``suffix``, ``prefix``, ``shape`` and ``chars`` take theirs
+from the training data: the keys seen at least twice there, every other key (a word's suffix never met
+in training) class 1, ``<unk>``. A feature with several keys a token (``chars``) fills ``slots`` tables
+of the windows, 0 in the slots a token does not use. The classes of a run are saved
 in its ``features.json``.
 """
 
@@ -30,6 +36,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 CASES = (PAD, "other", "digits", "lower", "title", "upper", "mixed")
@@ -60,7 +69,22 @@ def shape(token: str) -> str:
     return "".join(out)
 
 
-def _each(key: Callable[[str], str]) -> Callable[[Sequence[str]], list[str]]:
+CHAR_SLOTS = 24  # n-grams a token at most: 12 of each length
+
+
+def char_ngrams(token: str) -> list[str]:
+    """The character 3- and 4-grams of ``<token>`` lowercased; of each length the first and last 6 when
+    there are more than 12."""
+    marked = f"<{token.lower()}>"
+    grams: list[str] = []
+    half = CHAR_SLOTS // 4
+    for n in (3, 4):
+        of_n = [marked[i : i + n] for i in range(len(marked) - n + 1)]
+        grams += of_n if len(of_n) <= 2 * half else of_n[:half] + of_n[-half:]
+    return grams
+
+
+def _each(key: Callable[[str], Any]) -> Callable[[Sequence[str]], list[Any]]:
     return lambda tokens: [key(token) for token in tokens]
 
 
@@ -71,12 +95,13 @@ def _headline(tokens: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Feature:
-    """A feature: the keys of a sentence's tokens, and its classes if they are fixed (None: the keys
-    seen in training, :meth:`classes_of`)."""
+    """A feature: the keys of a sentence's tokens (with ``slots`` > 1, a list of keys a token), and its
+    classes if they are fixed (None: the keys seen in training, :meth:`classes_of`)."""
 
     name: str
-    keys: Callable[[Sequence[str]], list[str]]
+    keys: Callable[[Sequence[str]], list[Any]]
     fixed: tuple[str, ...] | None = None
+    slots: int = 1
 
     @property
     def table(self) -> str:
@@ -87,7 +112,8 @@ class Feature:
         keys met at least :data:`MIN_COUNT` times, most frequent first."""
         if self.fixed is not None:
             return self.fixed
-        counts = Counter(key for tokens in sentences for key in self.keys(tokens))
+        keys = (key for tokens in sentences for key in self.keys(tokens))
+        counts = Counter(key for many in keys for key in many) if self.slots > 1 else Counter(keys)
         kept = sorted((key for key, n in counts.items() if n >= MIN_COUNT), key=lambda k: (-counts[k], k))
         return (PAD, UNKNOWN, *kept)
 
@@ -98,20 +124,28 @@ FEATURES: dict[str, Feature] = {
     "prefix": Feature("prefix", _each(lambda token: token[:3].lower())),
     "shape": Feature("shape", _each(shape)),
     "headline": Feature("headline", _headline, (PAD, "no", "yes")),
+    "chars": Feature("chars", _each(char_ngrams), slots=CHAR_SLOTS),
 }
 
 
 class Encoder:
-    """Keys to classes for one feature of a run: ``encode(tokens)`` gives the class of every token."""
+    """Keys to classes for one feature of a run: ``encode(tokens)`` gives the class of every token,
+    int ``(n,)``, or with several keys a token its ``slots`` classes, ``(n, slots)``, 0 after the last."""
 
     def __init__(self, feature: Feature, classes: Sequence[str]):
         self.feature = feature
         self.index = {key: i for i, key in enumerate(classes)}
         self.unknown = self.index.get(UNKNOWN, 0)
 
-    def encode(self, tokens: Sequence[str]) -> list[int]:
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
         index, unknown = self.index, self.unknown
-        return [index.get(key, unknown) for key in self.feature.keys(tokens)]
+        keys = self.feature.keys(tokens)
+        if self.feature.slots == 1:
+            return np.array([index.get(key, unknown) for key in keys], dtype=np.int32)
+        out = np.zeros((len(tokens), self.feature.slots), dtype=np.int32)
+        for row, many in zip(out, keys, strict=True):
+            row[: len(many)] = [index.get(key, unknown) for key in many]
+        return out
 
 
 def feature_classes(names: Iterable[str], sentences: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:

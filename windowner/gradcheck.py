@@ -44,7 +44,7 @@ from .config import FeaturesConfig, ModelConfig
 from .features import FEATURES
 from .layers import ACTIVATIONS, SparseRows
 from .losses import LOSSES, Batch, Examples
-from .model import WindowModel, make_loss
+from .model import WindowModel, make_loss, table_slots
 
 TOLERANCE = 1e-6  # a correct gradient lands around 1e-10 … 3e-7 (the smallest entries); a wrong one near 1
 STEP = 3e-3  # h for the extrapolated difference
@@ -170,7 +170,7 @@ def random_problem(
     tables = {"E": rng.normal(0.0, 0.5, size=(words, dim))}
     for name in shape.features.active():
         size = (7, getattr(shape.features, name))  # 7 classes, as many as the casing feature has
-        tables[FEATURES[name].table] = rng.normal(0.0, 0.5, size=size)
+        tables[FEATURES[name].table] = rng.normal(0.0, 0.5, size=size)  # (a bag's row 0 is zeroed)
     model = WindowModel.initialise(tables, shape, classes, rng, objective, dtype=np.float64)
     model.params["b"] += rng.normal(0.0, 0.3, size=model.params["b"].shape)  # not all zero: a general point
     model.params["c"] += rng.normal(0.0, 0.3, size=model.params["c"].shape)
@@ -181,7 +181,14 @@ def random_problem(
     lengths = rng.integers(1, 2 * width, size=3 * batch)
     lengths = lengths[: int(np.searchsorted(np.cumsum(lengths), batch)) + 1]
     count = int(lengths.sum())
-    windows = np.stack([rng.integers(0, len(tables[name]), size=(count, width)) for name in tables], axis=1)
+    columns = []  # a slot of the windows per table, several for a bag (the chars feature)
+    for name in tables:
+        slots = table_slots(name)
+        ids = rng.integers(0, len(tables[name]), size=(count, slots, width))
+        if slots > 1:
+            ids[:, slots // 2 :] = 0  # words use the first half of the slots (and row 0, empty, some more)
+        columns.append(ids)
+    windows = np.concatenate(columns, axis=1)
     labels = rng.integers(0, classes, size=count)
     labels[0] = 1  # margin needs at least one true window
     data = Examples(windows, labels, lengths)
@@ -213,7 +220,8 @@ def all_cases(l2: float = 1e-2) -> Iterator[Case]:
 
 def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> list[Check]:
     """``gradcheck --all`` for one case: a small random float64 model with that activation and loss, a
-    casing table and dropout on x and h (fixed masks), λ on W and U and, when fine-tuning, on E."""
+    casing table and a character n-gram bag, dropout on x and h and word dropout (fixed masks), λ on W
+    and U and, when fine-tuning, λ_E on E."""
     rng = np.random.default_rng(seed)
     shape = ModelConfig(
         hidden=10,
@@ -221,7 +229,7 @@ def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> lis
         dropout=0.2,
         input_dropout=0.1,
         word_dropout=0.1,
-        features=FeaturesConfig(case=3),
+        features=FeaturesConfig(case=3, chars=2),
     )
     if case.activation == "leaky_relu":
         shape = replace(shape, slope=0.1)

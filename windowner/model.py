@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import ModelConfig
+from .features import FEATURES
 from .init import INITIALISERS, log_priors
-from .layers import ACTIVATIONS, SparseRows, affine, dropout, embedding
+from .layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
 from .losses import LOSSES, Batch, Loss
 
 REGULARISED = ("W", "U")  # λ applies to the weight matrices, not to biases; λ_E to the word vectors
@@ -123,6 +124,9 @@ class WindowModel:
         outputs = loss.outputs(classes)
         initialiser = INITIALISERS[shape.init]
         params = {name: np.array(table, dtype=dtype) for name, table in tables.items()}
+        for name in params:
+            if table_slots(name) > 1:
+                params[name][0] = 0.0  # a bag's empty slot reads row 0: zero, and never trained
         params["W"] = initialiser(shape.hidden, width, rng, shape.init_range).astype(dtype)
         params["b"] = np.zeros(shape.hidden, dtype=dtype)
         activation = ACTIVATIONS[shape.activation]
@@ -173,7 +177,14 @@ class WindowModel:
             dropped = (rng.random(words.shape) < shape.word_dropout) & (words > 2)  # not <s>, </s>
             windows = windows.copy()
             windows[:, 0][dropped] = 0
-        looked_up = [embedding(p[name], windows[:, t]) for t, name in enumerate(self.tables)]  # (B, K·d_t)
+        looked_up, t = [], 0  # each table's part of x (B, K·d_t) and its backward
+        for name in self.tables:
+            slots = table_slots(name)  # 1, or a bag of several rows a word (the chars feature)
+            if slots == 1:
+                looked_up.append(embedding(p[name], windows[:, t]))
+            else:
+                looked_up.append(bag(p[name], windows[:, t : t + slots]))
+            t += slots
         widths = [part.shape[1] for part, _ in looked_up]
         x = looked_up[0][0] if len(looked_up) == 1 else np.concatenate([x for x, _ in looked_up], axis=1)
         input_dropout = hidden_dropout = None
@@ -293,6 +304,11 @@ class WindowModel:
         if not self.loss.transitions:
             return None
         return {name: self.params[name] for name in ("A", "A_start", "A_end")}
+
+
+def table_slots(name: str) -> int:
+    """How many slots of the windows table ``name`` reads: 1 (E, most features) or a bag's keys."""
+    return FEATURES[name[2:]].slots if name.startswith("E_") else 1
 
 
 def make_loss(name: str, corruptions: int = 1) -> Loss:

@@ -52,14 +52,21 @@ def sentence_windows(
     window: int,
     features: Mapping[str, Sequence[str]] | None = None,
 ) -> np.ndarray:
-    """The windows of tokenised sentences: int32 ``(N, 1 + len(features), 2·window + 1)``.
+    """The windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``.
 
-    Table 0 is the words, looked up in ``vocab``; then one table per feature, ``features`` mapping each
-    feature's name to its classes (see :mod:`windowner.features`; padding class 0).
+    Table 0 is the words, looked up in ``vocab``; then the tables of each feature, ``features`` mapping
+    each feature's name to its classes (see :mod:`windowner.features`; padding class 0): one table, or
+    ``slots`` tables for a feature with several keys a token (``chars``).
     """
     words = [vocab.encode(tokens) for tokens in sentences]
     tables = [make_windows(words, window, vocab.row[START], vocab.row[END])]
     for encoder in encoders(features or {}):
-        rows = [np.array(encoder.encode(tokens), dtype=np.int32) for tokens in sentences]
-        tables.append(make_windows(rows, window, 0, 0))
+        classes = [encoder.encode(tokens) for tokens in sentences]  # (n,) or (n, slots) a sentence
+        if encoder.feature.slots == 1:
+            tables.append(make_windows(classes, window, 0, 0))
+        else:  # a table of the windows for each slot
+            tables += [
+                make_windows([c[:, slot] for c in classes], window, 0, 0)
+                for slot in range(encoder.feature.slots)
+            ]
     return np.stack(tables, axis=1)

@@ -8,7 +8,8 @@ of shape ``(B, D)`` holds ``B`` windows. The derivations are in ``docs/gradients
 
 from .activations import ACTIVATIONS, Activation
 from .affine import affine
+from .bag import bag
 from .dropout import dropout
 from .embedding import SparseRows, embedding
 
-__all__ = ["ACTIVATIONS", "Activation", "SparseRows", "affine", "dropout", "embedding"]
+__all__ = ["ACTIVATIONS", "Activation", "SparseRows", "affine", "bag", "dropout", "embedding"]
