@@ -40,6 +40,7 @@ from .layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
 from .losses import LOSSES, Batch, Loss
 
 REGULARISED = ("W", "U")  # λ applies to the weight matrices, not to biases; λ_E to the word vectors
+SCORING_BATCH = 4096  # windows a forward pass when scoring (eval, predict)
 
 Gradients = dict[str, "np.ndarray | SparseRows"]
 
@@ -291,7 +292,7 @@ class WindowModel:
         """Whether any gate is piecewise linear (see :meth:`pieces`)."""
         return bool(ACTIVATIONS[self.shape.activation].kinks) or self.loss.kinked
 
-    def scores(self, windows: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def scores(self, windows: np.ndarray, batch_size: int = SCORING_BATCH) -> np.ndarray:
         """Per-class scores of many windows, computed a batch at a time; ``(N, T, K) -> (N, C)``."""
         out = np.empty((len(windows), self.classes), dtype=self.dtype)
         for start in range(0, len(windows), batch_size):

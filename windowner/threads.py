@@ -27,24 +27,30 @@ from .errors import WindownerError
 ENVIRONMENT = "WINDOWNER_THREADS"
 
 
-def automatic_threads() -> int:
-    """The automatic choice: one thread (see the module docstring and the README's measurements)."""
-    return 1
+LARGE = 256 * 300  # batch × hidden from which a second thread pays (benchmarks/threads.py)
 
 
-def thread_count(setting: int = 0) -> int:
+def automatic_threads(batch: int, hidden: int) -> int:
+    """The automatic choice for matrix products of ``batch`` rows and ``hidden`` units: one thread below
+    :data:`LARGE`, else as many as the process may use, at most 2."""
+    if batch * hidden < LARGE:
+        return 1
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+def thread_count(setting: int = 0, batch: int = 1, hidden: int = 1) -> int:
     """The number of BLAS threads for a config value ``setting`` (0: automatic), after the environment."""
     text = os.environ.get(ENVIRONMENT, "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
             raise WindownerError(f"{ENVIRONMENT}={text!r}: expected a positive number of threads")
         return int(text)
-    return setting or automatic_threads()
+    return setting or automatic_threads(batch, hidden)
 
 
 @contextmanager
-def blas_threads(setting: int = 0) -> Iterator[int]:
+def blas_threads(setting: int = 0, batch: int = 1, hidden: int = 1) -> Iterator[int]:
     """Run the body with the BLAS thread count :func:`thread_count` gives; yields that count."""
-    count = thread_count(setting)
+    count = thread_count(setting, batch, hidden)
     with threadpool_limits(limits=count, user_api="blas"):
         yield count

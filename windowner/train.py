@@ -166,7 +166,10 @@ def train(
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
     """
     check_output(config, RUN_FILES)
-    with blas_threads(config.train.threads), locked(config.output):
+    with (
+        blas_threads(config.train.threads, config.train.batch_size, config.model.hidden),
+        locked(config.output),
+    ):
         return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
 
 
@@ -186,7 +189,10 @@ def resume(
     """
     config = resume_config(folder, overrides)
     check_output(config, RUN_FILES)
-    with blas_threads(config.train.threads), locked(config.output):
+    with (
+        blas_threads(config.train.threads, config.train.batch_size, config.model.hidden),
+        locked(config.output),
+    ):
         return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
 
 
