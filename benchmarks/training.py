@@ -10,11 +10,12 @@ with SparseAdam (windowner's ``sparse_adam``; PyTorch's ``SparseAdam`` on a spar
 Adam on the rest). windowner and the reference get the same windows, the same vectors and the same
 thread count (threadpoolctl for numpy's BLAS, ``torch.set_num_threads`` for PyTorch).
 
-Each measurement is one epoch (or its first ``--max-windows`` windows) from the shuffle to the last
-optimiser step, after a warm-up of 20 steps; inference is the forward pass and argmax over every training
-window in batches of the same size. The two programs alternate, configuration by configuration and
-repetition by repetition (interleaved, so that a busy machine slows both alike), and the table gives
-medians. The reference is ``../shared/bench/torch_window.py`` (imported, not copied); run this script
+Each measurement is the first ``--max-windows`` windows of an epoch (all of it if 0) from the shuffle
+to the last optimiser step, after a warm-up of 20 steps; inference is the forward pass and argmax over
+the training windows in batches of the same size. The two programs alternate, configuration by
+configuration and repetition by repetition, so that a machine whose speed drifts (this one's does, by up
+to 2× over minutes) slows both alike; the table gives the median windows/s of each and the median of the
+ratios of the back-to-back pairs. The reference is ``../shared/bench/torch_window.py`` (imported, not copied); run this script
 with a Python that has torch, e.g. the reference's own venv with windowner installed into it::
 
     ~/.venvs/torchref/bin/pip install -e . && ~/.venvs/torchref/bin/python benchmarks/training.py
@@ -80,7 +81,7 @@ def windowner_epoch(data, E, classes, mode, hidden, batch, limit, seed):
     seen = run(None if limit is None else math.ceil(limit / batch))
     trained = time.perf_counter() - started
     started = time.perf_counter()
-    model.scores(data.windows, batch).argmax(axis=1)
+    model.scores(data.windows[:limit], batch).argmax(axis=1)
     return trained, seen, time.perf_counter() - started
 
 
@@ -111,7 +112,7 @@ def torch_epoch(reference, data, E, classes, mode, hidden, batch, limit, seed):
     with torch.no_grad():
         model.eval()
         started = time.perf_counter()
-        for start in range(0, len(words), batch):
+        for start in range(0, min(len(words), limit or len(words)), batch):
             model(words[start : start + batch], cases[start : start + batch]).argmax(-1)
         inferred = time.perf_counter() - started
     return trained, seen, inferred
@@ -127,8 +128,8 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", default="100,300")
     parser.add_argument("--batch", default="32,256,1024")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--max-windows", type=int, default=None, help="time only this many windows an epoch")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--max-windows", type=int, default=100_000, help="windows timed an epoch (0: all)")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -141,6 +142,7 @@ def main(argv=None) -> None:
             "# torch (or ../shared/bench/torch_window.py) is not importable: windowner alone", file=sys.stderr
         )
     data, E, classes = load(args.glove, Path(args.train))
+    limit = args.max_windows or None
     configs = list(
         itertools.product(
             args.modes.split(","),
@@ -168,10 +170,10 @@ def main(argv=None) -> None:
 
                     torch.set_num_threads(threads)
                     trained, seen, inferred = torch_epoch(
-                        reference, data, E, classes, *config[:3], args.max_windows, rep
+                        reference, data, E, classes, *config[:3], limit, rep
                     )
                 results[config][who].append(seen / trained)
-                results[config][who + "i"].append(len(data) / inferred)
+                results[config][who + "i"].append(min(len(data), limit or len(data)) / inferred)
             line = " ".join(f"{k} {v[-1]:,.0f}" for k, v in results[config].items() if v)
             print(f"rep {rep} {mode:6} H={hidden:<3} batch {batch:<4} threads {threads}: {line}", flush=True)
     print()
@@ -179,13 +181,21 @@ def main(argv=None) -> None:
     print(header + " | inference: windowner / PyTorch = ratio |")
     print("|---|---|---|---|---|---|")
     for config in configs:
-        r = {
-            key: statistics.median(values) if values else float("nan")
-            for key, values in results[config].items()
-        }
+        found = results[config]
+        r = {key: statistics.median(values) if values else float("nan") for key, values in found.items()}
+        ratio = (
+            statistics.median(w / t for w, t in zip(found["w"], found["t"], strict=False))
+            if found["t"]
+            else 0
+        )
+        infer = (
+            statistics.median(w / t for w, t in zip(found["wi"], found["ti"], strict=False))
+            if found["t"]
+            else 0
+        )
         mode, hidden, batch, threads = config
-        training = f"{r['w']:,.0f} / {r['t']:,.0f} = **{r['w'] / r['t']:.2f}x**"
-        inference = f"{r['wi']:,.0f} / {r['ti']:,.0f} = {r['wi'] / r['ti']:.2f}x"
+        training = f"{r['w']:,.0f} / {r['t']:,.0f} = **{ratio:.2f}x**"
+        inference = f"{r['wi']:,.0f} / {r['ti']:,.0f} = {infer:.2f}x"
         print(f"| {mode} | {hidden} | {batch} | {threads} | {training} | {inference} |")
 
 

@@ -30,7 +30,8 @@ def affine(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Aff
     whose gradient nobody needs. ``input_from=None`` skips the product altogether (dX is None: the
     input is data, or every column of it is frozen).
     """
-    Z = X @ W.T + b
+    Z = X @ W.T
+    Z += b  # in place: the product is a new array already
 
     def backward(delta: np.ndarray, input_from: int | None = 0):
         dW = delta.T @ X
