@@ -15,8 +15,9 @@ to the last optimiser step, after a warm-up of 20 steps; inference is the forwar
 the training windows in batches of the same size. The two programs alternate, configuration by
 configuration and repetition by repetition, so that a machine whose speed drifts (this one's does, by up
 to 2× over minutes) slows both alike; the table gives the median windows/s of each and the median of the
-ratios of the back-to-back pairs. The reference is ``../shared/bench/torch_window.py`` (imported, not copied); run this script
-with a Python that has torch, e.g. the reference's own venv with windowner installed into it::
+ratios of the back-to-back pairs. The reference is ``../shared/bench/torch_window.py`` (imported, not
+copied); run this script with a Python that has torch, e.g. the reference's own venv with windowner
+installed into it::
 
     ~/.venvs/torchref/bin/pip install -e . && ~/.venvs/torchref/bin/python benchmarks/training.py
 
@@ -183,16 +184,10 @@ def main(argv=None) -> None:
     for config in configs:
         found = results[config]
         r = {key: statistics.median(values) if values else float("nan") for key, values in found.items()}
-        ratio = (
-            statistics.median(w / t for w, t in zip(found["w"], found["t"], strict=False))
-            if found["t"]
-            else 0
-        )
-        infer = (
-            statistics.median(w / t for w, t in zip(found["wi"], found["ti"], strict=False))
-            if found["t"]
-            else 0
-        )
+        pairs = zip(found["w"], found["t"], strict=False)
+        ratio = statistics.median(w / t for w, t in pairs) if found["t"] else float("nan")
+        pairs = zip(found["wi"], found["ti"], strict=False)
+        infer = statistics.median(w / t for w, t in pairs) if found["ti"] else float("nan")
         mode, hidden, batch, threads = config
         training = f"{r['w']:,.0f} / {r['t']:,.0f} = **{ratio:.2f}x**"
         inference = f"{r['wi']:,.0f} / {r['ti']:,.0f} = {infer:.2f}x"

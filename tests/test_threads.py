@@ -4,18 +4,15 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from windowner.errors import WindownerError
-from windowner.threads import ENVIRONMENT, LARGE, automatic_threads, blas_threads, thread_count
+from windowner.threads import ENVIRONMENT, automatic_threads, blas_threads, thread_count
 
 
 def blas_counts() -> set[int]:
     return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
 
 
-def test_small_products_use_one_thread_large_ones_up_to_two():
-    assert automatic_threads(32, 100) == 1
-    assert automatic_threads(1024, 300) in (1, 2) and automatic_threads(1024, 300) == min(
-        2, max(1, automatic_threads(LARGE, 1))
-    )
+def test_the_automatic_choice_is_one_thread():
+    assert automatic_threads(32, 100) == automatic_threads(4096, 300) == 1
 
 
 def test_precedence(monkeypatch):

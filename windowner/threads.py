@@ -11,7 +11,7 @@ The count is, in order of precedence:
 
 1. the environment variable ``WINDOWNER_THREADS`` (a positive integer);
 2. the config key ``threads`` (``train.threads`` for training; eval and predict read the run's);
-3. ``0``, automatic: :func:`automatic_threads`, one thread for small products, up to two for large ones.
+3. ``0``, automatic: :func:`automatic_threads` (one).
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from .errors import WindownerError
 ENVIRONMENT = "WINDOWNER_THREADS"
 
 
-LARGE = 256 * 300  # batch × hidden from which a second thread pays (benchmarks/threads.py)
+def automatic_threads(batch: int = 1, hidden: int = 1) -> int:
+    """The automatic choice: one thread, whatever the batch and the hidden size.
 
-
-def automatic_threads(batch: int, hidden: int) -> int:
-    """The automatic choice for matrix products of ``batch`` rows and ``hidden`` units: one thread below
-    :data:`LARGE`, else as many as the process may use, at most 2."""
-    if batch * hidden < LARGE:
-        return 1
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    Measured with ``benchmarks/threads.py`` (README): on an idle 2-core machine a second thread pays
+    only for large products (H = 300 at a batch of 256 and more: 13–26 % faster), and with one core busy
+    elsewhere two threads run 3–4 times slower than one at every size. One thread is never slower than
+    two on a busy machine and at most a quarter slower on an idle one; ``train.threads: 2`` is there for
+    large models on a machine of one's own.
+    """
+    return 1
 
 
 def thread_count(setting: int = 0, batch: int = 1, hidden: int = 1) -> int:
