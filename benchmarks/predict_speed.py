@@ -7,7 +7,7 @@ spaces; the corpus is never stored in the repository), ``--repeat`` times over. 
    interpreter start-up and loading the run included), for each output format; tokens/s counts the tokens
    the tokeniser found;
 2. the stages of the same work timed one by one in this process, a batch of ``BATCH_TOKENS`` at a time
-   (each stage's best of ``--reps`` runs): reading, tokenising, new words' vectors, vocabulary lookup,
+   (each stage's best of ``--reps`` runs): reading, tokenising, new words' vectors, look-ups and
    windows, scoring, decoding, formatting, writing.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/predict_speed.py [--run RUN] [--vectors PATH] [--repeat N]
@@ -36,8 +36,6 @@ from windowner.predict import (
     read_lines,
     tokenize,
 )
-from windowner.vocab import END, START
-from windowner.windows import make_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 CONLL = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
@@ -72,7 +70,8 @@ def end_to_end(run: Path, text: Path, output_format: str, vectors: str | None, r
 def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: Path) -> dict[str, float]:
     """Seconds spent in each stage of tagging ``text``, the stages timed one after the other."""
     seconds = dict.fromkeys(
-        ["load run", "read lines", "tokenise", "new words", "lookup", "windows", "scoring", "decoding"], 0.0
+        ["load run", "read lines", "tokenise", "new words", "look-ups and windows", "scoring", "decoding"],
+        0.0,
     )
     seconds |= {"format": 0.0, "write": 0.0}
     clock = time.perf_counter()
@@ -108,14 +107,12 @@ def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: 
             if new_words is not None:
                 new_words(sentences)
             lap("new words")
-            vocab = tagger.vocab
-            rows = [vocab.encode(tokens) for tokens in sentences]
-            lap("lookup")
-            windows = make_windows(rows, model.window, vocab.row[START], vocab.row[END])
-            lap("windows")
+            windows = tagger.windows(sentences)  # the vocabulary and feature look-ups, then the windows
+            lap("look-ups and windows")
             scores = model.scores(windows)
             lap("scoring")
-            tags = task.decode(scores, [len(tokens) for tokens in sentences])
+            lengths = [len(tokens) for tokens in sentences]
+            tags = task.decode(scores, lengths, tagger.config.model.decode, model.transitions())
             lap("decoding")
             data = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode()
             lap("format")
