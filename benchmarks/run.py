@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {  # name: (script, its arguments, with --quick)
     "vectors": ("vectors.py", ["--repeats", "5", "--reference"], ["--repeats", "1"]),
     "training": ("training.py", [], ["--reps", "1", "--max-windows", "20000"]),
+    "fine_tuning": ("fine_tuning.py", [], ["--reps", "1", "--max-windows", "20000"]),
     "threads": ("threads.py", ["--reps", "3"], ["--reps", "1", "--steps", "50"]),
     "predict": ("predict_speed.py", [], []),
     "scale": ("scale.py", [], ["--multiples", "1,2", "--steps", "200"]),

@@ -507,7 +507,13 @@ def format_groups(groups: dict[str, dict[str, Any]]) -> str:
     "--config", "config_path", type=click.Path(dir_okay=False), help="Check this run's model on its data."
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
-@click.option("--batch", default=8, show_default=True, type=click.IntRange(1), help="Windows in the batch.")
+@click.option(
+    "--batch",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Windows in the batch (crf: whole sentences, until they hold this many).",
+)
 @click.option(
     "--max-entries", type=click.IntRange(1), help="Check at most this many entries of each parameter."
 )
@@ -550,8 +556,11 @@ def gradcheck(
         l2_vectors = config.train.l2_vectors or 1e-3
         if config.model.dropout or config.model.input_dropout or config.model.word_dropout:
             seed = 0  # the same dropout masks at every evaluation
+        count = 0 if examples.lengths is None else len(examples.lengths)
+        sentences = f" ({count} sentence{'s' * (count > 1)})" if count else ""
         click.echo(
-            f"{config_path}: {len(examples.labels)} training windows, l2 {l2}, l2_vectors {l2_vectors}"
+            f"{config_path}: {len(examples.labels)} training windows{sentences}, l2 {l2},"
+            f" l2_vectors {l2_vectors}"
         )
 
     checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed)

@@ -1,0 +1,83 @@
+"""What fine-tuning the word vectors costs, optimiser by optimiser: an epoch fine-tuned against frozen.
+
+    python benchmarks/fine_tuning.py [--glove PATH] [--reps 3] [--max-windows N]
+
+The lecture's model (H=100 tanh, softmax, batch 32) on CoNLL-2003 train, one BLAS thread. For each
+optimiser, an epoch (or its first ``--max-windows`` windows) with frozen vectors and one fine-tuning
+them, alternated, medians of ``--reps``. A lazy rule (every optimiser but ``adam``) costs what the batch
+touches, so its fine-tuning epoch should cost at most about twice a frozen one; ``adam`` updates every row
+of E at every step (the dense rule; ``train`` says so) and is there for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIMIZERS = {  # name: (optimiser, its learning rate, sgd's momentum)
+    "sgd": ("sgd", 0.1, 0.0),
+    "sgd, momentum 0.9": ("sgd", 0.01, 0.9),
+    "adagrad": ("adagrad", 0.05, 0.0),
+    "rmsprop": ("rmsprop", 0.001, 0.0),
+    "sparse_adam": ("sparse_adam", 0.001, 0.0),
+    "adam (the dense rule)": ("adam", 0.001, 0.0),
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--glove", default=str(Path.home() / ".cache/windowner-bench/glove.6B.50d.txt"))
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--max-windows", type=int, default=0, help="windows timed an epoch (0: all)")
+    args = parser.parse_args(argv)
+    import windowner
+    from windowner.config import ModelConfig
+    from windowner.model import WindowModel
+    from windowner.optim import make_optimizer
+    from windowner.train import examples, initialise
+
+    conll = ROOT / "data" / "conll2003" / "train.txt"
+    overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}", "task.name=entities"]
+    tagger, corpus, rng = initialise(windowner.load_config(None, [*overrides, "output=x"]))
+    data = examples(tagger, corpus.train)
+    steps = math.ceil(args.max_windows / 32) if args.max_windows else None
+
+    def epoch(name: str, fine_tune: bool) -> float:
+        optimizer_name, lr, momentum = OPTIMIZERS[name]
+        model = WindowModel.initialise({"E": corpus.E}, ModelConfig(), len(corpus.task.classes), rng)
+        optimizer, trainables = make_optimizer(optimizer_name, lr, momentum), model.trainables()
+        started = time.perf_counter()
+        for count, batch in enumerate(model.loss.batches(data, 32, rng), start=1):
+            _, grads = model.loss_and_grads(batch, fine_tune=fine_tune)
+            optimizer.step(trainables, model.packed(grads))
+            if steps and count >= steps:
+                break
+        optimizer.flush(trainables)
+        return time.perf_counter() - started
+
+    times: dict = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(args.reps):
+            for name in OPTIMIZERS:
+                for fine_tune in (False, True):
+                    times.setdefault((name, fine_tune), []).append(epoch(name, fine_tune))
+    rows, dim = corpus.E.shape
+    print(
+        f"| optimiser (E: {rows:,} × {dim}) | frozen epoch (s) | fine-tuned epoch (s) | fine-tuned / frozen |"
+    )
+    print("|---|---|---|---|")
+    for name in OPTIMIZERS:
+        frozen, tuned = (statistics.median(times[(name, f)]) for f in (False, True))
+        print(f"| {name} | {frozen:.2f} | {tuned:.2f} | {tuned / frozen:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
