@@ -819,3 +819,25 @@ def test_train_dry_run_refuses_what_train_would_refuse(trained_run):
     result = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run", "--overwrite")
     assert_ok(result)
     assert "the run there is replaced once the new one has saved a model" in result.stdout
+
+
+def test_gradcheck_all_has_a_column_for_every_parameter():
+    result = run("gradcheck", "--all", "--max-entries", "1")
+    assert_ok(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[4:] == [
+        "E",
+        "E_case",
+        "E_chars",
+        "W",
+        "b",
+        "a",
+        "U",
+        "c",
+        "A",
+        "A_start",
+        "A_end",
+    ]
+    assert len(lines) == 1 + 96 + 1 and lines[-1].startswith("all 96 cases agree")
+    prelu_crf = next(line.split() for line in lines if line.startswith("prelu      crf      fine-tuned"))
+    assert "-" not in prelu_crf  # that model has every parameter, each checked

@@ -28,7 +28,7 @@ from .conll import SCHEMES, entity_type, read_conll
 from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
-from .gradcheck import TOLERANCE, all_cases, check_case, check_gradients, random_problem
+from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
 from .model import SCORING_BATCH
 from .plot import plot_run
 from .predict import (
@@ -584,7 +584,10 @@ def gradcheck(
 
 def _check_all(max_entries: int | None) -> None:
     """``gradcheck --all``: a table of the largest relative error per case and parameter."""
-    names = ("E", "E_case", "W", "b", "a", "U", "c", "A", "A_start", "A_end")
+    # a column for every parameter of some case, in the order of the forward pass
+    orders = [case_problem(case)[0].parameter_names() for case in all_cases()]
+    longest = max(orders, key=len)
+    names = sorted({name for order in orders for name in order}, key=longest.index)
     click.echo(f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>9}" for n in names))
     failed, skipped = [], 0
     for case in all_cases():

@@ -218,10 +218,10 @@ def all_cases(l2: float = 1e-2) -> Iterator[Case]:
         yield Case(activation, loss, fine_tune, lam)
 
 
-def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> list[Check]:
-    """``gradcheck --all`` for one case: a small random float64 model with that activation and loss, a
-    casing table and a character n-gram bag, dropout on x and h and word dropout (fixed masks), λ on W
-    and U and, when fine-tuning, λ_E on E."""
+def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
+    """The model and batch of one ``gradcheck --all`` case: a small random float64 model with that
+    activation and loss, a casing table and a character n-gram bag, dropout on x and h and word
+    dropout."""
     rng = np.random.default_rng(seed)
     shape = ModelConfig(
         hidden=10,
@@ -233,7 +233,13 @@ def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> lis
     )
     if case.activation == "leaky_relu":
         shape = replace(shape, slope=0.1)
-    model, batch = random_problem(rng, batch=8, words=30, dim=6, classes=5, shape=shape, loss=case.loss)
+    return random_problem(rng, batch=8, words=30, dim=6, classes=5, shape=shape, loss=case.loss)
+
+
+def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> list[Check]:
+    """``gradcheck --all`` for one case (:func:`case_problem`): dropout with fixed masks, λ on W and U
+    and, when fine-tuning, λ_E on E."""
+    model, batch = case_problem(case, seed)
     return check_gradients(
         model, batch, case.l2, case.l2, case.fine_tune, max_entries, np.random.default_rng(seed), seed=seed
     )
