@@ -15,11 +15,12 @@ of two running numbers per parameter makes the sum one subtraction::
     D_t = μ^t,   C_t = Σ_{j≤t} lr_j μ^j                      (per parameter, float64)
     catch-up of row r, last updated at step s:  θ_r ← θ_r − v_r·(C_{t−1} − C_s)/D_s,   v_r ← v_r·D_{t−1}/D_s
 
-with C_s, D_s kept per row. C_{t−1} − C_s is a difference of running sums, so its rounding grows as D_s
-shrinks: when D_t falls below 10⁻⁴ (after 88 steps at μ = 0.9, 917 at μ = 0.99) every row is caught up and
-the clock starts again from (0, 1). That bounds the relative rounding of a catch-up near 10⁴·ε/(1 − μ)
-(about 2e-11 at μ = 0.9 in float64, far below float32's resolution) at the cost of one pass over E every
-88 steps. :meth:`SGD.flush` does the same at the end of each epoch, so the saved model is the dense rule's.
+with (C_s, D_s) kept per row (``stamps``). C_{t−1} − C_s is a difference of running sums, so its rounding
+grows as D_s shrinks: when D_t falls below 10⁻⁴ (after 88 steps at μ = 0.9, 917 at μ = 0.99) every row is
+caught up and the clock starts again from (0, 1). That bounds the relative rounding of a catch-up near
+10⁴·ε/(1 − μ) (about 2e-11 at μ = 0.9 in float64, far below float32's resolution) at the cost of one pass
+over E every 88 steps. :meth:`SGD.flush` does the same at the end of each epoch, so the saved model is the
+dense rule's.
 """
 
 from __future__ import annotations
@@ -55,33 +56,31 @@ class SGD(Optimizer):
             return
         velocity = self.slot(name, "v", param)
         clock = self.slot(name, "clock", np.array([0.0, 1.0]), None)  # (C, D) as of the previous step
-        row_c = self.slot(name, "row_C", np.zeros(len(param)), 0.0)
-        row_d = self.slot(name, "row_D", np.zeros(len(param)), 1.0)
-        self._catch_up(param, velocity, clock, row_c, row_d, rows)
+        stamps = self.slot(name, "stamps", np.tile(clock, (len(param), 1)), None)  # (C_s, D_s) of each row
+        # the batch's rows, gathered once: the catch-up and this step's update run on these copies
+        moved, speed, (since_c, since_d) = param[rows], velocity[rows], stamps[rows].T
+        moved -= speed * ((clock[0] - since_c) / since_d).astype(param.dtype)[:, None]  # the catch-up
+        speed *= (self.momentum * clock[1] / since_d).astype(param.dtype)[:, None]  # decayed, then v ← μv
+        speed += values  # v ← μv + g
+        moved -= self.lr * speed
+        param[rows], velocity[rows] = moved, speed
         clock[1] *= self.momentum  # the clock of this step
         clock[0] += self.lr * clock[1]
-        moved = self.momentum * velocity[rows] + values
-        velocity[rows] = moved
-        param[rows] -= self.lr * moved
-        row_c[rows], row_d[rows] = clock[0], clock[1]
+        stamps[rows] = clock
         if clock[1] < REBASE:
             self._flush_one(name, param)
 
-    @staticmethod
-    def _catch_up(param, velocity, clock, row_c, row_d, rows) -> None:
-        """Apply the dense rule's moves of the steps rows ``rows`` missed (``rows`` may be a slice)."""
-        since = row_d[rows]
-        param[rows] -= velocity[rows] * ((clock[0] - row_c[rows]) / since).astype(param.dtype)[:, None]
-        velocity[rows] *= (clock[1] / since).astype(param.dtype)[:, None]
-
     def _flush_one(self, name: str, param: np.ndarray) -> None:
+        """Catch every row of ``name`` up to the current step and restart the clock."""
         clock = self.state.get(f"{name}.clock")
         if clock is None:
             return
-        velocity, row_c, row_d = (self.state[f"{name}.{slot}"] for slot in ("v", "row_C", "row_D"))
-        self._catch_up(param, velocity, clock, row_c, row_d, slice(None))
+        velocity, stamps = self.state[f"{name}.v"], self.state[f"{name}.stamps"]
+        since_c, since_d = stamps.T
+        param -= velocity * ((clock[0] - since_c) / since_d).astype(param.dtype)[:, None]
+        velocity *= (clock[1] / since_d).astype(param.dtype)[:, None]
         clock[:] = (0.0, 1.0)
-        row_c[:], row_d[:] = 0.0, 1.0
+        stamps[:] = clock
 
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         for name, param in params.items():
