@@ -12,7 +12,7 @@ is a flat dictionary of arrays, :meth:`Optimizer.state_dict`, saved with a check
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -47,12 +47,17 @@ class Optimizer:
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         """Bring every row that a lazy rule left behind up to date (training calls it after each epoch)."""
 
-    def slot(self, name: str, slot: str, like: np.ndarray, fill: float | None = 0.0) -> np.ndarray:
+    def slot(
+        self, name: str, slot: str, like: np.ndarray | Callable[[], np.ndarray], fill: float | None = 0.0
+    ) -> np.ndarray:
         """The state array ``name.slot`` (a moment of parameter ``name``), created full of ``fill`` in the
-        shape and dtype of ``like`` (a copy of ``like`` itself when ``fill`` is None)."""
+        shape and dtype of ``like`` (a copy of ``like`` itself when ``fill`` is None). ``like`` may be a
+        function that makes the array, called only when the slot is created: a step that built an array
+        the size of E only to find the slot there would cost what the lazy rules save."""
         key = f"{name}.{slot}"
         if key not in self.state:
-            self.state[key] = np.array(like) if fill is None else np.full_like(like, fill)
+            start = like() if callable(like) else like
+            self.state[key] = np.array(start) if fill is None else np.full_like(start, fill)
         return self.state[key]
 
     def state_dict(self) -> dict[str, np.ndarray]:

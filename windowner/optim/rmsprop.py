@@ -32,7 +32,7 @@ class RMSprop(Optimizer):
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         rows, values = grad.rows, grad.values
         mean_square = self.slot(name, "v", param)
-        last = self.slot(name, "row_t", np.zeros(len(param), dtype=np.int64))
+        last = self.slot(name, "row_t", lambda: np.zeros(len(param), dtype=np.int64))
         decay = (self.rho ** (self.t - 1 - last[rows])).astype(param.dtype)[:, None]  # the missed steps
         current = self.rho * decay * mean_square[rows] + (1.0 - self.rho) * values * values
         mean_square[rows] = current

@@ -55,12 +55,13 @@ class SGD(Optimizer):
             param[rows] -= self.lr * values
             return
         velocity = self.slot(name, "v", param)
-        clock = self.slot(name, "clock", np.array([0.0, 1.0]), None)  # (C, D) as of the previous step
-        stamps = self.slot(name, "stamps", np.tile(clock, (len(param), 1)), None)  # (C_s, D_s) of each row
+        clock = self.slot(name, "clock", lambda: np.array([0.0, 1.0]), None)  # (C, D) after the last step
+        stamps = self.slot(name, "stamps", lambda: np.tile(clock, (len(param), 1)), None)  # rows' (C_s, D_s)
         # the batch's rows, gathered once: the catch-up and this step's update run on these copies
-        moved, speed, (since_c, since_d) = param[rows], velocity[rows], stamps[rows].T
-        moved -= speed * ((clock[0] - since_c) / since_d).astype(param.dtype)[:, None]  # the catch-up
-        speed *= (self.momentum * clock[1] / since_d).astype(param.dtype)[:, None]  # decayed, then v ← μv
+        moved, speed = param[rows], velocity[rows]
+        shift, decay = _catch_up(clock, stamps[rows], param.dtype, self.momentum)
+        moved -= speed * shift  # the moves the row missed
+        speed *= decay  # its velocity decayed over the steps it missed, then v ← μv
         speed += values  # v ← μv + g
         moved -= self.lr * speed
         param[rows], velocity[rows] = moved, speed
@@ -76,12 +77,22 @@ class SGD(Optimizer):
         if clock is None:
             return
         velocity, stamps = self.state[f"{name}.v"], self.state[f"{name}.stamps"]
-        since_c, since_d = stamps.T
-        param -= velocity * ((clock[0] - since_c) / since_d).astype(param.dtype)[:, None]
-        velocity *= (clock[1] / since_d).astype(param.dtype)[:, None]
+        shift, decay = _catch_up(clock, stamps, param.dtype)
+        param -= velocity * shift
+        velocity *= decay
         clock[:] = (0.0, 1.0)
         stamps[:] = clock
 
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         for name, param in params.items():
             self._flush_one(name, param)
+
+
+def _catch_up(clock: np.ndarray, stamps: np.ndarray, dtype: np.dtype, scale: float = 1.0):
+    """The catch-up of rows with clock stamps ``stamps`` ``(R, 2)`` at ``clock`` (C, D): the factor of v in
+    their missed move, (C − C_s)/D_s, and of their velocity, scale·D/D_s; each ``(R, 1)`` in ``dtype``
+    (the differences of the running sums are taken in float64, the quotients rounded once)."""
+    since_c, since_d = stamps[:, 0], stamps[:, 1]
+    shift = np.divide(clock[0] - since_c, since_d, dtype=dtype)
+    decay = np.divide(scale * clock[1], since_d, dtype=dtype)
+    return shift[:, None], decay[:, None]
