@@ -1,7 +1,12 @@
 """The README's Python example runs as written (with its run folder moved to a temporary place)."""
 
+import dataclasses
 import re
 from pathlib import Path
+
+import yaml
+
+import windowner.config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,3 +22,24 @@ def test_python_api_example_runs(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "(100, 270) (2, 100)" in printed
     assert (tmp_path / "api-example" / "model.npz").is_file()
+
+
+def _schema_defaults(schema, prefix=""):
+    """Every config key and its default, as the README's table writes them."""
+    for field in dataclasses.fields(schema):
+        kind = getattr(config_module, field.type, None) if isinstance(field.type, str) else field.type
+        if dataclasses.is_dataclass(kind):
+            yield from _schema_defaults(kind, f"{prefix}{field.name}.")
+        elif field.default is dataclasses.MISSING:
+            yield f"{prefix}{field.name}", "required"
+        elif field.default is None:
+            yield f"{prefix}{field.name}", "none"
+        else:
+            yield f"{prefix}{field.name}", f"`{yaml.safe_dump(field.default).splitlines()[0]}`"
+
+
+def test_the_configuration_table_lists_every_key_with_its_default():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    table = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+?) \|", section, re.M))
+    assert table == dict(_schema_defaults(config_module.Config))
