@@ -56,6 +56,8 @@ def main(argv=None) -> None:
         optimizer, trainables = make_optimizer(optimizer_name, lr, momentum), model.trainables()
         started = time.perf_counter()
         for count, batch in enumerate(model.loss.batches(data, 32, rng), start=1):
+            if optimizer.moves_untouched:  # as `train` does: the batch's rows caught up first
+                optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
             _, grads = model.loss_and_grads(batch, fine_tune=fine_tune)
             optimizer.step(trainables, model.packed(grads))
             if steps and count >= steps:

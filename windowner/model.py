@@ -94,6 +94,17 @@ class WindowModel:
         """What the optimiser updates: ``theta`` (every dense parameter in one vector) and each table."""
         return {"theta": self.theta, **{name: self.params[name] for name in self.tables}}
 
+    def rows_read(self, windows: np.ndarray, fine_tune: bool = True) -> dict[str, np.ndarray]:
+        """The rows of each trained table that a batch of windows ``(B, T, K)`` reads (E only with
+        ``fine_tune``; ``<unk>``, row 0, always, for word dropout), sorted and unique."""
+        rows, t = {}, 0
+        for name in self.tables:
+            slots = table_slots(name)
+            if name != "E" or fine_tune:
+                rows[name] = np.union1d(windows[:, t : t + slots], [0])
+            t += slots
+        return rows
+
     def packed(self, grads: Gradients) -> Gradients:
         """The gradients of :meth:`trainables`: the dense ones concatenated in θ's order, the tables'."""
         theta = np.concatenate([grads[name].ravel() for name in self.dense_names()])

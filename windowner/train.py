@@ -329,6 +329,8 @@ def _train(
             for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
                 step = state.step + 1
                 optimizer.lr = schedule(epoch, step)
+                if optimizer.moves_untouched:  # the batch's rows where the dense rule has them
+                    optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
                 with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
                     loss, grads = model.loss_and_grads(
                         batch, settings.l2, settings.l2_vectors, fine_tune, rng if dropout else None

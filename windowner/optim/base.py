@@ -44,6 +44,14 @@ class Optimizer:
         """The update of the rows ``grad`` names; each optimiser says what happens to the others."""
         raise NotImplementedError
 
+    #: True for a lazy rule under which rows a step does not touch still move (SGD with momentum): such
+    #: a rule must bring a batch's rows up to date (:meth:`prepare`) before the forward pass reads them.
+    moves_untouched = False
+
+    def prepare(self, params: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray]) -> None:
+        """Bring ``rows`` of each table in ``params`` up to date before a batch reads them (see
+        :attr:`moves_untouched`; the other rules leave untouched rows where they are)."""
+
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         """Bring every row that a lazy rule left behind up to date (training calls it after each epoch)."""
 

@@ -8,9 +8,10 @@ Dense rule, as PyTorch's ``SGD`` (no dampening)::
 **Rows not in the batch.** Without momentum a row with no gradient does not move: the sparse step
 updates the batch's rows only, exactly the dense rule. With momentum the dense rule keeps moving an
 untouched row on its velocity: over steps s+1 … t (lr_j the learning rate of step j) its velocity decays
-to μ^(t−s)·v_s and it moves by v_s·Σ_j lr_j·μ^(j−s). That has a closed form, applied when the row is next
-touched (the *catch-up*), so the result equals the dense rule without touching untouched rows. A clock
-of two running numbers per parameter makes the sum one subtraction::
+to μ^(t−s)·v_s and it moves by v_s·Σ_j lr_j·μ^(j−s). That has a closed form, applied to the rows a batch
+reads before its forward pass (:meth:`SGD.prepare`; the *catch-up*), so training sees every row where
+the dense rule has it, without touching the rows the batch does not read. A clock of two running numbers
+per parameter makes the sum one subtraction::
 
     D_t = μ^t,   C_t = Σ_{j≤t} lr_j μ^j                      (per parameter, float64)
     catch-up of row r, last updated at step s:  θ_r ← θ_r − v_r·(C_{t−1} − C_s)/D_s,   v_r ← v_r·D_{t−1}/D_s
@@ -49,6 +50,24 @@ class SGD(Optimizer):
         velocity += grad
         param -= self.lr * velocity
 
+    @property
+    def moves_untouched(self) -> bool:
+        return bool(self.momentum)
+
+    def prepare(self, params: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray]) -> None:
+        """The catch-up of the rows a batch reads: they take the moves of the steps they missed."""
+        if not self.momentum:
+            return
+        for name, read in rows.items():
+            clock = self.state.get(f"{name}.clock")
+            if clock is None:  # no step yet: nothing has moved
+                continue
+            param, velocity, stamps = params[name], self.state[f"{name}.v"], self.state[f"{name}.stamps"]
+            shift, decay = _catch_up(clock, stamps[read], param.dtype)
+            param[read] -= velocity[read] * shift
+            velocity[read] *= decay
+            stamps[read] = clock
+
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         rows, values = grad.rows, grad.values
         if not self.momentum:
@@ -59,7 +78,7 @@ class SGD(Optimizer):
         stamps = self.slot(name, "stamps", lambda: np.tile(clock, (len(param), 1)), None)  # rows' (C_s, D_s)
         # the batch's rows, gathered once: the catch-up and this step's update run on these copies
         moved, speed = param[rows], velocity[rows]
-        shift, decay = _catch_up(clock, stamps[rows], param.dtype, self.momentum)
+        shift, decay = _catch_up(clock, stamps[rows], param.dtype, self.momentum)  # (0, μ) once prepared
         moved -= speed * shift  # the moves the row missed
         speed *= decay  # its velocity decayed over the steps it missed, then v ← μv
         speed += values  # v ← μv + g
