@@ -40,6 +40,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float, momentum: float = 0.0):
         super().__init__(lr)
         self.momentum = momentum
+        self._prepared: dict[str, int] = {}  # table: the step count when its batch's rows were caught up
 
     def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         if not self.momentum:
@@ -63,10 +64,12 @@ class SGD(Optimizer):
             if clock is None:  # no step yet: nothing has moved
                 continue
             param, velocity, stamps = params[name], self.state[f"{name}.v"], self.state[f"{name}.stamps"]
+            speed = velocity[read]
             shift, decay = _catch_up(clock, stamps[read], param.dtype)
-            param[read] -= velocity[read] * shift
-            velocity[read] *= decay
+            param[read] -= speed * shift
+            velocity[read] = speed * decay
             stamps[read] = clock
+            self._prepared[name] = self.t
 
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         rows, values = grad.rows, grad.values
@@ -76,14 +79,20 @@ class SGD(Optimizer):
         velocity = self.slot(name, "v", param)
         clock = self.slot(name, "clock", lambda: np.array([0.0, 1.0]), None)  # (C, D) after the last step
         stamps = self.slot(name, "stamps", lambda: np.tile(clock, (len(param), 1)), None)  # rows' (C_s, D_s)
-        # the batch's rows, gathered once: the catch-up and this step's update run on these copies
-        moved, speed = param[rows], velocity[rows]
-        shift, decay = _catch_up(clock, stamps[rows], param.dtype, self.momentum)  # (0, μ) once prepared
-        moved -= speed * shift  # the moves the row missed
-        speed *= decay  # its velocity decayed over the steps it missed, then v ← μv
-        speed += values  # v ← μv + g
-        moved -= self.lr * speed
-        param[rows], velocity[rows] = moved, speed
+        speed = velocity[rows]
+        if self._prepared.get(name) == self.t - 1:  # caught up before this step's forward pass
+            speed *= self.momentum  # v ← μv
+            speed += values  # v ← μv + g
+            param[rows] -= self.lr * speed
+        else:  # caught up here: the moves and the decay the rows missed, then the step
+            moved = param[rows]
+            shift, decay = _catch_up(clock, stamps[rows], param.dtype, self.momentum)
+            moved -= speed * shift
+            speed *= decay  # decayed over the steps missed, then v ← μv
+            speed += values  # v ← μv + g
+            moved -= self.lr * speed
+            param[rows] = moved
+        velocity[rows] = speed
         clock[1] *= self.momentum  # the clock of this step
         clock[0] += self.lr * clock[1]
         stamps[rows] = clock
