@@ -33,11 +33,18 @@ class RMSprop(Optimizer):
         rows, values = grad.rows, grad.values
         mean_square = self.slot(name, "v", param)
         last = self.slot(name, "row_t", lambda: np.zeros(len(param), dtype=np.int64))
-        decay = (self.rho ** (self.t - 1 - last[rows])).astype(param.dtype)[:, None]  # the missed steps
-        current = self.rho * decay * mean_square[rows] + (1.0 - self.rho) * values * values
-        mean_square[rows] = current
-        last[rows] = self.t
-        param[rows] -= self.lr * values / (np.sqrt(current) + self.eps)
+        decay = np.power(self.rho, self.t - last[rows], dtype=param.dtype)  # ρ·ρ^(steps missed)
+        current = mean_square[rows]
+        current *= decay[:, None]
+        squares = values * values
+        squares *= 1.0 - self.rho
+        current += squares  # v ← ρv + (1 − ρ)g², v caught up first
+        mean_square[rows], last[rows] = current, self.t
+        step = np.sqrt(current)
+        step += self.eps
+        np.divide(values, step, out=step)
+        step *= self.lr
+        param[rows] -= step  # θ ← θ − lr·g/(√v + ε)
 
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         for name in params:
