@@ -101,7 +101,10 @@ class WindowModel:
         for name in self.tables:
             slots = table_slots(name)
             if name != "E" or fine_tune:
-                rows[name] = np.union1d(windows[:, t : t + slots], [0])
+                read = np.sort(
+                    np.append(windows[:, t : t + slots], 0)
+                )  # a sort: twice as fast as np.unique
+                rows[name] = read[np.append(True, read[1:] != read[:-1])]
             t += slots
         return rows
 
