@@ -101,9 +101,7 @@ class WindowModel:
         for name in self.tables:
             slots = table_slots(name)
             if name != "E" or fine_tune:
-                read = np.sort(
-                    np.append(windows[:, t : t + slots], 0)
-                )  # a sort: twice as fast as np.unique
+                read = np.sort(np.append(windows[:, t : t + slots], 0))  # a sort: twice as fast as np.unique
                 rows[name] = read[np.append(True, read[1:] != read[:-1])]
             t += slots
         return rows
