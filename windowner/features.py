@@ -85,7 +85,13 @@ def char_ngrams(token: str) -> list[str]:
 
 
 def _each(key: Callable[[str], Any]) -> Callable[[Sequence[str]], list[Any]]:
-    return lambda tokens: [key(token) for token in tokens]
+    """The keys of a feature that reads each token alone (``.key``: what an :class:`Encoder` memoises)."""
+
+    def keys(tokens: Sequence[str]) -> list[Any]:
+        return [key(token) for token in tokens]
+
+    keys.key = key  # type: ignore[attr-defined]
+    return keys
 
 
 def _headline(tokens: Sequence[str]) -> list[str]:
@@ -136,9 +142,19 @@ class Encoder:
         self.feature = feature
         self.index = {key: i for i, key in enumerate(classes)}
         self.unknown = self.index.get(UNKNOWN, 0)
+        self._memo: dict[str, int] = {}  # token: class, for a one-slot feature of each token alone
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         index, unknown = self.index, self.unknown
+        key = getattr(self.feature.keys, "key", None)
+        if self.feature.slots == 1 and key is not None:  # each distinct token's key computed once
+            memo, classes = self._memo, []
+            for token in tokens:
+                found = memo.get(token)
+                if found is None:
+                    found = memo[token] = index.get(key(token), unknown)
+                classes.append(found)
+            return np.array(classes, dtype=np.int32)
         keys = self.feature.keys(tokens)
         if self.feature.slots == 1:
             return np.array([index.get(key, unknown) for key in keys], dtype=np.int32)
