@@ -46,7 +46,7 @@ def test_casing(token, case):
 
 @pytest.mark.parametrize(
     ("token", "expected"),
-    [("Paris", "Xxx"), ("U.S.", "X.X."), ("1996-08-22", "dd-dd-dd"), ("McDonald", "XxXxx"), ("a", "x")],
+    [("Paris", "Xxx"), ("U.S.", "X.X."), ("2026-11-26", "dd-dd-dd"), ("McDonald", "XxXxx"), ("a", "x")],
 )
 def test_shape(token, expected):
     assert shape(token) == expected

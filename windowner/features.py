@@ -14,7 +14,7 @@ concatenates the K rows to x after the word vectors: the same embedding gate as 
   (no lowercase letter: ``EU`` ``U.S.``), ``mixed`` (``McDonald`` ``iPod``).
 * ``suffix`` / ``prefix``: the last / first three characters, lowercased (``-ing``, ``-ese``).
 * ``shape``: the characters as ``X`` (uppercase), ``x`` (lowercase), ``d`` (digit) or themselves,
-  runs longer than two cut to two (``Paris`` → ``Xxx``, ``U.S.`` → ``X.X.``, ``1996-08-22`` →
+  runs longer than two cut to two (``Paris`` → ``Xxx``, ``U.S.`` → ``X.X.``, ``2026-11-26`` →
   ``dd-dd-dd``).
 * ``headline``: whether the token's sentence has no lowercase letter (CoNLL-2003's headlines are all
   caps, and there casing says little).

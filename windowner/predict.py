@@ -69,7 +69,7 @@ TOKEN = re.compile(
     | {_CLITIC}                              # a clitic after a word: John|'s, I|'m, do|n't
     | {_PART}(?:(?:-|['’](?!(?i:s|d|m|re|ve|ll|t)\b)){_PART})*
                                              # words and numbers joined by hyphens, or by apostrophes
-                                             # that start no clitic: well-known 1996-08-22 O'Neill
+                                             # that start no clitic: well-known 2026-11-26 O'Neill
     | \.{{2,}} | -{{2,}}                     # an ellipsis, a dash: ... --
     | \S                                     # any other character, alone: ( ) , . " $ % & ...
     """,
