@@ -84,16 +84,6 @@ def char_ngrams(token: str) -> list[str]:
     return grams
 
 
-def _each(key: Callable[[str], Any]) -> Callable[[Sequence[str]], list[Any]]:
-    """The keys of a feature that reads each token alone (``.key``: what an :class:`Encoder` memoises)."""
-
-    def keys(tokens: Sequence[str]) -> list[Any]:
-        return [key(token) for token in tokens]
-
-    keys.key = key  # type: ignore[attr-defined]
-    return keys
-
-
 def _headline(tokens: Sequence[str]) -> list[str]:
     flag = "no" if any(ch.islower() for token in tokens for ch in token) else "yes"
     return [flag] * len(tokens)
@@ -101,13 +91,21 @@ def _headline(tokens: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Feature:
-    """A feature: the keys of a sentence's tokens (with ``slots`` > 1, a list of keys a token), and its
-    classes if they are fixed (None: the keys seen in training, :meth:`classes_of`)."""
+    """A feature: the key of each token alone (``per_token``), or of a sentence's tokens together
+    (``per_sentence``); with ``slots`` > 1, a list of keys a token; its classes if they are fixed (None:
+    the keys seen in training, :meth:`classes_of`)."""
 
     name: str
-    keys: Callable[[Sequence[str]], list[Any]]
+    per_token: Callable[[str], Any] | None = None
+    per_sentence: Callable[[Sequence[str]], list[Any]] | None = None
     fixed: tuple[str, ...] | None = None
     slots: int = 1
+
+    def keys(self, tokens: Sequence[str]) -> list[Any]:
+        """The key (or keys) of every token of a sentence."""
+        if self.per_token is not None:
+            return [self.per_token(token) for token in tokens]
+        return self.per_sentence(tokens)
 
     @property
     def table(self) -> str:
@@ -125,12 +123,12 @@ class Feature:
 
 
 FEATURES: dict[str, Feature] = {
-    "case": Feature("case", _each(casing), CASES),
-    "suffix": Feature("suffix", _each(lambda token: token[-3:].lower())),
-    "prefix": Feature("prefix", _each(lambda token: token[:3].lower())),
-    "shape": Feature("shape", _each(shape)),
-    "headline": Feature("headline", _headline, (PAD, "no", "yes")),
-    "chars": Feature("chars", _each(char_ngrams), slots=CHAR_SLOTS),
+    "case": Feature("case", casing, fixed=CASES),
+    "suffix": Feature("suffix", lambda token: token[-3:].lower()),
+    "prefix": Feature("prefix", lambda token: token[:3].lower()),
+    "shape": Feature("shape", shape),
+    "headline": Feature("headline", per_sentence=_headline, fixed=(PAD, "no", "yes")),
+    "chars": Feature("chars", char_ngrams, slots=CHAR_SLOTS),
 }
 
 
@@ -146,7 +144,7 @@ class Encoder:
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         index, unknown = self.index, self.unknown
-        key = getattr(self.feature.keys, "key", None)
+        key = self.feature.per_token
         if self.feature.slots == 1 and key is not None:  # each distinct token's key computed once
             memo, classes = self._memo, []
             for token in tokens:
