@@ -43,7 +43,7 @@ import numpy as np
 from .config import FeaturesConfig, ModelConfig
 from .features import FEATURES
 from .layers import ACTIVATIONS, SparseRows
-from .losses import LOSSES, Batch, Examples
+from .losses import LOSSES, TRANSITIONS, Batch, Examples
 from .model import WindowModel, make_loss, table_slots
 
 TOLERANCE = 1e-6  # a correct gradient lands around 1e-10 … 3e-7 (the smallest entries); a wrong one near 1
@@ -174,7 +174,7 @@ def random_problem(
     model = WindowModel.initialise(tables, shape, classes, rng, objective, dtype=np.float64)
     model.params["b"] += rng.normal(0.0, 0.3, size=model.params["b"].shape)  # not all zero: a general point
     model.params["c"] += rng.normal(0.0, 0.3, size=model.params["c"].shape)
-    for name in ("A", "A_start", "A_end"):
+    for name in TRANSITIONS:
         if name in model.params:
             model.params[name] += rng.normal(0.0, 0.5, size=model.params[name].shape)
     model.pretrained = model.params["E"] + rng.normal(0.0, 0.1, size=model.params["E"].shape)

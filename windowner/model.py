@@ -37,7 +37,7 @@ from .config import ModelConfig
 from .features import FEATURES
 from .init import INITIALISERS, log_priors
 from .layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
-from .losses import LOSSES, Batch, Loss
+from .losses import LOSSES, TRANSITIONS, Batch, Loss
 
 REGULARISED = ("W", "U")  # λ applies to the weight matrices, not to biases; λ_E to the word vectors
 SCORING_BATCH = 4096  # windows a forward pass when scoring (eval, predict)
@@ -115,7 +115,7 @@ class WindowModel:
         """Every parameter this model has, in the order of the forward pass."""
         names = [*self.tables, "W", "b", *ACTIVATIONS[self.shape.activation].params, "U", "c"]
         if self.loss.transitions:
-            names += ["A", "A_start", "A_end"]
+            names += TRANSITIONS
         return tuple(names)
 
     @classmethod
@@ -253,12 +253,12 @@ class WindowModel:
         if l2:
             for name in REGULARISED:
                 grads[name] = grads[name] + l2 * self.params[name]  # ∂/∂W (l2/2)‖W‖² = l2·W
+        moved = None
         if l2_vectors and fine_tune:
             E = grads["E"]
-            moved = self.params["E"][E.rows] - self._pretrained_rows(E.rows)
+            moved = self._moved(E.rows)
             grads["E"] = SparseRows(E.rows, E.values + l2_vectors * moved)
-        rows = grads["E"].rows if l2_vectors and fine_tune else None
-        return loss + self._penalty(rows, l2, l2_vectors if fine_tune else 0.0), grads
+        return loss + self._penalty(l2, l2_vectors, moved), grads
 
     def objective(
         self,
@@ -272,23 +272,24 @@ class WindowModel:
         :meth:`forward`."""
         trace = {} if trace is None else trace
         scores, _ = self.forward(batch.windows, rng, trace)
-        rows = np.unique(trace["windows"][:, 0]) if l2_vectors else None  # the rows of E the batch read
-        return self.loss(scores, batch, self.params)[0] + self._penalty(rows, l2, l2_vectors)
+        moved = self._moved(np.unique(trace["windows"][:, 0])) if l2_vectors else None  # rows read
+        return self.loss(scores, batch, self.params)[0] + self._penalty(l2, l2_vectors, moved)
 
-    def _penalty(self, rows: np.ndarray | None, l2: float, l2_vectors: float) -> float:
-        """(l2/2)(‖W‖² + ‖U‖²) + (l2_vectors/2) Σ_{v in rows} ‖E[v] − E₀[v]‖², ``rows`` the batch's."""
+    def _penalty(self, l2: float, l2_vectors: float, moved: np.ndarray | None) -> float:
+        """(l2/2)(‖W‖² + ‖U‖²) + (l2_vectors/2) Σ_v ‖E[v] − E₀[v]‖², ``moved`` the batch's rows of
+        E − E₀ (None: no word-vector penalty)."""
         total = 0.0
         if l2:
             total += 0.5 * l2 * sum(float(np.sum(self.params[name] ** 2)) for name in REGULARISED)
-        if l2_vectors:
-            moved = self.params["E"][rows] - self._pretrained_rows(rows)
+        if moved is not None:
             total += 0.5 * l2_vectors * float(np.sum(moved**2))
         return total
 
-    def _pretrained_rows(self, rows: np.ndarray) -> np.ndarray:
+    def _moved(self, rows: np.ndarray) -> np.ndarray:
+        """E[rows] − E₀[rows]: how far fine-tuning has moved those rows."""
         if self.pretrained is None:
             raise ValueError("the word-vector penalty needs the pretrained vectors E0 (model.pretrained)")
-        return self.pretrained[rows]
+        return self.params["E"][rows] - self.pretrained[rows]
 
     def pieces(self, batch: Batch, trace: dict) -> list[np.ndarray]:
         """Which piece of every piecewise-linear gate a forward pass was on (``trace`` from it): the side
@@ -316,7 +317,7 @@ class WindowModel:
         """A, A_start, A_end of a ``crf`` model (for Viterbi), else None."""
         if not self.loss.transitions:
             return None
-        return {name: self.params[name] for name in ("A", "A_start", "A_end")}
+        return {name: self.params[name] for name in TRANSITIONS}
 
 
 def table_slots(name: str) -> int:

@@ -21,7 +21,16 @@ import numpy as np
 from .crf import TRANSITIONS, by_length, crf_loss
 from .window import logistic, margin, margin_pieces, softmax_cross_entropy
 
-__all__ = ["LOSSES", "Batch", "Examples", "Loss", "by_length", "crf_loss", "softmax_cross_entropy"]
+__all__ = [
+    "LOSSES",
+    "TRANSITIONS",
+    "Batch",
+    "Examples",
+    "Loss",
+    "by_length",
+    "crf_loss",
+    "softmax_cross_entropy",
+]
 
 
 @dataclass(frozen=True)
@@ -180,4 +189,3 @@ class Crf(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {"softmax": Loss, "logistic": Logistic, "margin": Margin, "crf": Crf}
-TRANSITION_PARAMETERS = TRANSITIONS
