@@ -25,6 +25,8 @@ step (at a batch of 32 the update is a third of the step)::
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..layers import SparseRows
@@ -37,8 +39,9 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _step_size(self) -> tuple[float, float]:
-        """(s, ε/a) of the rule above, for the current step t."""
-        a = np.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
+        """(s, ε/a) of the rule above, for the current step t: Python floats (a numpy float64 would make
+        numpy 2 run the float32 updates through float64 loops, 1.8x slower)."""
+        a = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
         return self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**self.t) * a), self.eps / a
 
     def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
