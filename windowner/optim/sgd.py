@@ -119,7 +119,7 @@ class SGD(Optimizer):
 def _catch_up(clock: np.ndarray, stamps: np.ndarray, dtype: np.dtype, scale: float = 1.0):
     """The catch-up of rows with clock stamps ``stamps`` ``(R, 2)`` at ``clock`` (C, D): the factor of v in
     their missed move, (C − C_s)/D_s, and of their velocity, scale·D/D_s; each ``(R, 1)`` in ``dtype``
-    (the differences of the running sums are taken in float64, the quotients rounded once)."""
+    (the differences of the running sums are taken in float64; the division runs in ``dtype``)."""
     since_c, since_d = stamps[:, 0], stamps[:, 1]
     shift = np.divide(clock[0] - since_c, since_d, dtype=dtype)
     decay = np.divide(scale * clock[1], since_d, dtype=dtype)
