@@ -34,7 +34,8 @@ class Average:
         self.decay = decay
         self.t = 0
         self.values = {name: array.copy() for name, array in trainables.items()}
-        self.last = {name: np.zeros(len(array), dtype=np.int64) for name, array in trainables.items()}
+        # the step each table row's average was last brought up to date (dense arrays are every step)
+        self.last = {name: np.zeros(len(a), dtype=np.int64) for name, a in trainables.items() if a.ndim == 2}
 
     def before_step(self, trainables: Mapping[str, np.ndarray], grads: Mapping[str, object]) -> None:
         """Catch the rows a step is about to move up to now, with the value they kept while untouched."""
@@ -56,11 +57,13 @@ class Average:
             elif grad is not None:
                 average += (1.0 - d) * (array - average)  # = d·θ̄ + (1 − d)·θ, exact where θ̄ = θ
 
-    def _catch_up(self, name: str, array: np.ndarray, rows: np.ndarray | slice) -> None:
-        missed = self.t - self.last[name][rows]
-        keep = (self.decay**missed).astype(array.dtype)[:, None]
+    def _gain(self, name: str, rows: np.ndarray | slice, dtype: np.dtype) -> np.ndarray:
+        """1 − d^k for rows that missed k steps: θ̄ ← θ̄ + (1 − d^k)(θ − θ̄), ``(R, 1)``."""
+        return (1.0 - self.decay ** (self.t - self.last[name][rows])).astype(dtype)[:, None]
+
+    def _catch_up(self, name: str, array: np.ndarray, rows: np.ndarray) -> None:
         average = self.values[name]
-        average[rows] += (1.0 - keep) * (array[rows] - average[rows])
+        average[rows] += self._gain(name, rows, array.dtype) * (array[rows] - average[rows])
         self.last[name][rows] = self.t
 
     def current(self, trainables: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -68,10 +71,8 @@ class Average:
         out = {}
         for name, array in trainables.items():
             average = self.values[name]
-            if array.ndim == 2 and self.last[name].any():
-                missed = self.t - self.last[name]
-                keep = (self.decay**missed).astype(array.dtype)[:, None]
-                out[name] = average + (1.0 - keep) * (array - average)
+            if name in self.last and self.last[name].any():
+                out[name] = average + self._gain(name, slice(None), array.dtype) * (array - average)
             else:
                 out[name] = average.copy()
         return out
@@ -86,6 +87,7 @@ class Average:
         self.t = int(state["average.t"])
         for name in self.values:
             self.values[name] = np.array(state[f"average.{name}"])
+        for name in self.last:
             self.last[name] = np.array(state[f"average_last.{name}"])
 
 
