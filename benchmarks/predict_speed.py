@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from windowner import load_run
+from windowner import load_run, read_conll
 from windowner.predict import (
     BATCH_TOKENS,
     FORMATTERS,
@@ -39,18 +39,6 @@ from windowner.predict import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CONLL = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
-
-
-def conll_sentences(conll: Path) -> list[list[str]]:
-    """The tokens of each sentence of a CoNLL file (first column; -DOCSTART- skipped)."""
-    sentences: list[list[str]] = [[]]
-    for line in conll.read_text(encoding="utf-8").splitlines():
-        columns = line.split()
-        if not columns:
-            sentences.append([])
-        elif columns[0] != "-DOCSTART-":
-            sentences[-1].append(columns[0])
-    return [tokens for tokens in sentences if tokens]
 
 
 def end_to_end(run: Path, text: Path, output_format: str, vectors: str | None, reps: int, out: Path) -> float:
@@ -144,7 +132,7 @@ def main() -> None:
             subprocess.run(
                 ["windowner", "train", "--config", str(config), "--output", str(run), "--quiet"], check=True
             )
-        sentences = conll_sentences(args.conll)
+        sentences = [list(sentence.tokens) for sentence in read_conll(args.conll)]
         text = work / "text.txt"
         text.write_text(
             "".join(" ".join(tokens) + "\n" for tokens in sentences) * args.repeat, encoding="utf-8"

@@ -374,7 +374,8 @@ def _train(
                     record["threshold"] = model.threshold
                 if corpus.dev:
                     record["dev"] = tagger.evaluate(corpus.dev)
-                score = _selected(record["dev"], settings.select) if corpus.dev else None
+                # train.select is a dev entity type (checked before the first step), or micro
+                score = record["dev"]["entities"][settings.select]["f1"] if corpus.dev else None
                 # without a dev file the last epoch is the best
                 improved = score is None or score > state.best_score
                 if improved:
@@ -639,17 +640,6 @@ def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
     seen_mean = float(distance[seen].mean()) if len(seen) else 0.0
     seen_max = float(distance[seen].max()) if len(seen) else 0.0
     return {"seen_mean": seen_mean, "seen_max": seen_max, "unseen_max": unseen}
-
-
-def _selected(report: dict[str, Any], select: str) -> float:
-    """The dev score that picks the best epoch: entity F1, micro or of one type (``train.select``)."""
-    entities = report["entities"]
-    if select not in entities:
-        types = ", ".join(name for name in entities if name != "micro")
-        raise WindownerError(
-            f"train.select {select!r}: the dev data has no such entity type (it has {types})"
-        )
-    return entities[select]["f1"]
 
 
 def choose_threshold(tagger: Tagger, sentences: Sequence[Sentence]) -> float:
