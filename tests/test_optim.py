@@ -10,6 +10,7 @@ from windowner.gradcheck import random_problem
 from windowner.layers import SparseRows
 from windowner.losses import Batch
 from windowner.optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSprop, SparseAdam, make_optimizer
+from windowner.optim.sgd import HISTORY
 
 
 def reference(name, param, gradients, lrs, momentum=0.9):
@@ -99,20 +100,24 @@ def test_the_sparse_step_equals_the_dense_rule(name):
         np.testing.assert_allclose(lazy.state["E.v"], eager.state["E.v"], rtol=1e-12, atol=1e-300)
 
 
-@pytest.mark.parametrize("momentum", [0.9, 0.5])
-def test_momentum_catch_up_over_many_clock_restarts(momentum):
-    """300 steps: the clock restarts every 88 steps at μ = 0.9, every 14 at μ = 0.5; rows go untouched
-    for long stretches."""
+@pytest.mark.parametrize(("momentum", "history"), [(0.9, 40), (0.5, HISTORY)])
+def test_momentum_catch_up_over_long_idle_stretches(momentum, history):
+    """400 steps with rows untouched for long stretches (the last 100 touch row 0 only): at μ = 0.9 the
+    shifts fill and start again every 39 steps; at μ = 0.5 a step's term reaches back 60 steps only
+    (0.5^60 < 1e-18)."""
     rng = np.random.default_rng(2)
     start = rng.normal(size=(12, 3))
     sparse, dense = {"E": start.copy()}, {"E": start.copy()}
     lazy, eager = SGD(0.1, momentum=momentum), SGD(0.1, momentum=momentum)
-    for g in sparse_steps(rng, steps=300, touched=2):
+    lazy.history = history
+    alone = [SparseRows(np.array([0]), rng.normal(size=(1, 3))) for _ in range(100)]
+    for g in sparse_steps(rng, steps=300, touched=2) + alone:
         lazy.step(sparse, {"E": g})
         eager.step(dense, {"E": g.to_dense(start.shape)})
     lazy.flush(sparse)
-    assert lazy.state["E.clock"][1] == 1.0
-    np.testing.assert_allclose(sparse["E"], dense["E"], rtol=1e-10)
+    assert int(lazy.state["E.base"]) == 400 and not lazy.state["E.shifts"].any()
+    np.testing.assert_allclose(sparse["E"], dense["E"], rtol=1e-12)
+    np.testing.assert_allclose(lazy.state["E.v"], eager.state["E.v"], rtol=1e-12, atol=1e-300)
 
 
 def test_momentum_moves_untouched_rows_as_the_dense_rule_does():
