@@ -7,6 +7,7 @@ from helpers import max_relative_error, numeric_gradient
 
 from windowner.gradcheck import TOLERANCE
 from windowner.layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
+from windowner.layers.embedding import ONE_HOT, sum_rows
 
 TOL = TOLERANCE  # the tolerance `windowner gradcheck` states: a wrong gradient is off by far more
 
@@ -156,6 +157,19 @@ def test_embedding_gradient_is_sparse_and_sums_repeated_words(rng):
     np.testing.assert_array_equal(sparse.rows, [1, 2, 3, 7, 9])  # touched rows only, sorted, once each
     assert max_relative_error(sparse.to_dense(E.shape), dense) < TOL
     assert np.all(dense[[0, 4, 5, 6, 8]] == 0)
+
+
+@pytest.mark.parametrize("slices", [0, 1, 160, ONE_HOT, ONE_HOT + 1, 3000])
+def test_sum_rows_sums_the_slices_of_each_row(rng, slices):
+    """Both ways of summing, the 0/1 matrix product (up to ONE_HOT slices) and the reduce, against
+    np.add.at, which scatters the slices one by one."""
+    rows = rng.zipf(1.5, size=slices) % 50  # a few rows used many times, many once
+    values = rng.normal(size=(slices, 4))
+    expected = np.zeros((50, 4))
+    np.add.at(expected, rows, values)
+    summed = sum_rows(rows, values)
+    np.testing.assert_array_equal(summed.rows, np.unique(rows))
+    np.testing.assert_allclose(summed.to_dense((50, 4)), expected, rtol=1e-13, atol=1e-13)
 
 
 def test_bag_gradient_is_the_scaled_sum_of_slices(rng):
