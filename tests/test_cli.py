@@ -477,7 +477,7 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
         finally:
             process.kill()
     assert code == status, errors.read_text()
-    where = r"(in epoch \d+, after batch [\d,]+ of 1,017|after epoch \d+)"
+    where = r"(in epoch \d+, after batch [\d,]+ of [\d,]+|after epoch \d+)"
     resume = f"; saved a checkpoint: continue with windowner train --resume {output}"
     assert re.fullmatch(re.escape(line) + " " + where + re.escape(resume) + "\n", errors.read_text())
     assert (output / "model.npz").is_file() and (output / "checkpoint.npz").is_file()
@@ -749,7 +749,7 @@ def test_sigterm_in_the_middle_of_an_epoch_then_resume_gives_the_same_model(tmp_
     )
     try:
         for line in process.stderr:
-            if line.startswith("windowner: epoch 1/2: batch 300/1,017 (29%), "):
+            if re.match(r"windowner: epoch 1/2: batch 300/[\d,]+ \(\d+%\), ", line):
                 process.send_signal(signal.SIGTERM)
                 break
         rest = process.stderr.read().splitlines()
@@ -759,7 +759,7 @@ def test_sigterm_in_the_middle_of_an_epoch_then_resume_gives_the_same_model(tmp_
     assert code == 143, rest
     last = rest[-1]
     assert re.fullmatch(
-        r"windowner: terminated \(SIGTERM\) in epoch 1, after batch 3\d\d of 1,017; saved a checkpoint:"
+        r"windowner: terminated \(SIGTERM\) in epoch 1, after batch 3\d\d of [\d,]+; saved a checkpoint:"
         rf" continue with windowner train --resume {re.escape(str(stopped))}",
         last,
     ), last
@@ -769,9 +769,7 @@ def test_sigterm_in_the_middle_of_an_epoch_then_resume_gives_the_same_model(tmp_
     assert_ok(resumed)
     result = json.loads(resumed.stdout)  # stdout: the JSON alone; the report lines went to stderr
     assert result["run"] == str(stopped) and result["best_epoch"] in (1, 2) and "dev" in result
-    assert re.search(
-        r"^resuming .* in epoch 1, after batch 3\d\d of 1,017 \(step 3\d\d\)$", resumed.stderr, re.M
-    )
+    assert re.search(r"^resuming .* in epoch 1, after batch 3\d\d \(step 3\d\d\)$", resumed.stderr, re.M)
     assert "epoch   2" in resumed.stderr
     assert_ok(run("train", "--config", DEFAULT, "--output", straight, *options, "--quiet"))
     for name in ("model.npz", "last.npz"):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from helpers import max_relative_error, numeric_gradient
 
+from windowner import losses
 from windowner.gradcheck import TOLERANCE
 from windowner.losses import LOSSES, Examples, crf_loss, softmax_cross_entropy
 from windowner.losses.window import logistic, margin
@@ -161,9 +162,13 @@ def examples(rng, sentences=40, classes=3):
     return Examples(rng.integers(0, 50, size=(n, 2, 5)), rng.integers(0, classes, size=n), lengths)
 
 
-def test_window_batches_cover_every_window_once(rng):
+@pytest.mark.parametrize("prefetch", [40, 8192])
+def test_window_batches_cover_every_window_once(rng, monkeypatch, prefetch):
+    monkeypatch.setattr(losses, "PREFETCH", prefetch)  # 40: gathered 32 windows at a time, cut in two
     data = examples(rng)
-    batches = list(LOSSES["softmax"]().batches(data, 16, rng))
+    epoch = LOSSES["softmax"]().batches(data, 16, rng)
+    batches = list(epoch)
+    assert len(epoch) == len(batches)
     assert all(len(b.labels) == 16 for b in batches[:-1])
     seen = np.concatenate([b.windows for b in batches])
     assert sorted(map(bytes, seen)) == sorted(map(bytes, data.windows))
@@ -171,7 +176,9 @@ def test_window_batches_cover_every_window_once(rng):
 
 def test_crf_batches_are_whole_sentences_of_about_the_batch_size(rng):
     data = examples(rng)
-    batches = list(LOSSES["crf"]().batches(data, 20, rng))
+    epoch = LOSSES["crf"]().batches(data, 20, rng)
+    batches = list(epoch)
+    assert len(epoch) == len(batches)  # as many as it says: what progress and messages count
     assert sum(len(b.lengths) for b in batches) == len(data.lengths)
     assert all(b.lengths.sum() == len(b.labels) for b in batches)
     assert all(b.lengths.sum() >= 20 for b in batches[:-1]) and all(b.lengths.sum() < 20 + 9 for b in batches)
@@ -187,7 +194,9 @@ def test_crf_batches_are_whole_sentences_of_about_the_batch_size(rng):
 def test_margin_batches_hold_true_windows_and_corrupted_copies(rng):
     data = examples(rng, classes=2)
     loss = LOSSES["margin"](corruptions=3)
-    batches = list(loss.batches(data, 8, rng))
+    epoch = loss.batches(data, 8, rng)
+    batches = list(epoch)
+    assert len(epoch) == len(batches)
     assert sum(b.positives for b in batches) == int((data.labels == 1).sum())
     for b in batches:
         P = b.positives

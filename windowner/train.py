@@ -39,7 +39,7 @@ from .features import FEATURES, feature_classes
 from .files import remove_stale_temporaries, write_atomic
 from .folders import fresh_sibling, locked, remove_leftovers, replace_folder
 from .interrupts import deferred
-from .losses import Batch, Examples
+from .losses import Epoch, Examples
 from .model import WindowModel, make_loss
 from .optim import Optimizer, make_optimizer
 from .progress import Progress
@@ -297,7 +297,6 @@ def _train(
         state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
     fine_tune = settings.fine_tune
     dropout = config.model.dropout or config.model.input_dropout or config.model.word_dropout
-    steps = _batches_per_epoch(model, data, settings.batch_size)
     say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
         f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
@@ -315,7 +314,7 @@ def _train(
         note(remark)
     folder = output  # where the files go; with --overwrite, first a fresh folder beside it
     if saved is not None:
-        say(f"resuming {output} {state.where(steps)} (step {state.step:,})")
+        say(f"resuming {output} {state.where()} (step {state.step:,})")
     elif _holds_work(output):  # --overwrite: the old run stays until the new one has a model
         folder = fresh_sibling(output)
     else:
@@ -326,6 +325,7 @@ def _train(
         for epoch in range(state.epoch, settings.epochs + 1):
             started = time.perf_counter() - state.seconds
             batches = _epoch_batches(model, data, settings.batch_size, rng, state)
+            steps = len(batches)
             for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
                 step = state.step + 1
                 optimizer.lr = schedule(epoch, step)
@@ -440,7 +440,7 @@ def _read_checkpoint(output: Path) -> Saved:
 
 def _epoch_batches(
     model: WindowModel, data: Examples, batch_size: int, rng: np.random.Generator, state: Checkpoint
-) -> Iterator[Batch]:
+) -> Epoch:
     """The batches of the epoch ``state.epoch`` still to do, with ``rng`` where the run had it.
 
     At the start of an epoch the loss draws its order from ``rng`` as it stands (noted in the state).
@@ -457,13 +457,6 @@ def _epoch_batches(
         next(batches)
     rng.bit_generator.state = state.rng
     return batches
-
-
-def _batches_per_epoch(model: WindowModel, data: Examples, batch_size: int) -> int:
-    """The batches of an epoch: of its windows, of its location windows (``margin``), at most that
-    for ``crf`` (whole sentences of at least ``batch_size`` tokens)."""
-    count = int(np.count_nonzero(data.labels == 1)) if model.loss.name == "margin" else len(data)
-    return -(-count // batch_size)
 
 
 def _save_checkpoint(

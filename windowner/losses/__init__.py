@@ -25,6 +25,7 @@ __all__ = [
     "LOSSES",
     "TRANSITIONS",
     "Batch",
+    "Epoch",
     "Examples",
     "Loss",
     "by_length",
@@ -61,6 +62,25 @@ class Batch:
     positives: int = 0
 
 
+class Epoch:
+    """The batches of one epoch, in order: an iterator that knows how many it holds (``len``)."""
+
+    def __init__(self, batches: Iterator[Batch], count: int):
+        self._batches, self.count = batches, count
+
+    def __iter__(self) -> Epoch:
+        return self
+
+    def __next__(self) -> Batch:
+        return next(self._batches)
+
+    def __len__(self) -> int:
+        return self.count
+
+
+PREFETCH = 8192  # windows gathered at once, then cut into batches (one gather a batch costs 2-8% a step)
+
+
 class Loss:
     """Softmax cross-entropy over C classes, each batch ``batch_size`` windows drawn without
     replacement; the base of the other losses."""
@@ -81,12 +101,19 @@ class Loss:
         loss, d_scores = softmax_cross_entropy(scores, batch.labels)
         return loss, d_scores, {}
 
-    def batches(self, data: Examples, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
+    def batches(self, data: Examples, batch_size: int, rng: np.random.Generator) -> Epoch:
         """The batches of one epoch, in an order drawn from ``rng``."""
         order = rng.permutation(len(data))
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            yield Batch(data.windows[chosen], data.labels[chosen])
+        return Epoch(self._cut(data, order, batch_size), -(-len(order) // batch_size))
+
+    @staticmethod
+    def _cut(data: Examples, order: np.ndarray, batch_size: int) -> Iterator[Batch]:
+        block = batch_size * max(1, PREFETCH // batch_size)
+        for start in range(0, len(order), block):
+            chosen = order[start : start + block]
+            windows, labels = data.windows[chosen], data.labels[chosen]
+            for first in range(0, len(chosen), batch_size):
+                yield Batch(windows[first : first + batch_size], labels[first : first + batch_size])
 
     def class_scores(self, scores: np.ndarray, threshold: float = 0.0) -> np.ndarray:
         """Scores ``(N, outputs)`` to scores of each class ``(N, C)``, what decoding reads."""
@@ -138,6 +165,9 @@ class Margin(Logistic):
 
     def batches(self, data, batch_size, rng):
         true = np.flatnonzero(data.labels == 1)
+        return Epoch(self._corrupted(data, true, batch_size, rng), -(-len(true) // batch_size))
+
+    def _corrupted(self, data, true, batch_size, rng):
         order = true[rng.permutation(len(true))]
         centre = data.windows.shape[2] // 2
         words = np.unique(data.windows[:, 0, centre])
@@ -179,10 +209,13 @@ class Crf(Loss):
             if filled >= batch_size:
                 cuts.append(i + 1)
                 filled = 0
-        for chosen in np.split(order, cuts):
-            if not len(chosen):
-                continue
-            counts = lengths[chosen]
+        chunks = [chosen for chosen in np.split(order, cuts) if len(chosen)]
+        return Epoch(self._sentences(data, chunks, starts), len(chunks))
+
+    @staticmethod
+    def _sentences(data, chunks, starts):
+        for chosen in chunks:
+            counts = data.lengths[chosen]
             first = np.repeat(starts[chosen] - (np.cumsum(counts) - counts), counts)
             tokens = first + np.arange(counts.sum())
             yield Batch(data.windows[tokens], data.labels[tokens], lengths=counts)
