@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from windowner.conll import iob1_to_iob2
 from windowner.decoding import allowed_transitions, viterbi
 from windowner.metrics import chunks
 from windowner.tasks import Task
@@ -92,6 +93,20 @@ def test_decoding_never_gives_an_impossible_sequence():
     raw = [CLASSES[i] for i in scores.argmax(axis=1)]
     assert not valid_iob2(raw)  # ... from sequences that were not valid
     assert sum(len(chunks(s)) for s in argmax) > 0
+
+
+@pytest.mark.parametrize(("name", "classes"), [("entities", CLASSES), ("location", ("O", "LOC"))])
+def test_argmax_tags_are_read_as_conll_iob1_to_iob2_reads_them(name, classes):
+    """The decoder repairs every sentence at once; conll.iob1_to_iob2 does it one sentence at a time."""
+    rng = np.random.default_rng(6)
+    task = Task(name, classes)
+    lengths = [0, *rng.integers(0, 9, size=300).tolist(), 0]  # empty sentences too
+    scores = rng.normal(size=(sum(lengths), len(classes)))
+    flat = [task.tags[i] for i in scores.argmax(axis=1)]
+    ends = np.cumsum(lengths)
+    expected = [iob1_to_iob2(flat[end - n : end]) for end, n in zip(ends, lengths, strict=True)]
+    assert task.decode(scores, lengths, "argmax") == expected
+    assert any(tag.startswith("B-") for s in expected for tag in s)
 
 
 def test_viterbi_handles_empty_sentences():

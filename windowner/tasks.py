@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .conll import Sentence, entity_type, iob1_to_iob2
+from .conll import Sentence, entity_type
 from .decoding import allowed_transitions, viterbi
 from .errors import WindownerError
 
@@ -65,12 +65,19 @@ class Task:
             best = viterbi(scores, lengths, allowed, allowed_start, transitions)
         else:
             best = scores.argmax(axis=1)
-        tags = [names[i] for i in best.tolist()]
-        out, start = [], 0
-        for length in lengths:
-            out.append(iob1_to_iob2(tags[start : start + length]))
-            start += length
-        return out
+        # IOB1 to IOB2 for every token at once: an I-X whose previous token in its sentence is not of
+        # type X starts an entity, and reads B-X (as conll.iob1_to_iob2 does, sentence by sentence)
+        kinds = {kind: i for i, kind in enumerate(dict.fromkeys(map(entity_type, names)))}
+        kind = np.array([kinds[entity_type(name)] for name in names])[best]
+        previous = np.roll(kind, 1)
+        ends = np.cumsum(lengths, dtype=np.int64)
+        firsts = ends - lengths
+        previous[firsts[firsts < len(kind)]] = -1  # a sentence's first token has none
+        inside = np.array([name.startswith("I-") for name in names])[best]
+        starts = inside & (previous != kind)
+        labels = [*names, *("B-" + name[2:] if name.startswith("I-") else name for name in names)]
+        tags = [labels[i] for i in (best + len(names) * starts).tolist()]
+        return [tags[end - length : end] for end, length in zip(ends.tolist(), lengths, strict=True)]
 
     def reference(self, sentence: Sentence) -> list[str]:
         """The gold tags the task is scored against: for ``location``, other entity types become ``O``."""

@@ -32,18 +32,34 @@ def make_windows(sentences: Sequence[np.ndarray], window: int, start: int, end: 
         column ``window`` is the centre word.
     """
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros((0, 2 * window + 1), dtype=np.int32)
-    rows = np.concatenate(sentences).astype(np.int32)
-    sentence_start = np.repeat(np.cumsum(lengths) - lengths, lengths)  # (N,) first token of own sentence
-    position = np.arange(total) - sentence_start  # (N,) index within the sentence
-    length = np.repeat(lengths, lengths)  # (N,) length of own sentence
-    offsets = np.arange(-window, window + 1)  # (2w+1,)
-    neighbour = position[:, None] + offsets[None, :]  # (N, 2w+1) position of each window word
-    inside = (neighbour >= 0) & (neighbour < length[:, None])
-    gathered = rows[np.clip(np.arange(total)[:, None] + offsets[None, :], 0, total - 1)]
-    return np.where(inside, gathered, np.where(neighbour < 0, start, end)).astype(np.int32)
+    rows = np.concatenate(sentences) if len(sentences) else np.zeros(0, dtype=np.int32)
+    return Layout(lengths, window).fill(rows, start, end)
+
+
+class Layout:
+    """Where the window words of a corpus come from: computed once for its sentence lengths, then filled
+    with the rows of each table (:meth:`fill`).
+
+    Token i's neighbour at offset k is token i + k of the concatenated corpus where that lies in its own
+    sentence; before the sentence's first word it is the ``start`` pad, after its last the ``end`` pad.
+    """
+
+    def __init__(self, lengths: np.ndarray, window: int):
+        total = int(lengths.sum())
+        sentence_start = np.repeat(np.cumsum(lengths) - lengths, lengths)  # (N,) first token of own sentence
+        position = np.arange(total) - sentence_start  # (N,) index within the sentence
+        offsets = np.arange(-window, window + 1)  # (K,)
+        neighbour = position[:, None] + offsets[None, :]  # (N, K) position of each window word
+        self.source = np.clip(np.arange(total)[:, None] + offsets[None, :], 0, max(total - 1, 0))
+        self.before = np.flatnonzero(neighbour < 0)  # flat positions of (N, K) that read the start pad
+        self.after = np.flatnonzero(neighbour >= np.repeat(lengths, lengths)[:, None])  # ... the end pad
+
+    def fill(self, rows: np.ndarray, start: int, end: int) -> np.ndarray:
+        """The windows of one table, int32 ``(N, K)``: ``rows`` ``(N,)`` holds each token's row."""
+        out = np.take(rows.astype(np.int32, copy=False), self.source)
+        out.flat[self.before] = start
+        out.flat[self.after] = end
+        return out
 
 
 def sentence_windows(
@@ -56,17 +72,20 @@ def sentence_windows(
 
     Table 0 is the words, looked up in ``vocab``; then the tables of each feature, ``features`` mapping
     each feature's name to its classes (see :mod:`windowner.features`; padding class 0): one table, or
-    ``slots`` tables for a feature with several keys a token (``chars``).
+    ``slots`` tables for a feature with several keys a token (``chars``). Every table is encoded for the
+    whole corpus at once and fills the same :class:`Layout`.
     """
-    words = [vocab.encode(tokens) for tokens in sentences]
-    tables = [make_windows(words, window, vocab.row[START], vocab.row[END])]
+    layout = Layout(np.array([len(tokens) for tokens in sentences], dtype=np.int64), window)
+    tokens = [token for sentence in sentences for token in sentence]
+    tables = [layout.fill(vocab.encode(tokens), vocab.row[START], vocab.row[END])]
     for encoder in encoders(features or {}):
-        classes = [encoder.encode(tokens) for tokens in sentences]  # (n,) or (n, slots) a sentence
+        if encoder.feature.per_token is not None:  # each token alone: the whole corpus in one call
+            classes = encoder.encode(tokens)  # (N,) or (N, slots)
+        else:
+            parts = [encoder.encode(sentence) for sentence in sentences]
+            classes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         if encoder.feature.slots == 1:
-            tables.append(make_windows(classes, window, 0, 0))
+            tables.append(layout.fill(classes, 0, 0))
         else:  # a table of the windows for each slot
-            tables += [
-                make_windows([c[:, slot] for c in classes], window, 0, 0)
-                for slot in range(encoder.feature.slots)
-            ]
+            tables += [layout.fill(classes[:, slot], 0, 0) for slot in range(encoder.feature.slots)]
     return np.stack(tables, axis=1)
