@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tqdm import tqdm
-
 from .losses import Batch
 
 MODES = ("bar", "lines", "none")
@@ -53,6 +51,8 @@ class Progress:
         """Yield ``batches`` (about ``total`` in the epoch, ``done`` of them already done) and show
         their progress."""
         if self.mode == "bar":
+            from tqdm import tqdm  # here, not at the top: every command would pay its import (~30 ms)
+
             yield from tqdm(
                 batches, total=total, initial=done, desc=f"epoch {epoch}", unit="batch", leave=False
             )
