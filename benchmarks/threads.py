@@ -5,7 +5,7 @@ machine and beside a busy neighbour.
 
 For each configuration (frozen vectors, Adam; H, batch) it trains ``--steps`` steps of the lecture's
 model on CoNLL-2003 train with the BLAS thread count 1, 2 and ``auto`` (:func:`windowner.threads.
-automatic_threads` for that batch and hidden size), once with the machine otherwise idle and once while
+automatic_threads`), once with the machine otherwise idle and once while
 another process keeps one core busy (a Python loop), repetitions interleaved; the table gives the median
 windows/s. The automatic choice must never be slower than the faster of 1 and 2 threads by more than
 the noise, and must not collapse when the machine is busy.
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
         try:
             for _ in range(args.reps):
                 for hidden, batch in configs:
-                    auto = automatic_threads(batch, hidden)
+                    auto = automatic_threads()
                     for label, threads in (("1", 1), ("2", 2), ("auto", auto)):
                         key = (busy, hidden, batch, label)
                         results.setdefault(key, []).append(speed(hidden, batch, threads))
@@ -97,7 +97,7 @@ def main(argv=None) -> None:
                 label: statistics.median(results[(busy, hidden, batch, label)])
                 for label in ("1", "2", "auto")
             }
-            auto = automatic_threads(batch, hidden)
+            auto = automatic_threads()
             state = "one core busy" if busy else "idle"
             print(
                 f"| {state} | {hidden} | {batch} | {median['1']:,.0f} | {median['2']:,.0f}"

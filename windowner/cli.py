@@ -29,7 +29,6 @@ from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
-from .model import SCORING_BATCH
 from .plot import plot_run
 from .predict import (
     BATCH_TOKENS,
@@ -356,7 +355,7 @@ def evaluate(
     sentences = read_conll(data_path, scheme)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
-    with blas_threads(tagger.config.train.threads, SCORING_BATCH, tagger.config.model.hidden):
+    with blas_threads(tagger.config.train.threads):
         predicted = tagger.predict(tokens, decode)
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
     gold = [tagger.task.reference(s) for s in sentences]
@@ -664,7 +663,7 @@ def predict(
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
                 records = read_records(stream, name, input_format)
-                with blas_threads(tagger.config.train.threads, SCORING_BATCH, tagger.config.model.hidden):
+                with blas_threads(tagger.config.train.threads):
                     count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())

@@ -27,7 +27,7 @@ from .errors import WindownerError
 ENVIRONMENT = "WINDOWNER_THREADS"
 
 
-def automatic_threads(batch: int = 1, hidden: int = 1) -> int:
+def automatic_threads() -> int:
     """The automatic choice: one thread, whatever the batch and the hidden size.
 
     Measured with ``benchmarks/threads.py`` (README): on an idle 2-core machine a second thread pays
@@ -39,19 +39,19 @@ def automatic_threads(batch: int = 1, hidden: int = 1) -> int:
     return 1
 
 
-def thread_count(setting: int = 0, batch: int = 1, hidden: int = 1) -> int:
+def thread_count(setting: int = 0) -> int:
     """The number of BLAS threads for a config value ``setting`` (0: automatic), after the environment."""
     text = os.environ.get(ENVIRONMENT, "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
             raise WindownerError(f"{ENVIRONMENT}={text!r}: expected a positive number of threads")
         return int(text)
-    return setting or automatic_threads(batch, hidden)
+    return setting or automatic_threads()
 
 
 @contextmanager
-def blas_threads(setting: int = 0, batch: int = 1, hidden: int = 1) -> Iterator[int]:
+def blas_threads(setting: int = 0) -> Iterator[int]:
     """Run the body with the BLAS thread count :func:`thread_count` gives; yields that count."""
-    count = thread_count(setting, batch, hidden)
+    count = thread_count(setting)
     with threadpool_limits(limits=count, user_api="blas"):
         yield count

@@ -167,7 +167,7 @@ def train(
     """
     check_output(config, RUN_FILES)
     with (
-        blas_threads(config.train.threads, config.train.batch_size, config.model.hidden),
+        blas_threads(config.train.threads),
         locked(config.output),
     ):
         return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
@@ -190,7 +190,7 @@ def resume(
     config = resume_config(folder, overrides)
     check_output(config, RUN_FILES)
     with (
-        blas_threads(config.train.threads, config.train.batch_size, config.model.hidden),
+        blas_threads(config.train.threads),
         locked(config.output),
     ):
         return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
