@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..vocab import SPECIALS
 from .crf import TRANSITIONS, by_length, crf_loss
 from .window import logistic, margin, margin_pieces, softmax_cross_entropy
 
@@ -155,9 +156,8 @@ class Margin(Logistic):
     name = "margin"
     kinked = True
 
-    def __init__(self, corruptions: int = 1, specials: int = 3):
+    def __init__(self, corruptions: int = 1):
         self.corruptions = corruptions
-        self.specials = specials
 
     def __call__(self, scores, batch, params):
         loss, d_scores = margin(scores, batch.positives)
@@ -171,7 +171,7 @@ class Margin(Logistic):
         order = true[rng.permutation(len(true))]
         centre = data.windows.shape[2] // 2
         words = np.unique(data.windows[:, 0, centre])
-        words = words[words >= self.specials]
+        words = words[words >= len(SPECIALS)]  # not <unk>, <s>, </s>
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             positives = data.windows[chosen]
