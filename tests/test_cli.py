@@ -208,6 +208,16 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
             '{"task": "entities", "classes": ["O", "B-X", "B-X"], "location_label": "LOC"}',
             "twice",
         ),
+        (
+            "labels.json",
+            '{"task": "location", "classes": ["O", "B-LOC"], "location_label": "LOC", "other_types": "yes"}',
+            "other_types",
+        ),
+        (
+            "labels.json",
+            '{"task": "location", "classes": ["O", "B-PER"], "location_label": "LOC", "other_types": true}',
+            "no class 'B-LOC'",
+        ),
         ("labels.json", '{"task": "location",\n"classes": [,]}', "labels.json:2:"),
         ("labels.json", "[" * 100_000, "labels.json"),
         ("labels.json", b"\x89PNG\r\n\x1a\n", "PNG image"),
@@ -230,6 +240,8 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         "labels-entities-o-not-first",
         "labels-entities-empty",
         "labels-entities-twice",
+        "labels-other-types-not-a-bool",
+        "labels-other-types-without-location",
         "labels-bad-json-line",
         "labels-nested-too-deeply",
         "labels-binary",
@@ -433,7 +445,9 @@ def test_train_goes_on_when_stdout_is_closed(tmp_path):
         first = process.stdout.readline()  # what `head -1` reads
         process.stdout.close()  # and `head` is gone
         status = process.wait(timeout=120)
-    assert first.endswith("classes: O, LOC\n"), first
+    assert first.endswith(
+        "classes: O, B-LOC, I-LOC, B-MISC, I-MISC, B-ORG, I-ORG, B-PER, I-PER (predicting LOC only)\n"
+    ), first
     text = errors.read_text()
     assert status == 0, text
     assert text == (
@@ -528,7 +542,9 @@ def test_run_folder_holds_every_file(trained_run):
     scores = json.loads((trained_run / "scores.json").read_text())
     assert scores["best_epoch"] == 1 and "test" in scores and "dev" in scores
     labels = json.loads((trained_run / "labels.json").read_text())
-    assert labels["task"] == "location" and labels["classes"] == ["O", "LOC"]
+    assert labels["task"] == "location" and labels["other_types"] is True  # the default config's
+    tags = ["B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert labels["classes"] == ["O", *tags]
     config = config_from_dict(yaml.safe_load((trained_run / "config.yaml").read_text()))
     assert config.train.epochs == 1
     assert Path(config.data.train).is_absolute()

@@ -20,7 +20,7 @@ def test_python_api_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert "(100, 270) (2, 100)" in printed
+    assert "(100, 270) (9, 100)" in printed
     assert (tmp_path / "api-example" / "model.npz").is_file()
 
 

@@ -81,6 +81,7 @@ class VectorsConfig:
 class TaskConfig:
     name: str = _option("location", choices=TASKS)
     location_label: str = _option("LOC", word=True)  # the entity type that counts as a location
+    other_types: bool = False  # location task: learn every type, predict the location's (entities: moot)
 
 
 @dataclass
@@ -140,7 +141,7 @@ class TrainConfig:
     average: float = _option(0.0, minimum=0.0, maximum=0.99999)  # EMA decay of the weights evaluated (0: off)
     fine_tune: bool = True  # false: word vectors frozen, no gradient computed for them
     seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
-    select: str = "micro"  # the dev entity F1 that picks the best epoch: micro, or a type (LOC, ...)
+    select: str = "micro"  # the dev F1 that picks the best epoch: micro, a type (LOC, ...), or tokens
     patience: int = _option(0, minimum=0)  # stop after this many epochs without a better dev score (0: never)
     threads: int = _option(0, minimum=0)  # BLAS threads (0: automatic); WINDOWNER_THREADS overrides
 

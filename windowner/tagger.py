@@ -132,6 +132,8 @@ class Tagger:
             write_atomic(folder / TRAIN_WORDS_FILE, "".join(word + "\n" for word in sorted(self.train_words)))
         task = self.task
         labels = {"task": task.name, "classes": list(task.classes), "location_label": task.location_label}
+        if task.other_types:
+            labels["other_types"] = True
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
@@ -316,10 +318,12 @@ def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, 
 
 
 def _read_task(path: Path) -> Task:
-    """The task of ``labels.json``: ``{"task": ..., "classes": [...], "location_label": ...}``.
+    """The task of ``labels.json``: ``{"task": ..., "classes": [...], "location_label": ...}`` (and
+    ``"other_types": true`` for a location task that learns every type).
 
     As :func:`~windowner.tasks.make_task` writes it: ``classes`` are ``O`` and the location type for the
-    ``location`` task, ``O`` and distinct IOB2 tags for ``entities``; anything else (a hand edit) is an
+    ``location`` task, ``O`` and distinct IOB2 tags for ``entities`` (and for a location task with other
+    types, the location type's among them); anything else (a hand edit) is an
     error naming the file, not a model that reads its scores under the wrong names.
     """
     with text_file(path, "a JSON file") as file:
@@ -336,26 +340,32 @@ def _read_task(path: Path) -> Task:
         and isinstance(labels.get("classes"), list)
         and all(isinstance(label, str) for label in labels["classes"])
         and isinstance(labels.get("location_label"), str)
+        and isinstance(labels.get("other_types", False), bool)
     )
     if not valid:
         raise WindownerError(
-            f"{path}: expected task (location|entities), classes (a list) and location_label"
+            f"{path}: expected task (location|entities), classes (a list), location_label"
+            " (and other_types, true or false)"
         )
     name, classes, location = labels["task"], tuple(labels["classes"]), labels["location_label"]
+    other_types = name == "location" and labels.get("other_types", False)
+    tagged = name == "entities" or other_types  # the classes are O and IOB2 tags
     if location.split() != [location]:
         raise WindownerError(
             f"{path}: location_label {quote(location)} is not an entity type (LOC, GPE, ...)"
         )
     problem = None
-    if name == "location" and classes != ("O", location):
+    if not tagged and classes != ("O", location):
         problem = f"the location task's classes are ['O', {quote(location)}], not {quote(list(classes))}"
-    elif name == "entities" and classes[:1] != ("O",):
-        problem = f"the entities task's classes must start with 'O': {quote(list(classes))}"
-    elif name == "entities" and len(set(classes)) != len(classes):
-        problem = "the entities task lists a class twice"
-    elif name == "entities":
+    elif classes[:1] != ("O",):
+        problem = f"the {name} task's classes must start with 'O': {quote(list(classes))}"
+    elif len(set(classes)) != len(classes):
+        problem = f"the {name} task lists a class twice"
+    elif tagged:
         bad = [tag for tag in classes[1:] if not _IOB2_TAG.fullmatch(tag)]
-        problem = f"class {quote(bad[0])} of the entities task is not a B-X or I-X tag" if bad else None
+        problem = f"class {quote(bad[0])} of the {name} task is not a B-X or I-X tag" if bad else None
+        if other_types and not problem and "B-" + location not in classes:
+            problem = f"the location task with other types has no class {quote('B-' + location)}"
     if problem:
         raise WindownerError(f"{path}: {problem}")
-    return Task(name, classes, location)
+    return Task(name, classes, location, other_types)

@@ -3,7 +3,10 @@
 * ``location`` (the lecture's): two classes, ``O`` and the location type (``task.location_label``,
   ``LOC`` by default: data sets spell it ``LOC``, ``location``, ``GPE``...). Predicted runs of
   location tokens are read back as entities the IOB1 way: consecutive location tokens form one entity.
-  It is scored against the gold location entities only.
+  It is scored against the gold location entities only. With ``task.other_types`` the model learns
+  every entity type instead, one class per IOB2 tag as for ``entities`` (knowing an organisation from a
+  location is what most location errors lack), and its predictions keep the location type's tags only:
+  the other types read ``O``. The task and its scores are the same; only the training signal is finer.
 * ``entities``: one class per IOB2 tag of the training data (``O``, ``B-LOC``, ``I-LOC``, ...), scored on
   every entity type. A predicted ``I-X`` that starts an entity is read as ``B-X``, as conlleval reads it.
 """
@@ -24,16 +27,18 @@ TASKS = ("location", "entities")
 
 @dataclass(frozen=True)
 class Task:
-    """A task: its name, its class names (class i is ``classes[i]``) and the location type."""
+    """A task: its name, its class names (class i is ``classes[i]``), the location type, and whether a
+    location task learns the other entity types too (its classes are then IOB2 tags)."""
 
     name: str
     classes: tuple[str, ...]
     location_label: str = "LOC"
+    other_types: bool = False
 
     def targets(self, sentences: Sequence[Sentence], source: str = "the data") -> np.ndarray:
         """The class of every token of ``sentences``, int64 ``(N,)``, sentence after sentence."""
         tags = [tag for sentence in sentences for tag in sentence.tags]
-        if self.name == "location":
+        if self.name == "location" and not self.other_types:
             return np.fromiter((entity_type(t) == self.location_label for t in tags), np.int64, len(tags))
         index = {name: i for i, name in enumerate(self.classes)}
         unknown = sorted({tag for tag in tags if tag not in index})
@@ -43,9 +48,12 @@ class Task:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        """The tag of each class: the entities task's classes are tags; the location task's are read
-        the IOB1 way (consecutive location tokens form one entity)."""
-        return self.classes if self.name == "entities" else ("O", "I-" + self.location_label)
+        """The tag of each class: the entities task's classes are tags (as are those of a location task
+        with other types); the location task's are read the IOB1 way (consecutive location tokens form
+        one entity)."""
+        if self.name == "entities" or self.other_types:
+            return self.classes
+        return ("O", "I-" + self.location_label)
 
     def decode(
         self,
@@ -58,6 +66,7 @@ class Task:
 
         ``argmax``: each token takes its best-scoring class on its own; ``viterbi``: the best path without
         impossible IOB2 transitions, with a ``crf`` model's ``transitions`` (see :mod:`windowner.decoding`).
+        A location task with other types keeps the location type's tags and reads the others as ``O``.
         """
         names = self.tags
         if method == "viterbi":
@@ -76,6 +85,8 @@ class Task:
         inside = np.array([name.startswith("I-") for name in names])[best]
         starts = inside & (previous != kind)
         labels = [*names, *("B-" + name[2:] if name.startswith("I-") else name for name in names)]
+        if self.name == "location":  # with other types: only the location type's tags are kept
+            labels = [tag if entity_type(tag) == self.location_label else "O" for tag in labels]
         tags = [labels[i] for i in (best + len(names) * starts).tolist()]
         return [tags[end - length : end] for end, length in zip(ends.tolist(), lengths, strict=True)]
 
@@ -86,17 +97,21 @@ class Task:
         return [tag if entity_type(tag) == self.location_label else "O" for tag in sentence.tags]
 
 
-def make_task(name: str, train: Sequence[Sentence], location_label: str = "LOC") -> Task:
-    """The task ``name`` with the classes the training sentences call for."""
-    if name == "location":
-        if not any(entity_type(tag) == location_label for s in train for tag in s.tags):
-            raise WindownerError(
-                f"task.location_label {location_label!r}: no such entity type in the training data"
-                f" (it has {', '.join(entity_types(train)) or 'none'})"
-            )
+def make_task(
+    name: str, train: Sequence[Sentence], location_label: str = "LOC", other_types: bool = False
+) -> Task:
+    """The task ``name`` with the classes the training sentences call for (``other_types``: a location
+    task that learns every entity type)."""
+    if name == "location" and not any(entity_type(tag) == location_label for s in train for tag in s.tags):
+        raise WindownerError(
+            f"task.location_label {location_label!r}: no such entity type in the training data"
+            f" (it has {', '.join(entity_types(train)) or 'none'})"
+        )
+    if name == "location" and not other_types:
         return Task(name, ("O", location_label), location_label)
     tags = {tag for sentence in train for tag in sentence.tags} - {"O"}
-    return Task(name, ("O", *sorted(tags, key=lambda tag: (entity_type(tag), tag))), location_label)
+    classes = ("O", *sorted(tags, key=lambda tag: (entity_type(tag), tag)))
+    return Task(name, classes, location_label, other_types and name == "location")
 
 
 def entity_types(sentences: Sequence[Sentence]) -> list[str]:

@@ -90,7 +90,7 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
         raise WindownerError(f"{data.train}: no sentences")
     dev = read_conll(data.dev, data.scheme) if data.dev else []
     test = read_conll(data.test, data.scheme) if data.test else []
-    task = make_task(config.task.name, train, config.task.location_label)
+    task = make_task(config.task.name, train, config.task.location_label, config.task.other_types)
     vectors = config.vectors
     wanted = None
     if vectors.keep == "data":
@@ -130,6 +130,11 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     if make_loss(settings.loss).binary and corpus.task.name != "location":
         raise WindownerError(
             f"train.loss {settings.loss!r} scores one class (the location task): set task.name: location"
+        )
+    if make_loss(settings.loss).binary and corpus.task.other_types:
+        raise WindownerError(
+            f"train.loss {settings.loss!r} scores one class: it cannot learn the other types"
+            " (task.other_types: false, or train.loss softmax or crf)"
         )
     features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train])
     tables = {"E": corpus.E}
@@ -302,6 +307,7 @@ def _train(
         f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
         f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
         f"classes: {', '.join(corpus.task.classes)}"
+        + (f" (predicting {corpus.task.location_label} only)" if corpus.task.other_types else "")
     )
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
     if state.losses:
@@ -374,8 +380,7 @@ def _train(
                     record["threshold"] = model.threshold
                 if corpus.dev:
                     record["dev"] = tagger.evaluate(corpus.dev)
-                # train.select is a dev entity type (checked before the first step), or micro
-                score = record["dev"]["entities"][settings.select]["f1"] if corpus.dev else None
+                score = _selection(record["dev"], settings.select, corpus.task) if corpus.dev else None
                 # without a dev file the last epoch is the best
                 improved = score is None or score > state.best_score
                 if improved:
@@ -569,11 +574,19 @@ def _check_settings(config: Config, corpus: Corpus) -> None:
                 )
         return
     types = sorted({entity_type(tag) for s in corpus.dev for tag in corpus.task.reference(s)} - {""})
-    if settings.select != "micro" and settings.select not in types:
+    if settings.select not in ("micro", "tokens", *types):
         raise WindownerError(
             f"train.select {settings.select!r}: the dev data has no such entity type"
-            f" (it has {', '.join(types) or 'none'})"
+            f" (it has {', '.join(types) or 'none'}; or micro, or tokens)"
         )
+
+
+def _selection(report: dict[str, Any], select: str, task: Task) -> float:
+    """The dev F1 that ``train.select`` names (checked before the first step): the micro entity F1, an
+    entity type's, or (``tokens``) the token F1 of the location type, as the lecture scores its task."""
+    if select == "tokens":
+        return report["tokens"][task.location_label]["f1"]
+    return report["entities"][select]["f1"]
 
 
 COVERAGE_WARNING = 0.5  # a note when fewer training tokens than this have a word vector
