@@ -80,17 +80,23 @@ class Tagger:
         tables, see :func:`~windowner.windows.sentence_windows`)."""
         return sentence_windows(sentences, self.vocab, self.config.model.window, self.features)
 
-    def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> list[list[str]]:
-        """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``."""
-        scores = self.model.scores(self.windows(sentences))
+    def predict(
+        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> list[list[str]]:
+        """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``;
+        ``windows``, the sentences' :meth:`windows` if the caller has them already."""
+        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
         return self.task.decode(scores, lengths, method, self.model.transitions())
 
-    def evaluate(self, sentences: Sequence[Sentence], decode: str | None = None) -> dict[str, Any]:
-        """Scores on tagged sentences, in the form ``windowner eval --json`` prints."""
+    def evaluate(
+        self, sentences: Sequence[Sentence], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """Scores on tagged sentences, in the form ``windowner eval --json`` prints (``windows`` as in
+        :meth:`predict`)."""
         tokens = [s.tokens for s in sentences]
-        return score(self.task, sentences, self.predict(tokens, decode), self.groups(tokens))
+        return score(self.task, sentences, self.predict(tokens, decode, windows), self.groups(tokens))
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
         """Add rows to E for the words of ``sentences`` that the vocabulary lacks and ``path`` has.

@@ -310,6 +310,7 @@ def _train(
         + (f" (predicting {corpus.task.location_label} only)" if corpus.task.other_types else "")
     )
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
+    dev_windows = tagger.windows([s.tokens for s in corpus.dev]) if corpus.dev else None  # once, not an epoch
     if state.losses:
         watch = LossWatch.from_state(state.losses)
     else:  # the loss of the untrained model: what a diverging loss is measured against
@@ -376,10 +377,10 @@ def _train(
                 if fine_tune:
                     record["moved"] = movement(model, seen_rows)
                 if model.loss.name == "margin":
-                    model.threshold = choose_threshold(tagger, corpus.dev or corpus.train)
+                    model.threshold = choose_threshold(tagger, corpus.dev or corpus.train, dev_windows)
                     record["threshold"] = model.threshold
                 if corpus.dev:
-                    record["dev"] = tagger.evaluate(corpus.dev)
+                    record["dev"] = tagger.evaluate(corpus.dev, windows=dev_windows)
                 score = _selection(record["dev"], settings.select, corpus.task) if corpus.dev else None
                 # without a dev file the last epoch is the best
                 improved = score is None or score > state.best_score
@@ -648,13 +649,18 @@ def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
     return {"seen_mean": seen_mean, "seen_max": seen_max, "unseen_max": unseen}
 
 
-def choose_threshold(tagger: Tagger, sentences: Sequence[Sentence]) -> float:
+def choose_threshold(
+    tagger: Tagger, sentences: Sequence[Sentence], windows: np.ndarray | None = None
+) -> float:
     """The decision threshold θ of a single-score model that maximises the location token F1 on
     ``sentences``: with the scores sorted from the highest, predicting the top k as locations has
-    F1 = 2·TP_k / (k + P); θ is taken halfway between the k-th and the (k+1)-th score of the best k."""
+    F1 = 2·TP_k / (k + P); θ is taken halfway between the k-th and the (k+1)-th score of the best k.
+    ``windows``: the sentences' windows, if the caller has them already."""
     model = tagger.model
     model.threshold = 0.0
-    scores = model.scores(tagger.windows([s.tokens for s in sentences]))[:, 1]  # s − 0
+    if windows is None:
+        windows = tagger.windows([s.tokens for s in sentences])
+    scores = model.scores(windows)[:, 1]  # s − 0
     truth = tagger.task.targets(sentences) == 1
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(truth[order])
