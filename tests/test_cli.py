@@ -677,7 +677,7 @@ def test_format_report_stays_aligned_for_long_names_and_large_counts():
         },
         "tokens": {"LOC": score, "accuracy": 0.9},
     }
-    lines = format_report(report, "LOC").splitlines()
+    lines = format_report(report).splitlines()
     assert lines[0].split() == ["entities", "precision", "recall", "f1", "support"]
     assert [line.split()[0] for line in lines[1:4]] == ["LOC", "ORGANISATION-SUBSIDIARY", "micro"]
     full = [lines[0], *lines[1:4], lines[5]]  # the blank line 4 parts entities from tokens
@@ -695,9 +695,9 @@ def test_format_report_renders_groups_when_the_report_has_them():
         "entities": {name: s.as_dict() for name, s in entity_scores(gold, pred).items()},
         "tokens": {"LOC": token_scores(gold, pred, "LOC").as_dict(), "accuracy": accuracy(gold, pred)},
     }
-    assert "groups" not in format_report(report, "LOC")
+    assert "groups" not in format_report(report)
     report["groups"] = {name: g.as_dict() for name, g in grouped_scores(gold, pred, groups).items()}
-    section = format_report(report, "LOC").split("\n\n")[-1].splitlines()
+    section = format_report(report).split("\n\n")[-1].splitlines()
     assert section[0].split() == ["groups", "precision", "recall", "f1", "support", "tokens", "accuracy"]
     # unseen: the gold LOC (0, 2) is missed, no entity predicted; its one token (I-LOC) predicted O
     # seen: PER right, the predicted LOC (0, 1) wrong -> P 1/2, R 1/1; 4 tokens, all tags right

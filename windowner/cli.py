@@ -374,7 +374,7 @@ def evaluate(
         click.echo(predictions_text(tokens, gold, predicted), nl=False)
     elif predictions_path is not None:
         write_atomic(predictions_path, predictions_text(tokens, gold, predicted))
-    text = json.dumps(report, indent=2) if as_json else format_report(report, tagger.task.location_label)
+    text = json.dumps(report, indent=2) if as_json else format_report(report)
     click.echo(text, err=predictions_path == "-")
 
 
@@ -436,7 +436,7 @@ def vectors_file(tagger: Tagger, vectors_path: str | None) -> Path | None:
     return path
 
 
-def format_report(report: dict[str, Any], location_label: str) -> str:
+def format_report(report: dict[str, Any]) -> str:
     """The report of ``eval`` as text, scores in percent.
 
     A table of the entity scores (every type of gold or prediction, micro last) and of the token scores,
