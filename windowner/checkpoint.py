@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from .errors import WindownerError
-from .files import atomic_open
+from .files import read_arrays, write_arrays
 
 CHECKPOINT_FILE = "checkpoint.npz"
+DAMAGED = "not a windowner checkpoint (or a damaged one)"
 FORMAT = 1  # the version of the layout above
 
 
@@ -89,8 +89,7 @@ def save_checkpoint(
     if threshold is not None:
         arrays["threshold"] = np.array(threshold, dtype=np.float64)
     arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
-    with atomic_open(path, "wb") as out:
-        np.savez(out, **arrays)
+    write_arrays(path, arrays)
 
 
 @dataclass
@@ -105,14 +104,8 @@ class Saved:
 
 def load_checkpoint(path: Path) -> Saved:
     """Read ``checkpoint.npz`` (without pickle); errors name the file."""
-    damaged = f"{path}: not a windowner checkpoint (or a damaged one)"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise WindownerError(f"{path}: no such checkpoint") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise WindownerError(damaged) from None
+    arrays = read_arrays(path, "no such checkpoint", DAMAGED)
+    damaged = f"{path}: {DAMAGED}"
     try:
         state = json.loads(arrays.pop("state").tobytes().decode("utf-8"))
         if state.pop("format") != FORMAT:

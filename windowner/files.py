@@ -15,10 +15,13 @@ import io
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from .errors import WindownerError
 
@@ -139,3 +142,21 @@ def _decode_error(path: Path, err: UnicodeDecodeError) -> str:
                         " of the line): save the file as UTF-8"
                     )
     return f"{path}: not UTF-8 text ({err.reason}): save the file as UTF-8"
+
+
+def write_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Named arrays as an uncompressed ``.npz``, written atomically (a model file, a checkpoint)."""
+    with atomic_open(path, "wb") as out:
+        np.savez(out, **arrays)
+
+
+def read_arrays(path: str | Path, missing: str, damaged: str) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` file, read without pickle; ``{path}: {missing}`` when it is not there,
+    ``{path}: {damaged}`` when it is not an ``.npz`` of plain arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise WindownerError(f"{path}: {missing}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise WindownerError(f"{path}: {damaged}") from None

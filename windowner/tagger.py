@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
-from .files import atomic_open, text_file, write_atomic
+from .files import read_arrays, text_file, write_arrays, write_atomic
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -155,7 +154,7 @@ class Tagger:
         vectors = config.vectors
         vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
         path = folder / (MODEL_FILE if which == "best" else LAST_FILE)
-        params = load_params(path)
+        params = read_arrays(path, "no such model file", "not a windowner model (.npz of E, W, b, U, c, ...)")
         threshold = params.pop("threshold", np.array(0.0))
         check_parameter(path, "threshold", threshold, ())
         loss = make_loss(config.train.loss, config.train.corruptions)
@@ -220,24 +219,7 @@ def save_model(path: Path, model: WindowModel) -> None:
     arrays = dict(model.params)
     if model.loss.binary:
         arrays["threshold"] = np.array(model.threshold, dtype=np.float64)
-    save_params(path, arrays)
-
-
-def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
-    """Named arrays as an uncompressed ``.npz``, written atomically."""
-    with atomic_open(path, "wb") as out:
-        np.savez(out, **params)
-
-
-def load_params(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a ``.npz`` model file, read without pickle."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise WindownerError(f"{path}: no such model file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise WindownerError(f"{path}: not a windowner model (.npz of E, W, b, U, c, ...)") from None
+    write_arrays(path, arrays)
 
 
 def expected_shapes(
