@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 
+from windowner.errors import WindownerError
 from windowner.gradcheck import random_problem
 from windowner.layers import SparseRows
 from windowner.losses import Batch
@@ -118,6 +119,11 @@ def test_momentum_catch_up_over_long_idle_stretches(momentum, history):
     assert int(lazy.state["E.base"]) == 400 and not lazy.state["E.shifts"].any()
     np.testing.assert_allclose(sparse["E"], dense["E"], rtol=1e-12)
     np.testing.assert_allclose(lazy.state["E.v"], eager.state["E.v"], rtol=1e-12, atol=1e-300)
+
+
+def test_a_momentum_state_of_the_older_clock_is_refused():
+    with pytest.raises(WindownerError, match="older windowner"):
+        SGD(0.1, momentum=0.9).load_state_dict({"t": np.array(3), "E.clock": np.array([0.1, 0.5])})
 
 
 def test_momentum_moves_untouched_rows_as_the_dense_rule_does():

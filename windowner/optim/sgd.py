@@ -35,6 +35,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..errors import WindownerError
 from ..layers import SparseRows
 from .base import Optimizer
 
@@ -120,3 +121,11 @@ class SGD(Optimizer):
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         for name, param in params.items():
             self._flush_one(name, param)
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        if any(key.endswith(".clock") for key in state):  # the momentum clock of windowner before 2026-11-26
+            raise WindownerError(
+                "the checkpoint's SGD momentum state is from an older windowner (a clock, not shifts):"
+                " it cannot go on; train again (or with the older version)"
+            )
+        super().load_state_dict(state)
