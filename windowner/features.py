@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from .vocab import memoised
+
 PAD, UNKNOWN = "<pad>", "<unk>"
 CASES = (PAD, "other", "digits", "lower", "title", "upper", "mixed")
 MIN_COUNT = 2  # a key of a data-built feature needs this many training tokens to get a class of its own
@@ -146,13 +148,7 @@ class Encoder:
         index, unknown = self.index, self.unknown
         key = self.feature.per_token
         if self.feature.slots == 1 and key is not None:  # each distinct token's key computed once
-            memo, classes = self._memo, []
-            for token in tokens:
-                found = memo.get(token)
-                if found is None:
-                    found = memo[token] = index.get(key(token), unknown)
-                classes.append(found)
-            return np.array(classes, dtype=np.int32)
+            return memoised(tokens, self._memo, lambda token: index.get(key(token), unknown), np.int32)
         keys = self.feature.keys(tokens)
         if self.feature.slots == 1:
             return np.array([index.get(key, unknown) for key in keys], dtype=np.int32)
