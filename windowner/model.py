@@ -37,6 +37,7 @@ from .config import ModelConfig
 from .features import FEATURES
 from .init import INITIALISERS, log_priors
 from .layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
+from .layers.embedding import run_starts
 from .losses import LOSSES, TRANSITIONS, Batch, Loss
 
 REGULARISED = ("W", "U")  # λ applies to the weight matrices, not to biases; λ_E to the word vectors
@@ -102,11 +103,8 @@ class WindowModel:
         for name in self.tables:
             slots = table_slots(name)
             if name != "E" or fine_tune:
-                read = np.sort(np.concatenate((windows[:, t : t + slots].ravel(), UNKNOWN)))  # not np.unique:
-                new = np.empty(len(read), dtype=bool)  # a sort and a comparison are twice as fast
-                new[0] = True
-                np.not_equal(read[1:], read[:-1], out=new[1:])
-                rows[name] = read[new]
+                read = np.sort(np.concatenate((windows[:, t : t + slots].ravel(), UNKNOWN)))
+                rows[name] = read[run_starts(read)]
             t += slots
         return rows
 

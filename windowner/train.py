@@ -377,7 +377,8 @@ def _train(
                 if fine_tune:
                     record["moved"] = movement(model, seen_rows)
                 if model.loss.name == "margin":
-                    model.threshold = choose_threshold(tagger, corpus.dev or corpus.train, dev_windows)
+                    scored = (corpus.dev, dev_windows) if corpus.dev else (corpus.train, data.windows)
+                    model.threshold = choose_threshold(tagger, *scored)
                     record["threshold"] = model.threshold
                 if corpus.dev:
                     record["dev"] = tagger.evaluate(corpus.dev, windows=dev_windows)

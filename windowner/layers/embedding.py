@@ -61,15 +61,13 @@ def sum_rows(rows: np.ndarray, slices: np.ndarray) -> SparseRows:
 
     A sort brings equal rows side by side; then each run of equal rows is summed. A small batch sums
     them in one matrix product, M S with M ``(R, n)`` the 0/1 matrix whose r-th row marks the slices of
-    the r-th distinct row (a scatter-add as a product: one BLAS call, twice as fast as the reduce at
+    the r-th distinct row (a scatter-add as a product: one BLAS call, about 1.5× the reduce at
     batch 32); a larger one, where M would grow as R·n, with ``np.add.reduceat`` over the sorted slices
     (4–5× faster than scattering them one by one with ``np.add.at``).
     """
     order = np.argsort(rows, kind="stable")  # the slices sorted by row: equal rows side by side
     ordered = rows[order]
-    first = np.empty(len(rows), dtype=bool)  # where each run of equal rows starts
-    first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    first = run_starts(ordered)
     if len(rows) <= ONE_HOT:
         run = np.cumsum(first) - 1  # the distinct row of each sorted slice
         marks = np.zeros((run[-1] + 1 if len(run) else 0, len(rows)), dtype=slices.dtype)
@@ -77,3 +75,12 @@ def sum_rows(rows: np.ndarray, slices: np.ndarray) -> SparseRows:
         return SparseRows(ordered[first], marks @ slices)
     starts = np.flatnonzero(first)
     return SparseRows(ordered[starts], np.add.reduceat(slices[order], starts, axis=0))
+
+
+def run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts, bool ``(n,)``: ``ordered[run_starts(
+    ordered)]`` are its distinct values (a comparison after a sort: twice as fast as ``np.unique``)."""
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return first
