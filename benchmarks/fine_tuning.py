@@ -4,8 +4,9 @@
 
 The lecture's model (H=100 tanh, softmax, batch 32) on CoNLL-2003 train, one BLAS thread. For each
 optimiser, an epoch (or its first ``--max-windows`` windows) with frozen vectors and one fine-tuning
-them, back to back, medians of ``--reps``; the ratio is the median of the back-to-back ratios (their
-range in brackets), not the quotient of the two medians beside it. A lazy rule (every optimiser but
+them, side by side: the two take turns, 100 steps each, so that both see the same machine. Medians of
+``--reps``; the ratio is the median of the side-by-side ratios (their range in brackets), not the
+quotient of the two medians beside it. A lazy rule (every optimiser but
 ``adam``) costs what the batch touches, so its fine-tuning epoch should cost at most about twice a
 frozen one; ``adam`` updates every row of E at every step (the dense rule; ``train`` says so) and is
 there for comparison.
@@ -22,6 +23,8 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
+CHUNK = 100  # steps: the frozen and the fine-tuned epoch take turns, a chunk each (this machine's speed
+# drifts by up to 2x over minutes; with a whole epoch each way the drift showed in the ratio)
 OPTIMIZERS = {  # name: (optimiser, its learning rate, sgd's momentum)
     "sgd": ("sgd", 0.1, 0.0),
     "sgd (momentum 0.9)": ("sgd", 0.01, 0.9),
@@ -53,7 +56,8 @@ def main(argv=None) -> None:
     data = examples(tagger, corpus.train)
     steps = math.ceil(args.max_windows / 32) if args.max_windows else None
 
-    def epoch(name: str, fine_tune: bool) -> float:
+    def epoch(name: str, fine_tune: bool):
+        """One epoch in chunks of CHUNK steps: yields the seconds of each chunk (the flush in the last)."""
         optimizer_name, lr, momentum = OPTIMIZERS[name]
         model = WindowModel.initialise({"E": corpus.E}, ModelConfig(), len(corpus.task.classes), rng)
         optimizer, trainables = make_optimizer(optimizer_name, lr, momentum), model.trainables()
@@ -65,16 +69,31 @@ def main(argv=None) -> None:
             optimizer.step(trainables, model.packed(grads))
             if steps and count >= steps:
                 break
+            if count % CHUNK == 0:
+                yield time.perf_counter() - started
+                started = time.perf_counter()
         optimizer.flush(trainables)
-        return time.perf_counter() - started
+        yield time.perf_counter() - started
+
+    def side_by_side(name: str) -> tuple[float, float]:
+        """A frozen epoch and a fine-tuned one, their chunks alternating: seconds of each."""
+        runs = {fine_tune: epoch(name, fine_tune) for fine_tune in (False, True)}
+        totals = dict.fromkeys(runs, 0.0)
+        while runs:
+            for fine_tune in list(runs):
+                try:
+                    totals[fine_tune] += next(runs[fine_tune])
+                except StopIteration:
+                    del runs[fine_tune]
+        return totals[False], totals[True]
 
     chosen = [name for name in OPTIMIZERS if name in args.optimizers.split(",")]
     times: dict = {}
     with threadpool_limits(limits=1, user_api="blas"):
         for _ in range(args.reps):
             for name in chosen:
-                for fine_tune in (False, True):
-                    times.setdefault((name, fine_tune), []).append(epoch(name, fine_tune))
+                for fine_tune, seconds in zip((False, True), side_by_side(name), strict=True):
+                    times.setdefault((name, fine_tune), []).append(seconds)
     rows, dim = corpus.E.shape
     print(
         f"| optimiser (E: {rows:,} × {dim}) | frozen epoch (s) | fine-tuned epoch (s) | fine-tuned / frozen |"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ONE_HOT = 256  # slices summed as a 0/1 matrix product up to this many; by np.add.reduceat above
+SLICES = np.arange(ONE_HOT, dtype=np.int64)  # the slice numbers of a small batch, in the sort keys
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,18 @@ def sum_rows(rows: np.ndarray, slices: np.ndarray) -> SparseRows:
     batch 32); a larger one, where M would grow as R·n, with ``np.add.reduceat`` over the sorted slices
     (4–5× faster than scattering them one by one with ``np.add.at``).
     """
-    order = np.argsort(rows, kind="stable")  # the slices sorted by row: equal rows side by side
-    ordered = rows[order]
-    first = run_starts(ordered)
     if len(rows) <= ONE_HOT:
+        # one sort of row·512 + slice number (faster than an argsort, then a gather, at this size)
+        key = np.sort((rows.astype(np.int64) << 9) | SLICES[: len(rows)])
+        ordered, order = key >> 9, key & 511  # the slices sorted by row: equal rows side by side
+        first = run_starts(ordered)
         run = np.cumsum(first) - 1  # the distinct row of each sorted slice
         marks = np.zeros((run[-1] + 1 if len(run) else 0, len(rows)), dtype=slices.dtype)
         marks[run, order] = 1.0
         return SparseRows(ordered[first], marks @ slices)
-    starts = np.flatnonzero(first)
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    starts = np.flatnonzero(run_starts(ordered))
     return SparseRows(ordered[starts], np.add.reduceat(slices[order], starts, axis=0))
 
 

@@ -55,7 +55,7 @@ class SGD(Optimizer):
         if momentum:
             width = math.ceil(math.log(NEGLIGIBLE) / math.log(momentum))
             self._powers = momentum ** np.arange(width, 0, -1, dtype=np.float64)  # μ^W … μ^1
-            self._decays = momentum ** np.arange(HISTORY + 1, dtype=np.float64)  # μ^0 … μ^HISTORY
+            self._decays: dict[np.dtype, np.ndarray] = {}  # dtype: μ^0 … μ^HISTORY (see _decay)
 
     def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         if not self.momentum:
@@ -72,15 +72,15 @@ class SGD(Optimizer):
 
     def prepare(self, params: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray]) -> None:
         """The catch-up of the rows a batch reads: they take the moves of the steps they missed. The
-        rows and their stamps are written (the forward pass reads the rows); their velocities wait for
-        the step, which writes them once (or :meth:`_settle`, if something else comes first)."""
+        rows are written (the forward pass reads them); their velocities and stamps wait for the step,
+        which writes them once (or :meth:`_settle`, if something else comes first)."""
         if not self.momentum:
             return
         for name, read in rows.items():
             if f"{name}.shifts" in self.state:  # else no step yet: nothing has moved
                 self._settle(name)
                 moved, speed = self._caught_up(name, params[name], read, self.t)
-                params[name][read], self.state[f"{name}.stamps"][read] = moved, self.t
+                params[name][read] = moved
                 self._ready[name] = (self.t, read, moved, speed)
 
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
@@ -123,14 +123,26 @@ class SGD(Optimizer):
         shift = self.state[f"{name}.shifts"].take(since - int(self.state[f"{name}.base"]))
         speed, moved = velocity.take(rows, axis=0), param.take(rows, axis=0)
         moved -= speed * shift.astype(param.dtype)[:, None]  # θ ← θ − S(s)·v
-        speed *= self._decays.take(now - since).astype(param.dtype)[:, None]  # v ← μ^(t−s)·v
+        speed *= self._decay(param.dtype).take(now - since)[:, None]  # v ← μ^(t−s)·v
         return moved, speed
 
+    def _decay(self, dtype: np.dtype) -> np.ndarray:
+        """μ^k for k = 0 … HISTORY in ``dtype``, 0 below the smallest normal number of ``dtype`` over
+        its resolution (float32: 1e-31, μ^678 at μ = 0.9). Below it a velocity times μ^k is subnormal
+        (unless the velocity is above 1/resolution), and x86 multiplies subnormal numbers about 100×
+        slower; a velocity that small moves a row by nothing (float64: 1e-292, the same rule)."""
+        if dtype not in self._decays:
+            decay = (self.momentum ** np.arange(HISTORY + 1, dtype=np.float64)).astype(dtype)
+            decay[decay < np.finfo(dtype).tiny / np.finfo(dtype).eps] = 0.0
+            self._decays[dtype] = decay
+        return self._decays[dtype]
+
     def _settle(self, name: str) -> None:
-        """Write the velocities of rows :meth:`prepare` caught up for a step that has not come."""
+        """Write the velocities and stamps of rows :meth:`prepare` caught up for a step that has not
+        come."""
         if name in self._ready:
-            _, read, _, speed = self._ready.pop(name)
-            self.state[f"{name}.v"][read] = speed
+            now, read, _, speed = self._ready.pop(name)
+            self.state[f"{name}.v"][read], self.state[f"{name}.stamps"][read] = speed, now
 
     def _flush_one(self, name: str, param: np.ndarray) -> None:
         """Catch every row of ``name`` up to the current step and start the shifts again."""
