@@ -44,6 +44,32 @@ def test_casing(token, case):
     assert casing(token) == case and case in CASES
 
 
+def casing_by_characters(token):
+    """The casing rules of the module docstring, character by character (what ``casing`` computes
+    faster for ASCII tokens)."""
+    if not any(ch.isalpha() for ch in token):
+        return "digits" if any(ch.isdigit() for ch in token) else "other"
+    if not any(ch.isupper() for ch in token):
+        return "lower"
+    if token[0].isupper() and not any(ch.isupper() for ch in token[1:]):
+        return "title"
+    return "upper" if not any(ch.islower() for ch in token) else "mixed"
+
+
+def test_casing_equals_the_character_rules():
+    """Random tokens of printable ASCII (every casing class turns up thousands of times) and some that
+    are not ASCII, where ``casing`` takes the character rules itself."""
+    rng = np.random.default_rng(0)
+    alphabets = [[chr(c) for c in range(32, 127)], list("aZ9.-kQ")]
+    tokens = [
+        "".join(rng.choice(alphabet, size=rng.integers(1, 8))) for alphabet in alphabets for _ in range(20000)
+    ]
+    tokens += ["ⅰ", "ǅa", "ß", "Straße", "ÖL", "İstanbul", "日本", "x²", "٣"]
+    found = [casing(token) for token in tokens]
+    assert found == [casing_by_characters(token) for token in tokens]
+    assert set(found) == set(CASES) - {PAD}
+
+
 @pytest.mark.parametrize(
     ("token", "expected"),
     [("Paris", "Xxx"), ("U.S.", "X.X."), ("2026-11-26", "dd-dd-dd"), ("McDonald", "XxXxx"), ("a", "x")],
