@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from helpers import max_relative_error, numeric_gradient
 
-from windowner import model as model_module
 from windowner.config import FeaturesConfig, ModelConfig
-from windowner.features import CHAR_SLOTS
 from windowner.gradcheck import TOLERANCE
 from windowner.init import log_priors, xavier_normal, xavier_uniform
 from windowner.layers import ACTIVATIONS, SparseRows
@@ -252,31 +250,6 @@ def test_batched_scores_equal_one_pass(rng):
     windows = make_batch(rng).windows
     windows = np.concatenate([windows] * 6)
     np.testing.assert_allclose(model.scores(windows, batch_size=7), model.forward(windows)[0])
-
-
-@pytest.mark.parametrize("activation", ["tanh", "prelu"])
-@pytest.mark.parametrize("features", [FeaturesConfig(), FeaturesConfig(case=2, chars=3)])
-def test_scores_compute_the_word_vectors_share_once_a_row(rng, monkeypatch, activation, features):
-    """Scoring many windows that read few distinct rows of E takes E's share of z from P_k = E W_kᵀ
-    (computed once a row): the scores equal the forward pass's, in chunks of SHARED windows and
-    batches that cut across them, with other tables beside E and without (x is then empty)."""
-    shape = replace(SHAPE, activation=activation, features=features)
-    tables = {"E": rng.normal(size=(12, 4))}
-    n = 100
-    windows = [rng.integers(0, 12, size=(n, 1, 5))]
-    if features.case:
-        tables["E_case"] = rng.normal(size=(7, 2))
-        windows.append(rng.integers(0, 7, size=(n, 1, 5)))
-    if features.chars:
-        tables["E_chars"] = rng.normal(size=(9, 3))
-        windows.append(rng.integers(0, 9, size=(n, CHAR_SLOTS, 5)))
-    windows = np.concatenate(windows, axis=1)
-    model = WindowModel.initialise(tables, shape, 3, rng, dtype=np.float64)
-    assert model._word_share(windows[:, 0]) is not None  # 100 windows, 12 rows
-    assert model._word_share(windows[:4, 0]) is None  # 4 windows, 20 words: the forward pass as it is
-    monkeypatch.setattr(model_module, "SHARED", 40)
-    expected = model.forward(windows)[0]
-    np.testing.assert_allclose(model.scores(windows, batch_size=15), expected, rtol=1e-12)
 
 
 def test_single_score_models_give_two_class_scores(rng):

@@ -42,7 +42,6 @@ from .losses import LOSSES, TRANSITIONS, Batch, Loss
 
 REGULARISED = ("W", "U")  # λ applies to the weight matrices, not to biases; λ_E to the word vectors
 SCORING_BATCH = 4096  # windows a forward pass when scoring (eval, predict)
-SHARED = 16384  # windows whose words' share of z scoring computes at once: P is at most (K, SHARED / 2, H)
 UNKNOWN = np.zeros(1, dtype=np.int64)  # row 0, <unk>: read by every batch that drops words
 
 Gradients = dict[str, "np.ndarray | SparseRows"]
@@ -175,11 +174,7 @@ class WindowModel:
         return WindowModel(params, self.shape, self.loss, self.tables, self.threshold, pretrained)
 
     def forward(
-        self,
-        windows: np.ndarray,
-        rng: np.random.Generator | None = None,
-        trace: dict | None = None,
-        word_share: np.ndarray | None = None,
+        self, windows: np.ndarray, rng: np.random.Generator | None = None, trace: dict | None = None
     ) -> tuple[np.ndarray, Callable[..., Gradients]]:
         """Scores of a batch of windows, int ``(B, T, K)`` -> ``(B, O)``, and the backward pass.
 
@@ -189,22 +184,16 @@ class WindowModel:
         :class:`SparseRows` (the touched rows only) for the look-up tables; E only with ``fine_tune``
         (frozen word vectors get no gradient, and ∂J/∂x is computed only for the columns of trained
         tables). The penalties are added by :meth:`loss_and_grads`. A ``trace`` dictionary, if given,
-        receives the intermediate values (the windows as read, x, z, h) and the scores. ``word_share``,
-        when evaluating only: the word vectors' share of z, ``(B, H)``, computed already (:meth:`scores`); x
-        then holds the other tables only, and W their columns.
+        receives the intermediate values (the windows as read, x, z, h) and the scores.
         """
         p, shape = self.params, self.shape
-        W, tables = p["W"], self.tables
-        if word_share is not None:  # E's columns of x come first: K·d of them
-            assert rng is None, "a precomputed share of z is for evaluation only"
-            W, tables = W[:, (2 * shape.window + 1) * p["E"].shape[1] :], tables[1:]
         if rng is not None and shape.word_dropout:  # while training, some words read <unk> (row 0)
             words = windows[:, 0]
             dropped = (rng.random(words.shape) < shape.word_dropout) & (words > 2)  # not <s>, </s>
             windows = windows.copy()
             windows[:, 0][dropped] = 0
-        looked_up, t = [], 0 if word_share is None else 1  # each table's part of x (B, K·d_t), its backward
-        for name in tables:
+        looked_up, t = [], 0  # each table's part of x (B, K·d_t) and its backward
+        for name in self.tables:
             slots = table_slots(name)  # 1, or a bag of several rows a word (the chars feature)
             if slots == 1:
                 looked_up.append(embedding(p[name], windows[:, t]))
@@ -212,16 +201,11 @@ class WindowModel:
                 looked_up.append(bag(p[name], windows[:, t : t + slots]))
             t += slots
         widths = [part.shape[1] for part, _ in looked_up]
-        if len(looked_up) == 1:
-            x = looked_up[0][0]
-        else:  # (no table at all: E's share was precomputed and the model has no features)
-            x = np.concatenate([x for x, _ in looked_up] or [np.empty((len(windows), 0), W.dtype)], axis=1)
+        x = looked_up[0][0] if len(looked_up) == 1 else np.concatenate([x for x, _ in looked_up], axis=1)
         input_dropout = hidden_dropout = None
         if rng is not None and shape.input_dropout:
             x, input_dropout = dropout(x, shape.input_dropout, rng)  # (B, D)
-        z, hidden_backward = affine(x, W, p["b"])  # (B, H)
-        if word_share is not None:
-            z += word_share
+        z, hidden_backward = affine(x, p["W"], p["b"])  # (B, H)
         activation_params = ACTIVATIONS[shape.activation].params
         h, activation_backward = self._activation(z, *(p[name] for name in activation_params))  # (B, H)
         if rng is not None and shape.dropout:
@@ -324,50 +308,12 @@ class WindowModel:
         return bool(ACTIVATIONS[self.shape.activation].kinks) or self.loss.kinked
 
     def scores(self, windows: np.ndarray, batch_size: int = SCORING_BATCH) -> np.ndarray:
-        """Per-class scores of many windows, computed a batch at a time; ``(N, T, K) -> (N, C)``.
-
-        The word vectors' share of z = Wx + b is Σ_k W_k E[w_k] (W_k the H × d block of W that reads
-        window position k): so it is computed once per distinct word of up to :data:`SHARED` windows,
-        P_k = E[rows] W_kᵀ, and each window adds up K rows of P (the precomputation trick of Chen and
-        Manning 2014, for their parser's first layer), when the windows read fewer distinct rows of E
-        than half their number. The same numbers as the forward pass, summed in another order.
-        """
+        """Per-class scores of many windows, computed a batch at a time; ``(N, T, K) -> (N, C)``."""
         out = np.empty((len(windows), self.classes), dtype=self.dtype)
-        for first in range(0, len(windows), SHARED):
-            chunk = windows[first : first + SHARED]
-            share = self._word_share(chunk[:, 0])
-            for start in range(0, len(chunk), batch_size):
-                part = None if share is None else share(start, start + batch_size)
-                raw = self.forward(chunk[start : start + batch_size], word_share=part)[0]
-                out[first + start : first + start + len(raw)] = self.loss.class_scores(raw, self.threshold)
+        for start in range(0, len(windows), batch_size):
+            raw = self.forward(windows[start : start + batch_size])[0]
+            out[start : start + batch_size] = self.loss.class_scores(raw, self.threshold)
         return out
-
-    def _word_share(self, words: np.ndarray) -> Callable[[int, int], np.ndarray] | None:
-        """For the rows of E of some windows ``(n, K)``: a function of (start, stop) that gives the word
-        vectors' share of z of windows start … stop − 1, ``(·, H)``; None when they read as many
-        distinct rows as half their number (the forward pass is then as cheap)."""
-        E, W = self.params["E"], self.params["W"]
-        read = np.zeros(len(E), dtype=bool)
-        read[words] = True  # the distinct rows, without a sort
-        rows = np.flatnonzero(read)
-        if 2 * len(rows) >= len(words):
-            return None
-        local = (np.cumsum(read) - 1)[words]  # (n, K): each window word's row of P
-        positions, dim, hidden = words.shape[1], E.shape[1], W.shape[0]
-        blocks = W[:, : positions * dim].reshape(hidden, positions, dim)  # W_k = blocks[:, k]
-        P = (E[rows] @ blocks.transpose(2, 1, 0).reshape(dim, positions * hidden)).reshape(
-            -1, positions, hidden
-        )
-        P = np.ascontiguousarray(P.transpose(1, 0, 2))  # (K, R, H): P[k] = E[rows] W_kᵀ
-
-        def share(start: int, stop: int) -> np.ndarray:
-            at = local[start:stop]
-            z = P[0].take(at[:, 0], axis=0)
-            for k in range(1, positions):
-                z += P[k].take(at[:, k], axis=0)
-            return z
-
-        return share
 
     def transitions(self) -> dict[str, np.ndarray] | None:
         """A, A_start, A_end of a ``crf`` model (for Viterbi), else None."""
