@@ -15,11 +15,13 @@ there for comparison.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +54,13 @@ def main(argv=None) -> None:
 
     conll = ROOT / "data" / "conll2003" / "train.txt"
     overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}", "task.name=entities"]
-    tagger, corpus, rng = initialise(windowner.load_config(None, [*overrides, "output=x"]))
+    tagger, corpus, _ = initialise(windowner.load_config(None, [*overrides, "output=x"]))
     data = examples(tagger, corpus.train)
     steps = math.ceil(args.max_windows / 32) if args.max_windows else None
 
-    def epoch(name: str, fine_tune: bool):
+    def epoch(name: str, fine_tune: bool, seed: int):
         """One epoch in chunks of CHUNK steps: yields the seconds of each chunk (the flush in the last)."""
+        rng = np.random.default_rng(seed)  # the same weights and windows frozen and fine-tuned
         optimizer_name, lr, momentum = OPTIMIZERS[name]
         model = WindowModel.initialise({"E": corpus.E}, ModelConfig(), len(corpus.task.classes), rng)
         optimizer, trainables = make_optimizer(optimizer_name, lr, momentum), model.trainables()
@@ -75,12 +78,15 @@ def main(argv=None) -> None:
         optimizer.flush(trainables)
         yield time.perf_counter() - started
 
-    def side_by_side(name: str) -> tuple[float, float]:
-        """A frozen epoch and a fine-tuned one, their chunks alternating: seconds of each."""
-        runs = {fine_tune: epoch(name, fine_tune) for fine_tune in (False, True)}
+    def side_by_side(name: str, seed: int) -> tuple[float, float]:
+        """A frozen epoch and a fine-tuned one, their chunks alternating (each goes first every other
+        turn): seconds of each."""
+        runs = {fine_tune: epoch(name, fine_tune, seed) for fine_tune in (False, True)}
         totals = dict.fromkeys(runs, 0.0)
-        while runs:
-            for fine_tune in list(runs):
+        for turn in itertools.count():
+            if not runs:
+                break
+            for fine_tune in sorted(runs, reverse=bool(turn % 2)):
                 try:
                     totals[fine_tune] += next(runs[fine_tune])
                 except StopIteration:
@@ -90,9 +96,9 @@ def main(argv=None) -> None:
     chosen = [name for name in OPTIMIZERS if name in args.optimizers.split(",")]
     times: dict = {}
     with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(args.reps):
+        for rep in range(args.reps):
             for name in chosen:
-                for fine_tune, seconds in zip((False, True), side_by_side(name), strict=True):
+                for fine_tune, seconds in zip((False, True), side_by_side(name, rep), strict=True):
                     times.setdefault((name, fine_tune), []).append(seconds)
     rows, dim = corpus.E.shape
     print(

@@ -64,7 +64,7 @@ def test_casing_equals_the_character_rules():
     tokens = [
         "".join(rng.choice(alphabet, size=rng.integers(1, 8))) for alphabet in alphabets for _ in range(20000)
     ]
-    tokens += ["ⅰ", "ǅa", "ß", "Straße", "ÖL", "İstanbul", "日本", "x²", "٣"]
+    tokens += ["", "\x01a", "a B", "_", "ⅰ", "ǅa", "ß", "Straße", "ÖL", "İstanbul", "日本", "x²", "٣"]
     found = [casing(token) for token in tokens]
     assert found == [casing_by_characters(token) for token in tokens]
     assert set(found) == set(CASES) - {PAD}

@@ -50,8 +50,9 @@ class Optimizer:
 
     def prepare(self, params: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray]) -> None:
         """Bring ``rows`` of each table in ``params`` up to date before a batch reads them (see
-        :attr:`moves_untouched`; the other rules leave untouched rows where they are). ``rows`` must
-        hold every row that the next step's gradient names (:meth:`WindowModel.rows_read` does)."""
+        :attr:`moves_untouched`; the other rules leave untouched rows where they are). The rows of each
+        table must be sorted, without repeats, and hold every row that the next step's gradient names
+        (:meth:`WindowModel.rows_read` gives them so)."""
 
     def flush(self, params: Mapping[str, np.ndarray]) -> None:
         """Bring every row that a lazy rule left behind up to date (training calls it after each epoch)."""

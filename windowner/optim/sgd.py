@@ -55,7 +55,7 @@ class SGD(Optimizer):
         if momentum:
             width = math.ceil(math.log(NEGLIGIBLE) / math.log(momentum))
             self._powers = momentum ** np.arange(width, 0, -1, dtype=np.float64)  # μ^W … μ^1
-            self._decays: dict[np.dtype, np.ndarray] = {}  # dtype: μ^0 … μ^HISTORY (see _decay)
+            self._decays: dict[np.dtype, np.ndarray] = {}  # dtype: μ^0 … μ^history (see _decay)
 
     def dense(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         if not self.momentum:
@@ -71,9 +71,10 @@ class SGD(Optimizer):
         return bool(self.momentum)
 
     def prepare(self, params: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray]) -> None:
-        """The catch-up of the rows a batch reads: they take the moves of the steps they missed. The
-        rows are written (the forward pass reads them); their velocities and stamps wait for the step,
-        which writes them once (or :meth:`_settle`, if something else comes first)."""
+        """The catch-up of the rows a batch reads (sorted, without repeats, every row of the next
+        gradient among them: :meth:`Optimizer.prepare`): they take the moves of the steps they missed.
+        The rows are written (the forward pass reads them); their velocities and stamps wait for the
+        step, which writes them once (or :meth:`_settle`, if something else comes first)."""
         if not self.momentum:
             return
         for name, read in rows.items():
@@ -100,7 +101,7 @@ class SGD(Optimizer):
         # every row read takes this step (a row the batch read without a gradient: g = 0), so that
         # its velocity and stamp are written once, here
         speed *= self.momentum
-        if len(read) == len(rows):  # the gradient's rows are among those read: the same rows
+        if len(read) == len(rows):  # the gradient's rows are among those read (sorted): the same rows
             speed += values  # v ← μv + g
         else:
             speed[np.searchsorted(read, rows)] += values
@@ -127,12 +128,12 @@ class SGD(Optimizer):
         return moved, speed
 
     def _decay(self, dtype: np.dtype) -> np.ndarray:
-        """μ^k for k = 0 … HISTORY in ``dtype``, 0 below the smallest normal number of ``dtype`` over
-        its resolution (float32: 1e-31, μ^678 at μ = 0.9). Below it a velocity times μ^k is subnormal
-        (unless the velocity is above 1/resolution), and x86 multiplies subnormal numbers about 100×
-        slower; a velocity that small moves a row by nothing (float64: 1e-292, the same rule)."""
-        if dtype not in self._decays:
-            decay = (self.momentum ** np.arange(HISTORY + 1, dtype=np.float64)).astype(dtype)
+        """μ^k for k = 0 … ``history`` in ``dtype``, 0 below the smallest normal number of ``dtype``
+        over its resolution (float32: 1e-31, μ^678 at μ = 0.9; float64: 1e-292). Products with such
+        decays come out subnormal for small velocities, and x86 multiplies subnormal numbers about 100×
+        slower; the part dropped, below 1e-31·|v|, would move θ by at most lr·|v|·1e-31/(1 − μ)."""
+        if dtype not in self._decays or len(self._decays[dtype]) <= self.history:
+            decay = (self.momentum ** np.arange(self.history + 1, dtype=np.float64)).astype(dtype)
             decay[decay < np.finfo(dtype).tiny / np.finfo(dtype).eps] = 0.0
             self._decays[dtype] = decay
         return self._decays[dtype]
