@@ -223,6 +223,8 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         ("labels.json", b"\x89PNG\r\n\x1a\n", "PNG image"),
         ("model.npz", "dir", "model.npz"),  # "dir": replaced by a directory
         ("vocab.txt", "dir", "vocab.txt"),
+        ("features.json", '{"case":\n[,]}', "features.json:2: not valid JSON"),
+        ("features.json", "[" * 100_000, "features.json: not valid JSON (nested too deeply)"),
     ],
     ids=[
         "no-model",
@@ -247,6 +249,8 @@ def test_eval_with_a_malformed_data_file(trained_run, write):
         "labels-binary",
         "model-a-directory",
         "vocab-a-directory",
+        "features-bad-json-line",
+        "features-nested-too-deeply",
     ],
 )
 def test_eval_on_a_damaged_run_folder(trained_run, tmp_path, name, content, needle):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import os
 import re
 import tempfile
@@ -113,6 +114,19 @@ def text_file(path: str | Path, what: str, newline: str | None = None) -> Iterat
             yield text
         except UnicodeDecodeError as err:
             raise WindownerError(_decode_error(path, err)) from None
+
+
+def read_json(path: str | Path) -> Any:
+    """The value of a JSON file; :class:`WindownerError` naming the file (and the line) when it is not
+    text (see :func:`text_file`) or not valid JSON."""
+    with text_file(path, "a JSON file") as file:
+        text = file.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise WindownerError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise WindownerError(f"{path}: not valid JSON (nested too deeply)") from None
 
 
 def _binary_kind(head: bytes) -> str | None:

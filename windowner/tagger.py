@@ -34,7 +34,7 @@ from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
-from .files import read_arrays, text_file, write_arrays, write_atomic
+from .files import read_arrays, read_json, write_arrays, write_atomic
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -291,11 +291,7 @@ def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, 
         if any(classes is None for classes in fixed.values()):
             raise WindownerError(f"{path}: missing (the config names features whose classes it holds)")
         return fixed
-    with text_file(path, "a JSON file") as file:
-        try:
-            features = json.load(file)
-        except json.JSONDecodeError as err:
-            raise WindownerError(f"{path}: not valid JSON ({err})") from None
+    features = read_json(path)
     valid = isinstance(features, dict) and all(
         isinstance(classes, list) and all(isinstance(c, str) for c in classes)
         for classes in features.values()
@@ -314,14 +310,7 @@ def _read_task(path: Path) -> Task:
     types, the location type's among them); anything else (a hand edit) is an
     error naming the file, not a model that reads its scores under the wrong names.
     """
-    with text_file(path, "a JSON file") as file:
-        text = file.read()
-    try:
-        labels = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise WindownerError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
-    except RecursionError:
-        raise WindownerError(f"{path}: not valid JSON (nested too deeply)") from None
+    labels = read_json(path)
     valid = (
         isinstance(labels, dict)
         and labels.get("task") in TASKS
