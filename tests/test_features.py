@@ -12,6 +12,7 @@ from windowner.features import (
     UNKNOWN,
     Encoder,
     casing,
+    casing_by_characters,
     char_ngrams,
     feature_classes,
     shape,
@@ -44,21 +45,9 @@ def test_casing(token, case):
     assert casing(token) == case and case in CASES
 
 
-def casing_by_characters(token):
-    """The casing rules of the module docstring, character by character (what ``casing`` computes
-    faster for ASCII tokens)."""
-    if not any(ch.isalpha() for ch in token):
-        return "digits" if any(ch.isdigit() for ch in token) else "other"
-    if not any(ch.isupper() for ch in token):
-        return "lower"
-    if token[0].isupper() and not any(ch.isupper() for ch in token[1:]):
-        return "title"
-    return "upper" if not any(ch.islower() for ch in token) else "mixed"
-
-
 def test_casing_equals_the_character_rules():
-    """Random tokens of printable ASCII (every casing class turns up thousands of times) and some that
-    are not ASCII, where ``casing`` takes the character rules itself."""
+    """Random tokens of printable ASCII (every casing class turns up thousands of times), where ``casing``
+    takes its whole-string shortcut, and some that are not ASCII, where it takes the character rules."""
     rng = np.random.default_rng(0)
     alphabets = [[chr(c) for c in range(32, 127)], list("aZ9.-kQ")]
     tokens = [

@@ -63,6 +63,12 @@ def casing(token: str) -> str:
         if token[0].isupper() and token[1:] == lower[1:]:
             return "title"
         return "upper" if token == token.upper() else "mixed"
+    return casing_by_characters(token)
+
+
+def casing_by_characters(token: str) -> str:
+    """The casing rules of the module docstring, character by character: what :func:`casing` computes
+    for a token that is not ASCII (and, faster, the same for one that is)."""
     if not any(ch.isalpha() for ch in token):
         return "digits" if any(ch.isdigit() for ch in token) else "other"
     if not any(ch.isupper() for ch in token):

@@ -27,7 +27,7 @@ class Adagrad(Optimizer):
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         rows, values = grad.rows, grad.values
         total = self.slot(name, "G", param)
-        seen = np.take(total, rows, axis=0)  # np.take gathers rows 1.6x faster than total[rows]
+        seen = total.take(rows, axis=0)
         seen += values * values
         total[rows] = seen
         step = np.sqrt(seen)

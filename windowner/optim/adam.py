@@ -69,6 +69,6 @@ class SparseAdam(Adam):
     def sparse(self, name: str, param: np.ndarray, grad: SparseRows) -> None:
         rows = grad.rows
         M, V = self.slot(name, "M", param), self.slot(name, "V", param)
-        M_rows, V_rows, moved = (np.take(a, rows, axis=0) for a in (M, V, param))  # the touched rows
+        M_rows, V_rows, moved = (a.take(rows, axis=0) for a in (M, V, param))  # the touched rows
         self._update(moved, M_rows, V_rows, grad.values)
         M[rows], V[rows], param[rows] = M_rows, V_rows, moved

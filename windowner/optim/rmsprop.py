@@ -33,8 +33,8 @@ class RMSprop(Optimizer):
         rows, values = grad.rows, grad.values
         mean_square = self.slot(name, "v", param)
         last = self.slot(name, "row_t", lambda: np.zeros(len(param), dtype=np.int64))
-        decay = np.power(self.rho, self.t - np.take(last, rows), dtype=param.dtype)  # ρ·ρ^(steps missed)
-        current = np.take(mean_square, rows, axis=0)  # np.take gathers rows 1.6x faster than indexing
+        decay = np.power(self.rho, self.t - last.take(rows), dtype=param.dtype)  # ρ·ρ^(steps missed)
+        current = mean_square.take(rows, axis=0)
         current *= decay[:, None]
         squares = values * values
         squares *= 1.0 - self.rho

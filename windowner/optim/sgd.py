@@ -120,7 +120,7 @@ class SGD(Optimizer):
         """Rows ``rows`` of table ``name`` and of its velocity where the dense rule has them after step
         ``now`` (the last): copies, ``(R, d)`` each."""
         stamps, velocity = self.state[f"{name}.stamps"], self.state[f"{name}.v"]
-        since = stamps.take(rows)  # the method, not np.take: a small batch feels the wrapper's cost
+        since = stamps.take(rows)
         shift = self.state[f"{name}.shifts"].take(since - int(self.state[f"{name}.base"]))
         speed, moved = velocity.take(rows, axis=0), param.take(rows, axis=0)
         moved -= speed * shift.astype(param.dtype)[:, None]  # θ ← θ − S(s)·v
