@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 
+from windowner.config import ModelConfig
 from windowner.errors import WindownerError
 from windowner.gradcheck import random_problem
 from windowner.layers import SparseRows
@@ -249,23 +250,26 @@ def test_make_optimizer():
     assert isinstance(adam, SparseAdam) and adam.lr == pytest.approx(0.002)
 
 
-@pytest.mark.parametrize("prepared", [True, False])
-def test_lazy_momentum_trains_as_the_dense_rule(prepared):
+@pytest.mark.parametrize(("prepared", "word_dropout"), [(True, 0.0), (True, 0.3), (False, 0.0)])
+def test_lazy_momentum_trains_as_the_dense_rule(prepared, word_dropout):
     """Training, where each gradient depends on the rows the batch reads: with the catch-up before the
     forward pass (`prepare`, as `train` calls it) the lazy rule gives the dense rule's weights; without
-    it, a batch reads rows that lag behind their momentum, and the weights differ."""
+    it, a batch reads rows that lag behind their momentum, and the weights differ. With word dropout a
+    batch also reads <unk> (row 0), which the catch-up must cover."""
     rng = np.random.default_rng(4)
-    start, _ = random_problem(rng, batch=6, words=25, dim=4)
+    start, _ = random_problem(rng, batch=6, words=25, dim=4, shape=ModelConfig(word_dropout=word_dropout))
     batches = [
-        Batch(rng.integers(0, 25, size=(6, 1, 5)), rng.integers(0, 5, size=6)) for _ in range(40)
-    ]  # 25 words, 30 slots a batch: every row goes untouched for stretches
+        Batch(rng.integers(1, 25, size=(6, 1, 5)), rng.integers(0, 5, size=6)) for _ in range(40)
+    ]  # 24 words (row 0, <unk>, only where a word is dropped), 30 slots a batch: every row goes
+    # untouched for stretches
     lazy, dense = copy.deepcopy(start), copy.deepcopy(start)
     lazy_rule, dense_rule = SGD(0.05, momentum=0.9), SGD(0.05, momentum=0.9)
+    lazy_drops, dense_drops = (np.random.default_rng(5) if word_dropout else None for _ in range(2))
     for batch in batches:
         if prepared:
             lazy_rule.prepare(lazy.trainables(), lazy.rows_read(batch.windows))
-        lazy_rule.step(lazy.trainables(), lazy.packed(lazy.loss_and_grads(batch)[1]))
-        grads = dense.packed(dense.loss_and_grads(batch)[1])
+        lazy_rule.step(lazy.trainables(), lazy.packed(lazy.loss_and_grads(batch, rng=lazy_drops)[1]))
+        grads = dense.packed(dense.loss_and_grads(batch, rng=dense_drops)[1])
         grads["E"] = grads["E"].to_dense(dense.params["E"].shape)  # every row, every step
         dense_rule.step(dense.trainables(), grads)
     lazy_rule.flush(lazy.trainables())

@@ -98,12 +98,16 @@ class WindowModel:
 
     def rows_read(self, windows: np.ndarray, fine_tune: bool = True) -> dict[str, np.ndarray]:
         """The rows of each trained table that a batch of windows ``(B, T, K)`` reads (E only with
-        ``fine_tune``; ``<unk>``, row 0, always, for word dropout), sorted and unique."""
+        ``fine_tune``; with word dropout, E's row 0 too, ``<unk>``, which a dropped word reads), sorted
+        and unique."""
         rows, t = {}, 0
         for name in self.tables:
             slots = table_slots(name)
             if name != "E" or fine_tune:
-                read = np.sort(np.concatenate((windows[:, t : t + slots].ravel(), UNKNOWN)))
+                read = windows[:, t : t + slots].ravel()
+                if name == "E" and self.shape.word_dropout:
+                    read = np.concatenate((read, UNKNOWN))
+                read = np.sort(read)
                 rows[name] = read[run_starts(read)]
             t += slots
         return rows
