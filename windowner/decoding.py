@@ -22,8 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .losses import by_length
-
 DECODERS = ("argmax", "viterbi")
 
 
@@ -68,8 +66,9 @@ def viterbi(
     tokens, classes = scores.shape
     out = np.zeros(tokens, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
-    lengths = lengths[lengths > 0]
-    if not len(lengths):
+    order = np.argsort(-lengths, kind="stable")  # the sentences, longest first
+    order = order[lengths[order] > 0]
+    if not len(order):
         return out
     dtype = np.promote_types(scores.dtype, np.float32)  # float32 scores are decoded in float32
     zero = np.zeros(classes, dtype=dtype)
@@ -77,28 +76,32 @@ def viterbi(
     A = (forbid + (transitions["A"] if transitions else 0.0)).astype(dtype)
     start = np.where(allowed_start, 0.0, -np.inf) + (transitions["A_start"] if transitions else zero)
     end = transitions["A_end"] if transitions else zero
-    positions, valid, active = by_length(lengths)
-    sentences, steps = positions.shape
-    f = scores.astype(dtype, copy=False)[positions]  # (S, T, C)
-    best = (start + f[:, 0]).astype(dtype)  # (S, C) v_t, rows of finished sentences keep their last value
-    back = np.zeros((sentences, steps, classes), dtype=np.int16)  # ψ_t
-    for t in range(1, steps):
+    scores = scores.astype(dtype, copy=False)
+    first = (np.cumsum(lengths) - lengths)[order]  # the row of each sentence's first token
+    longest = -lengths[order]
+    active = np.searchsorted(longest, -np.arange(-longest[0]))  # how many sentences have a token at t
+    # v_t of the first active[t] sentences, (active[t], C); the loop keeps every step's for the way back
+    v = [(start + scores.take(first, axis=0)).astype(dtype)]
+    candidate = np.empty_like(v[0])
+    for t in range(1, len(active)):
         n = active[t]
-        # max_i (v_{t−1}[i] + A'[i, j]) and its argmax, one i at a time over (n, C) arrays: numpy's argmax
-        # over a short middle axis of (n, C, C) is 1.7x slower. A later i wins only when strictly
-        # better: ties go to the first i, as argmax breaks them.
-        top, arg = best[:n, 0:1] + A[0], back[:n, t]
+        last = v[-1][:n]
+        # max_i (v_{t−1}[i] + A'[i, j]) over (n, C) arrays, one i at a time: for 7,519 sentences and
+        # 9 tags, 3.9x faster than numpy's max over the middle axis of (n, C, C)
+        top = last[:, 0:1] + A[0]
         for i in range(1, classes):
-            candidate = best[:n, i : i + 1] + A[i]
-            np.putmask(arg, candidate > top, i)
-            np.maximum(top, candidate, out=top)
-        best[:n] = top + f[:n, t]
-    last = valid.sum(axis=1) - 1
-    tags = np.zeros((sentences, steps), dtype=np.int64)
-    rows = np.arange(sentences)
-    tags[rows, last] = (best + end).argmax(axis=1)
-    for t in range(steps - 1, 0, -1):
+            np.add(last[:, i : i + 1], A[i], out=candidate[:n])
+            np.maximum(top, candidate[:n], out=top)
+        top += scores.take(first[:n] + t, axis=0)
+        v.append(top)
+    # the way back: ψ_t[y_t] = argmax_i (v_{t−1}[i] + A'[i, y_t]), recomputed for the chosen y_t only
+    # (the same sums as above, so the same maximum; argmax breaks ties by the first i)
+    tags = np.zeros(len(order), dtype=np.int64)
+    for t in range(len(active) - 1, -1, -1):
         n = active[t]
-        tags[:n, t - 1] = back[rows[:n], t, tags[:n, t]]
-    out[positions[valid]] = tags[valid]
+        ending = slice(active[t + 1] if t + 1 < len(active) else 0, n)  # sentences whose last token is t
+        tags[ending] = (v[t][ending] + end).argmax(axis=1)
+        out[first[:n] + t] = tags[:n]
+        if t:
+            tags[:n] = (v[t - 1][:n] + A.T[tags[:n]]).argmax(axis=1)
     return out
