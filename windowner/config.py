@@ -15,6 +15,7 @@ made absolute) is saved with the model as ``config.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import typing
@@ -383,7 +384,14 @@ def _fields(schema: Any) -> dict[str, dataclasses.Field]:
 
 
 def _field_type(schema: Any, name: str) -> Any:
-    return typing.get_type_hints(schema)[name]
+    return _type_hints(schema)[name]
+
+
+@functools.cache
+def _type_hints(schema: Any) -> dict[str, Any]:
+    """The field types of a config section: its annotations (strings, by ``from __future__ import
+    annotations``) evaluated once, not once a key (59 evaluations a config made loading a run slow)."""
+    return typing.get_type_hints(schema)
 
 
 def _known(schema: Any) -> str:
