@@ -114,3 +114,15 @@ def test_viterbi_handles_empty_sentences():
     allowed, start = allowed_transitions(CLASSES)
     assert viterbi(scores, [0, 2, 0], allowed, start).tolist() == [0, 0]
     assert viterbi(np.zeros((0, 5)), [], allowed, start).tolist() == []
+
+
+def test_viterbi_breaks_ties_towards_the_first_class():
+    """Equal path scores: each step and the last token take the lowest class index among the best (the
+    rule of numpy's argmax), so a sentence of equal scores decodes to all O, whatever its length."""
+    allowed, start = allowed_transitions(CLASSES)
+    lengths = [1, 4, 9, 2]
+    tags = viterbi(np.zeros((sum(lengths), len(CLASSES)), dtype=np.float32), lengths, allowed, start)
+    assert tags.tolist() == [0] * sum(lengths)
+    scores = np.zeros((3, len(CLASSES)))
+    scores[:, 1] = scores[:, 3] = 1.0  # two best classes a token: the first of them wins
+    assert viterbi(scores, [3], np.ones_like(allowed), np.ones_like(start)).tolist() == [1, 1, 1]
