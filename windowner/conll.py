@@ -58,7 +58,7 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     if scheme not in SCHEMES:
         raise WindownerError(f"unknown tag scheme {quote(scheme)}: expected one of {', '.join(SCHEMES)}")
     with text_file(path, "a CoNLL file (a token and a tag a line)") as lines:
-        raw = list(_read_sentences(lines, path, scheme))
+        raw = list(_read_sentences(enumerate(lines, start=1), path, scheme))
     if not raw:
         raise WindownerError(
             f"{path}: no sentences (the file is empty or has only blank and -DOCSTART- lines)"
@@ -70,35 +70,53 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     return [Sentence(tokens, tuple(convert(tags))) for tokens, tags in raw]
 
 
+def sentence_lines(
+    lines: Iterable[tuple[int, str]], name: str = "", limit: int | None = None
+) -> Iterator[list[tuple[int, str, str]]]:
+    """The lines of each sentence of a CoNLL-style file, ``(number, line, token)`` with the token its first
+    column: a blank line ends a sentence, ``-DOCSTART-`` lines are skipped. ``lines`` are ``(number,
+    line)``. A sentence of more than ``limit`` lines is a :class:`WindownerError` naming ``name``, the
+    line and where the sentence began (a file without blank lines would otherwise be held whole)."""
+    sentence: list[tuple[int, str, str]] = []
+    for number, line in lines:
+        first = line.split(maxsplit=1)
+        if not first:
+            if sentence:
+                yield sentence
+                sentence = []
+            continue
+        if first[0] == "-DOCSTART-":
+            continue
+        if limit is not None and len(sentence) == limit:
+            raise WindownerError(
+                f"{name}:{number}: a sentence of more than {limit:,} tokens, from line {sentence[0][0]} on"
+                " (a blank line ends a sentence)"
+            )
+        sentence.append((number, line, first[0]))
+    if sentence:
+        yield sentence
+
+
 def _read_sentences(
-    lines: Iterable[str], path: Path, scheme: str
+    lines: Iterable[tuple[int, str]], path: Path, scheme: str
 ) -> Iterator[tuple[tuple[str, ...], list[str]]]:
     """Yield (tokens, raw tags) for each sentence; ``E-``/``S-`` tags are an error in IOB1/IOB2."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        columns = line.split()
-        if not columns:
-            if tokens:
-                yield tuple(tokens), tags
-                tokens, tags = [], []
-            continue
-        if columns[0] == "-DOCSTART-":
-            continue
-        if len(columns) < 2:
-            found = quote(line.strip())
-            raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found}")
-        tag = columns[-1]
-        if not _TAG.match(tag):
-            raise WindownerError(f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X")
-        if tag[0] in "ES" and scheme in ("iob1", "iob2"):
-            raise WindownerError(
-                f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme, or --scheme)"
-            )
-        tokens.append(columns[0])
-        tags.append(tag)
-    if tokens:
-        yield tuple(tokens), tags
+    for sentence in sentence_lines(lines):
+        tags = []
+        for number, line, _ in sentence:
+            columns = line.rsplit(maxsplit=1)  # the tag is the last column
+            if len(columns) < 2:
+                found = quote(line.strip())
+                raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found}")
+            tag = columns[-1]
+            if not _TAG.match(tag):
+                raise WindownerError(f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X")
+            if tag[0] in "ES" and scheme in ("iob1", "iob2"):
+                raise WindownerError(
+                    f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme, or --scheme)"
+                )
+            tags.append(tag)
+        yield tuple(token for _, _, token in sentence), tags
 
 
 def iob1_to_iob2(tags: Iterable[str]) -> list[str]:

@@ -42,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from .conll import sentence_lines
 from .errors import WindownerError
 from .files import atomic_open
 from .metrics import chunks
@@ -170,30 +171,10 @@ def read_records(stream: IO[bytes], name: str, input_format: str) -> Iterator[Re
 
 
 def _conll_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:
-    """Sentences of a CoNLL file: the first column of each line; blank lines end sentences."""
-    tokens: list[str] = []
-    kept: list[str] = []
-    first = 0  # the line the current sentence starts on
-    for number, line in lines:
-        columns = line.split(maxsplit=1)
-        if not columns:
-            if tokens:
-                yield Record(" ".join(tokens), tokens, kept)
-                tokens, kept = [], []
-            continue
-        if columns[0] == "-DOCSTART-":
-            continue
-        if not tokens:
-            first = number
-        elif len(tokens) == MAX_SENTENCE_TOKENS:
-            raise WindownerError(
-                f"{name}:{number}: a sentence of more than {MAX_SENTENCE_TOKENS:,} tokens, from line"
-                f" {first} on (a blank line ends a sentence)"
-            )
-        tokens.append(columns[0])
-        kept.append(line.rstrip())
-    if tokens:
-        yield Record(" ".join(tokens), tokens, kept)
+    """Sentences of a CoNLL file (:func:`~windowner.conll.sentence_lines`): the first column of each line."""
+    for sentence in sentence_lines(lines, name, MAX_SENTENCE_TOKENS):
+        tokens = [token for _, _, token in sentence]
+        yield Record(" ".join(tokens), tokens, [line.rstrip() for _, line, _ in sentence])
 
 
 def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Record]]:
