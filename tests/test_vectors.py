@@ -704,3 +704,16 @@ def test_wanted_words_are_found_whatever_their_bytes(write):
         for lowercase in (False, True):
             assert_same_as_plain(path, wanted, lowercase)
     assert read_vectors(path, {"k"}, lowercase=True)[1][:, 0].tolist() == [7.5]  # the Kelvin sign comes first
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed):
+    """A block after many good ones goes to the reference, which names the line in the whole file."""
+    rng = np.random.default_rng(seed)
+    lines = random_file(rng, 300).decode("utf-8").splitlines(keepends=True)
+    broken = int(rng.integers(150, 290))
+    lines[broken] = ["w 1.0 x 2.0 3.0\n", "w 1.0 2.0\n", "w\n", "w nan 1 2 3\n"][seed]
+    path = write("v.txt", data="".join(lines).encode("utf-8"))
+    monkeypatch.setattr(vectors, "CHUNK_BYTES", 256)
+    expected = assert_same_as_plain(path)
+    assert isinstance(expected, str) and f":{broken + 1}:" in expected

@@ -621,7 +621,7 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     # lines: [starts, stops) without the newline; the word ends at the first space (at stops if none)
     newlines = np.flatnonzero(buf[: len(text) - _TAIL] == 10)[_PAD - 1 :]
     starts, stops = newlines[:-1] + 1, newlines[1:]
-    window = buf[starts[:, None] + _COLUMNS]  # the first bytes of each line
+    window = _first_bytes(buf, starts)  # the first bytes of each line
     length = np.argmax(window == 32, axis=1)
     first = np.minimum(starts + length, stops)
     blank = starts == stops
@@ -664,13 +664,19 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     return None  # the reference says which line is wrong
 
 
+def _first_bytes(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The :data:`_TAIL` bytes from each of ``starts``, ``(n, 48)`` uint8: rows of a sliding window over
+    ``buf``, gathered without an ``(n, 48)`` matrix of int64 positions (8 times their size; 5x slower)."""
+    return np.lib.stride_tricks.sliding_window_view(buf, _TAIL)[starts]
+
+
 def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
     """The texts ``text[starts[i]:ends[i]]`` (words, shorter than 48 bytes but rarely) joined by newlines, or
     None if one is not UTF-8."""
     length = ends - starts
     try:
         if len(length) and length.max() < _TAIL:  # each word and a newline, from the lines' first bytes
-            window = np.frombuffer(text, dtype=np.uint8)[starts[:, None] + _COLUMNS]
+            window = _first_bytes(np.frombuffer(text, dtype=np.uint8), starts)
             window[np.arange(len(window)), length] = 10
             return window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
         return b"\n".join([text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]).decode()
