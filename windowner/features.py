@@ -33,7 +33,6 @@ in its ``features.json``.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,23 +40,20 @@ from typing import Any
 
 import numpy as np
 
-from .vocab import memoised
+from .vocab import DIGIT, memoised
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 CASES = (PAD, "other", "digits", "lower", "title", "upper", "mixed")
 MIN_COUNT = 2  # a key of a data-built feature needs this many training tokens to get a class of its own
 
 
-_DIGIT = re.compile("[0-9]")
-
-
 def casing(token: str) -> str:
     """The casing class of ``token`` (see the module docstring). An ASCII token (nearly all) takes
-    the same answer from whole-string methods, 5× faster than the character-by-character rules."""
+    the same answer from whole-string methods, about 4× faster than the character-by-character rules."""
     if token.isascii():  # only A-Z and a-z are letters, and only they change case
         lower = token.lower()
         if lower == token.upper():
-            return "digits" if _DIGIT.search(token) else "other"
+            return "digits" if DIGIT.search(token) else "other"
         if lower == token:
             return "lower"
         if token[0].isupper() and token[1:] == lower[1:]:

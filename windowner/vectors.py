@@ -666,7 +666,8 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
 
 def _first_bytes(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """The :data:`_TAIL` bytes from each of ``starts``, ``(n, 48)`` uint8: rows of a sliding window over
-    ``buf``, gathered without an ``(n, 48)`` matrix of int64 positions (8 times their size; 5x slower)."""
+    ``buf``, gathered without an ``(n, 48)`` matrix of int64 positions (8 times their size: that gather
+    took 1.6x as long for a 128 KiB block of GloVe, 5x for a 1 MiB one)."""
     return np.lib.stride_tricks.sliding_window_view(buf, _TAIL)[starts]
 
 

@@ -30,7 +30,7 @@ from .files import text_file, write_atomic
 
 UNK, START, END = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, START, END)
-_DIGIT = re.compile(r"\d")
+DIGIT = re.compile(r"\d")  # a digit (Unicode's; casing reads it in ASCII tokens only)
 
 
 class Vocabulary:
@@ -59,8 +59,8 @@ class Vocabulary:
         has no capitals), lowercased, then each with every digit replaced by 0."""
         lower = token.lower()
         forms = [lower] if self.lowercase or lower == token else [token, lower]
-        if self.normalize_digits and _DIGIT.search(token):
-            forms += [_DIGIT.sub("0", form) for form in forms]
+        if self.normalize_digits and DIGIT.search(token):
+            forms += [DIGIT.sub("0", form) for form in forms]
         return forms
 
     def index(self, token: str) -> int:
