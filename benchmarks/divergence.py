@@ -18,13 +18,11 @@ import argparse
 import itertools
 from pathlib import Path
 
-import numpy as np
-
 from windowner import load_config
-from windowner.divergence import FACTOR, LossWatch, span, starting_loss
+from windowner.divergence import FACTOR, Diverging, LossWatch, span, starting_loss
 from windowner.optim import make_optimizer
 from windowner.schedules import make_schedule
-from windowner.train import examples, initialise
+from windowner.train import examples, initialise, train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "default.yaml"
@@ -38,32 +36,41 @@ def run(overrides: list[str]) -> dict:
     data = examples(tagger, corpus.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
     schedule = make_schedule(settings.lr, settings.schedule)
-    dropout = config.model.dropout or config.model.input_dropout
-    start = starting_loss(model, data, settings.batch_size, settings.l2)
+    dropout = config.model.dropout or config.model.input_dropout or config.model.word_dropout
+    fine_tune = settings.fine_tune
+    l2_vectors = settings.l2_vectors if fine_tune else 0.0
+    start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
     n = span(settings.batch_size)
     watch, recent = LossWatch(start, n), []
+    trainables = model.trainables()
     most_running = most_single = 0.0
     stopped, step = None, 0
     for epoch in range(1, settings.epochs + 1):
         for number, batch in enumerate(model.loss.batches(data, settings.batch_size, rng), start=1):
             step += 1
             optimizer.lr = schedule(epoch, step)
-            with np.errstate(over="ignore", invalid="ignore"):  # as train: the check reports it
-                loss, grads = model.loss_and_grads(
-                    batch, settings.l2, settings.l2_vectors, settings.fine_tune, rng if dropout else None
+            try:
+                loss = train_step(
+                    model,
+                    optimizer,
+                    trainables,
+                    batch,
+                    fine_tune,
+                    settings.l2,
+                    settings.l2_vectors,
+                    rng if dropout else None,
+                    watch=watch,
                 )
-            problem = watch.problem(loss)
-            if problem:
+            except Diverging as problem:
                 stopped = f"epoch {epoch} batch {number}: {problem}"
                 break
             recent = [*recent[-(n - 1) :], loss]
             most_single = max(most_single, loss / start)
             if len(recent) == n:
                 most_running = max(most_running, sum(recent) / n / start)
-            optimizer.step(model.params, grads)
         if stopped:
             break
-        optimizer.flush(model.params)
+        optimizer.flush(trainables)
     return {"start": start, "running": most_running, "single": most_single, "stopped": stopped}
 
 

@@ -50,7 +50,7 @@ def main(argv=None) -> None:
     from windowner.config import ModelConfig
     from windowner.model import WindowModel
     from windowner.optim import make_optimizer
-    from windowner.train import examples, initialise
+    from windowner.train import examples, initialise, train_step
 
     conll = ROOT / "data" / "conll2003" / "train.txt"
     overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}", "task.name=entities"]
@@ -66,10 +66,7 @@ def main(argv=None) -> None:
         optimizer, trainables = make_optimizer(optimizer_name, lr, momentum), model.trainables()
         started = time.perf_counter()
         for count, batch in enumerate(model.loss.batches(data, 32, rng), start=1):
-            if optimizer.moves_untouched:  # as `train` does: the batch's rows caught up first
-                optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
-            _, grads = model.loss_and_grads(batch, fine_tune=fine_tune)
-            optimizer.step(trainables, model.packed(grads))
+            train_step(model, optimizer, trainables, batch, fine_tune)  # as `train` takes it
             if steps and count >= steps:
                 break
             if count % CHUNK == 0:

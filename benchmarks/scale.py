@@ -44,12 +44,12 @@ def epoch_seconds(
     model, data, rng, optimizer, fine_tune: bool, steps: int | None = None
 ) -> tuple[float, int]:
     from windowner.optim import make_optimizer
+    from windowner.train import train_step
 
     opt = make_optimizer(optimizer, 1e-3)
     trainables, seen, started = model.trainables(), 0, time.perf_counter()
     for count, batch in enumerate(model.loss.batches(data, 32, rng), start=1):
-        _, grads = model.loss_and_grads(batch, fine_tune=fine_tune)
-        opt.step(trainables, model.packed(grads))
+        train_step(model, opt, trainables, batch, fine_tune)
         seen += len(batch.labels)
         if steps is not None and count >= steps:
             break

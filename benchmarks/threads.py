@@ -45,7 +45,7 @@ def main(argv=None) -> None:
     from windowner.model import WindowModel
     from windowner.optim import make_optimizer
     from windowner.threads import automatic_threads
-    from windowner.train import examples, initialise
+    from windowner.train import examples, initialise, train_step
 
     conll = ROOT / "data" / "conll2003" / "train.txt"
     overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}"]
@@ -63,8 +63,7 @@ def main(argv=None) -> None:
             for count, chunk in enumerate(batches):
                 if count == 20:  # after a warm-up
                     started, seen = time.perf_counter(), 0
-                _, grads = model.loss_and_grads(chunk, fine_tune=False)
-                optimizer.step(trainables, model.packed(grads))
+                train_step(model, optimizer, trainables, chunk, fine_tune=False)
                 if count >= 20:
                     seen += len(chunk.labels)
                 if count >= 20 + args.steps:

@@ -61,17 +61,18 @@ def windowner_epoch(data, E, classes, mode, hidden, batch, limit, seed):
     from windowner.config import ModelConfig
     from windowner.model import WindowModel
     from windowner.optim import make_optimizer
+    from windowner.train import train_step
 
     rng = np.random.default_rng(seed)
     model = WindowModel.initialise({"E": E}, ModelConfig(hidden=hidden), classes, rng)
     fine_tune = mode == "sparse"
     optimizer = make_optimizer("sparse_adam" if fine_tune else "adam", 1e-3)
+    trainables = model.trainables()
 
     def run(steps):
         seen = 0
         for count, chunk in enumerate(model.loss.batches(data, batch, rng), start=1):
-            _, grads = model.loss_and_grads(chunk, fine_tune=fine_tune)
-            optimizer.step(model.trainables(), model.packed(grads))
+            train_step(model, optimizer, trainables, chunk, fine_tune)
             seen += len(chunk.labels)
             if steps is not None and count >= steps:
                 break

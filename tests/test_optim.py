@@ -13,6 +13,7 @@ from windowner.layers import SparseRows
 from windowner.losses import Batch
 from windowner.optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSprop, SparseAdam, make_optimizer
 from windowner.optim.sgd import HISTORY
+from windowner.train import train_step
 
 
 def reference(name, param, gradients, lrs, momentum=0.9):
@@ -266,9 +267,10 @@ def test_lazy_momentum_trains_as_the_dense_rule(prepared, word_dropout):
     lazy_rule, dense_rule = SGD(0.05, momentum=0.9), SGD(0.05, momentum=0.9)
     lazy_drops, dense_drops = (np.random.default_rng(5) if word_dropout else None for _ in range(2))
     for batch in batches:
-        if prepared:
-            lazy_rule.prepare(lazy.trainables(), lazy.rows_read(batch.windows))
-        lazy_rule.step(lazy.trainables(), lazy.packed(lazy.loss_and_grads(batch, rng=lazy_drops)[1]))
+        if prepared:  # as `train` steps
+            train_step(lazy, lazy_rule, lazy.trainables(), batch, rng=lazy_drops)
+        else:
+            lazy_rule.step(lazy.trainables(), lazy.packed(lazy.loss_and_grads(batch, rng=lazy_drops)[1]))
         grads = dense.packed(dense.loss_and_grads(batch, rng=dense_drops)[1])
         grads["E"] = grads["E"].to_dense(dense.params["E"].shape)  # every row, every step
         dense_rule.step(dense.trainables(), grads)

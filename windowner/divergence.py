@@ -33,6 +33,10 @@ WINDOWS = 640  # training windows the starting loss and the running mean are eac
 FACTOR = 10.0  # diverged: the running mean above FACTOR × the starting loss
 
 
+class Diverging(Exception):
+    """A batch's loss says training has diverged (:meth:`LossWatch.problem`); the message says how."""
+
+
 def span(batch_size: int) -> int:
     """n, the batches of the starting loss and of the running mean (see the module docstring)."""
     return max(20, -(-WINDOWS // batch_size))

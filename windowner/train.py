@@ -33,13 +33,13 @@ from .averaging import Average, swapped_in
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
 from .config import Config, check_output, load_saved_config
 from .conll import Sentence, entity_type, read_conll
-from .divergence import LossWatch, span, starting_loss
+from .divergence import Diverging, LossWatch, span, starting_loss
 from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
 from .files import remove_stale_temporaries, write_atomic
 from .folders import fresh_sibling, locked, remove_leftovers, replace_folder
 from .interrupts import deferred
-from .losses import Epoch, Examples
+from .losses import Batch, Epoch, Examples
 from .model import WindowModel, make_loss
 from .optim import Optimizer, make_optimizer
 from .progress import Progress
@@ -336,22 +336,22 @@ def _train(
             for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
                 step = state.step + 1
                 optimizer.lr = schedule(epoch, step)
-                if optimizer.moves_untouched:  # the batch's rows where the dense rule has them
-                    optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
-                with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
-                    loss, grads = model.loss_and_grads(
-                        batch, settings.l2, settings.l2_vectors, fine_tune, rng if dropout else None
+                try:
+                    loss = train_step(
+                        model,
+                        optimizer,
+                        trainables,
+                        batch,
+                        fine_tune,
+                        settings.l2,
+                        settings.l2_vectors,
+                        rng if dropout else None,
+                        average,
+                        watch,
                     )
-                problem = watch.problem(loss)
-                if problem:
+                except Diverging as problem:  # before the batch's step: the run can go on from here
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
-                    raise _diverged(epoch, where, settings.lr, state, folder, output)
-                grads = model.packed(grads)
-                if average:
-                    average.before_step(trainables, grads)
-                optimizer.step(trainables, grads)
-                if average:
-                    average.after_step(trainables, grads)
+                    raise _diverged(epoch, where, settings.lr, state, folder, output) from None
                 state.step, state.batch = step, state.batch + 1
                 state.total += loss * len(batch.labels)
                 state.seen += len(batch.labels)
@@ -407,6 +407,45 @@ def _train(
         if signals.pending:  # after the last epoch: the run is complete
             raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")
         return scores
+
+
+def train_step(
+    model: WindowModel,
+    optimizer: Optimizer,
+    trainables: dict[str, np.ndarray],
+    batch: Batch,
+    fine_tune: bool = True,
+    l2: float = 0.0,
+    l2_vectors: float = 0.0,
+    rng: np.random.Generator | None = None,
+    average: Average | None = None,
+    watch: LossWatch | None = None,
+) -> float:
+    """One training step on ``batch``, as ``train`` takes it (the benchmarks take it too); returns the
+    batch's mean loss. ``trainables`` is ``model.trainables()``.
+
+    1. A lazy rule that moves untouched rows (SGD with momentum) first brings the rows the batch reads
+       where the dense rule has them (:meth:`~windowner.optim.Optimizer.prepare`).
+    2. The loss and gradients (``rng`` draws the dropout masks; None: no dropout).
+    3. With a ``watch``, a diverging loss raises :class:`~windowner.divergence.Diverging` before anything
+       moves.
+    4. The optimiser's update, with the moving average of the weights (``average``) kept around it.
+    """
+    if optimizer.moves_untouched:
+        optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is for ``watch`` to catch
+        loss, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, rng)
+    if watch is not None:
+        problem = watch.problem(loss)
+        if problem:
+            raise Diverging(problem)
+    grads = model.packed(grads)
+    if average:
+        average.before_step(trainables, grads)
+    optimizer.step(trainables, grads)
+    if average:
+        average.after_step(trainables, grads)
+    return loss
 
 
 @contextmanager
