@@ -19,8 +19,9 @@ from .gradcheck import check_gradients
 from .layers import SparseRows
 from .losses import Batch
 from .model import WindowModel
+from .optim import make_optimizer
 from .tagger import Tagger, load_run
-from .train import load_corpus, resume, train
+from .train import load_corpus, resume, train, train_step
 from .vectors import read_vectors
 from .vocab import Vocabulary
 from .windows import make_windows, sentence_windows
@@ -40,10 +41,12 @@ __all__ = [
     "load_config",
     "load_corpus",
     "load_run",
+    "make_optimizer",
     "make_windows",
     "read_conll",
     "read_vectors",
     "resume",
     "sentence_windows",
     "train",
+    "train_step",
 ]
