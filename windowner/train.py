@@ -349,7 +349,7 @@ def _train(
                         average,
                         watch,
                     )
-                except Diverging as problem:  # before the batch's step: the run can go on from here
+                except Diverging as problem:  # raised before the batch's update: none of it is applied
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
                     raise _diverged(epoch, where, settings.lr, state, folder, output) from None
                 state.step, state.batch = step, state.batch + 1
@@ -427,8 +427,8 @@ def train_step(
     1. A lazy rule that moves untouched rows (SGD with momentum) first brings the rows the batch reads
        where the dense rule has them (:meth:`~windowner.optim.Optimizer.prepare`).
     2. The loss and gradients (``rng`` draws the dropout masks; None: no dropout).
-    3. With a ``watch``, a diverging loss raises :class:`~windowner.divergence.Diverging` before anything
-       moves.
+    3. With a ``watch``, a diverging loss raises :class:`~windowner.divergence.Diverging` before the
+       update (the catch-up of step 1 is done: it moves rows only where the dense rule has them).
     4. The optimiser's update, with the moving average of the weights (``average``) kept around it.
     """
     if optimizer.moves_untouched:
