@@ -20,9 +20,10 @@ from pathlib import Path
 
 from windowner import load_config
 from windowner.divergence import FACTOR, Diverging, LossWatch, span, starting_loss
+from windowner.model import make_loss
 from windowner.optim import make_optimizer
 from windowner.schedules import make_schedule
-from windowner.train import examples, initialise, train_step
+from windowner.train import config_step, examples, initialise
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "default.yaml"
@@ -36,13 +37,11 @@ def run(overrides: list[str]) -> dict:
     data = examples(tagger, corpus.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
     schedule = make_schedule(settings.lr, settings.schedule)
-    dropout = config.model.dropout or config.model.input_dropout or config.model.word_dropout
-    fine_tune = settings.fine_tune
-    l2_vectors = settings.l2_vectors if fine_tune else 0.0
+    l2_vectors = settings.l2_vectors if settings.fine_tune else 0.0
     start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
     n = span(settings.batch_size)
     watch, recent = LossWatch(start, n), []
-    trainables = model.trainables()
+    take_step = config_step(config, model, optimizer, rng, watch=watch)
     most_running = most_single = 0.0
     stopped, step = None, 0
     for epoch in range(1, settings.epochs + 1):
@@ -50,17 +49,7 @@ def run(overrides: list[str]) -> dict:
             step += 1
             optimizer.lr = schedule(epoch, step)
             try:
-                loss = train_step(
-                    model,
-                    optimizer,
-                    trainables,
-                    batch,
-                    fine_tune,
-                    settings.l2,
-                    settings.l2_vectors,
-                    rng if dropout else None,
-                    watch=watch,
-                )
+                loss = take_step(batch)
             except Diverging as problem:
                 stopped = f"epoch {epoch} batch {number}: {problem}"
                 break
@@ -70,7 +59,7 @@ def run(overrides: list[str]) -> dict:
                 most_running = max(most_running, sum(recent) / n / start)
         if stopped:
             break
-        optimizer.flush(trainables)
+        optimizer.flush(model.trainables())
     return {"start": start, "running": most_running, "single": most_single, "stopped": stopped}
 
 
@@ -90,6 +79,8 @@ def main() -> None:
     losses = ("softmax", "logistic", "margin", "crf")
     for optimizer, loss, bias, seed in itertools.product(optimizers, losses, ("zero", "prior"), args.seeds):
         overrides = [f"train.optimizer={optimizer}", f"train.loss={loss}", f"model.output_bias={bias}"]
+        if make_loss(loss).binary:  # one score a window: the location task's two classes
+            overrides.append("task.other_types=false")
         result = run([*overrides, f"train.seed={seed}", f"train.epochs={args.epochs}"])
         worst = max(worst, result["running"])
         print(

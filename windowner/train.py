@@ -15,6 +15,7 @@ the batch in progress and save a checkpoint first (:mod:`windowner.interrupts`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shlex
 import shutil
@@ -301,7 +302,6 @@ def _train(
     if saved is not None:
         state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
     fine_tune = settings.fine_tune
-    dropout = config.model.dropout or config.model.input_dropout or config.model.word_dropout
     say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
         f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
@@ -317,6 +317,7 @@ def _train(
         l2_vectors = settings.l2_vectors if fine_tune else 0.0
         start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
         watch = LossWatch(start, span(settings.batch_size))
+    take_step = config_step(config, model, optimizer, rng, average, watch)
     for remark in _remarks(config, corpus, model):
         note(remark)
     folder = output  # where the files go; with --overwrite, first a fresh folder beside it
@@ -337,18 +338,7 @@ def _train(
                 step = state.step + 1
                 optimizer.lr = schedule(epoch, step)
                 try:
-                    loss = train_step(
-                        model,
-                        optimizer,
-                        trainables,
-                        batch,
-                        fine_tune,
-                        settings.l2,
-                        settings.l2_vectors,
-                        rng if dropout else None,
-                        average,
-                        watch,
-                    )
+                    loss = take_step(batch)
                 except Diverging as problem:  # raised before the batch's update: none of it is applied
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
                     raise _diverged(epoch, where, settings.lr, state, folder, output) from None
@@ -426,7 +416,8 @@ def train_step(
 
     1. A lazy rule that moves untouched rows (SGD with momentum) first brings the rows the batch reads
        where the dense rule has them (:meth:`~windowner.optim.Optimizer.prepare`).
-    2. The loss and gradients (``rng`` draws the dropout masks; None: no dropout).
+    2. The loss and gradients (``rng`` draws the dropout masks of the model's nonzero rates; None: no
+       dropout).
     3. With a ``watch``, a diverging loss raises :class:`~windowner.divergence.Diverging` before the
        update (the catch-up of step 1 is done: it moves rows only where the dense rule has them).
     4. The optimiser's update, with the moving average of the weights (``average``) kept around it.
@@ -446,6 +437,31 @@ def train_step(
     if average:
         average.after_step(trainables, grads)
     return loss
+
+
+def config_step(
+    config: Config,
+    model: WindowModel,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    average: Average | None = None,
+    watch: LossWatch | None = None,
+) -> Callable[[Batch], float]:
+    """:func:`train_step` with what ``config`` sets bound (fine-tuning, the penalties; ``rng`` draws
+    the dropout masks the model's rates call for): the step of a run, a function of the batch."""
+    settings = config.train
+    return functools.partial(
+        train_step,
+        model,
+        optimizer,
+        model.trainables(),
+        fine_tune=settings.fine_tune,
+        l2=settings.l2,
+        l2_vectors=settings.l2_vectors,
+        rng=rng,
+        average=average,
+        watch=watch,
+    )
 
 
 @contextmanager
