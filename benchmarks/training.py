@@ -15,9 +15,13 @@ to the last optimiser step, after a warm-up of 20 steps; inference is the forwar
 the training windows in batches of the same size. The two programs alternate, configuration by
 configuration and repetition by repetition, so that a machine whose speed drifts (this one's does, by up
 to 2× over minutes) slows both alike; the table gives the median windows/s of each and the median of the
-ratios of the back-to-back pairs. The reference is ``../shared/bench/torch_window.py`` (imported, not
-copied); run this script with a Python that has torch, e.g. the reference's own venv with windowner
-installed into it::
+ratios of the back-to-back pairs. The last column is a ceiling: the windows/s of windowner's matrix
+products alone (:func:`products_alone`, the same shapes through numpy's BLAS with the same threads)
+divided by PyTorch's windows/s. No step that computes those products with this library can beat PyTorch
+by more, so a goal above the ceiling needs fewer or cheaper products, not less overhead.
+
+The reference is ``../shared/bench/torch_window.py`` (imported, not copied); run this script with a
+Python that has torch, e.g. the reference's own venv with windowner installed into it::
 
     ~/.venvs/torchref/bin/pip install -e . && ~/.venvs/torchref/bin/python benchmarks/training.py
 
@@ -87,6 +91,44 @@ def windowner_epoch(data, E, classes, mode, hidden, batch, limit, seed):
     return trained, seen, time.perf_counter() - started
 
 
+def products_alone(mode, hidden, batch, classes, width, seed):
+    """Seconds a step and an inference batch spend in windowner's matrix products alone (numpy's BLAS,
+    random float32 operands of the model's shapes): a floor under any step that multiplies these
+    matrices with this library, so ``batch / seconds`` is a ceiling on its windows/s.
+
+    Training: x Wᵀ and h Uᵀ forward; δ₂ᵀ h, δ₂ U and δ₁ᵀ x backward; δ₁ W too when fine-tuning (∂J/∂x).
+    Inference: x Wᵀ and h Uᵀ.
+    """
+    rng = np.random.default_rng(seed)
+    x, W, U = (
+        rng.standard_normal(shape, dtype=np.float32)
+        for shape in ((batch, width), (hidden, width), (classes, hidden))
+    )
+    h, d_hidden, d_scores = (
+        rng.standard_normal(shape, dtype=np.float32)
+        for shape in ((batch, hidden), (batch, hidden), (batch, classes))
+    )
+
+    def forward():
+        return x @ W.T, h @ U.T
+
+    def step():
+        forward()
+        d_scores.T @ h, d_scores @ U, d_hidden.T @ x
+        if mode == "sparse":
+            d_hidden @ W
+
+    times = []
+    for run in (forward, step):
+        repeats = max(20, 20_000 // batch)
+        run()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        times.append((time.perf_counter() - started) / repeats)
+    return times[1], times[0]
+
+
 def torch_epoch(reference, data, E, classes, mode, hidden, batch, limit, seed):
     """Seconds of training and of inference, and windows trained, for the PyTorch reference."""
     import torch
@@ -153,7 +195,7 @@ def main(argv=None) -> None:
             map(int, args.threads.split(",")),
         )
     )
-    results = {config: {"w": [], "t": [], "wi": [], "ti": []} for config in configs}
+    results = {config: {"w": [], "t": [], "wi": [], "ti": [], "c": [], "ci": []} for config in configs}
     print(f"# {len(data):,} training windows, E {E.shape}, {len(configs)} configurations x {args.reps} reps")
     for rep in range(args.reps):
         for config in configs:
@@ -176,12 +218,21 @@ def main(argv=None) -> None:
                     )
                 results[config][who].append(seen / trained)
                 results[config][who + "i"].append(min(len(data), limit or len(data)) / inferred)
+            with threadpool_limits(limits=threads, user_api="blas"):
+                step, forward = products_alone(
+                    mode, hidden, batch, classes, data.windows.shape[2] * E.shape[1], rep
+                )
+            results[config]["c"].append(batch / step)
+            results[config]["ci"].append(batch / forward)
             line = " ".join(f"{k} {v[-1]:,.0f}" for k, v in results[config].items() if v)
             print(f"rep {rep} {mode:6} H={hidden:<3} batch {batch:<4} threads {threads}: {line}", flush=True)
     print()
     header = "| vectors | H | batch | threads | training windows/s: windowner / PyTorch = ratio"
-    print(header + " | inference: windowner / PyTorch = ratio |")
-    print("|---|---|---|---|---|---|")
+    header += (
+        " | inference: windowner / PyTorch = ratio | ceiling: products alone ÷ PyTorch, training; inference |"
+    )
+    print(header)
+    print("|---|---|---|---|---|---|---|")
     for config in configs:
         found = results[config]
         r = {key: statistics.median(values) if values else float("nan") for key, values in found.items()}
@@ -192,7 +243,8 @@ def main(argv=None) -> None:
         mode, hidden, batch, threads = config
         training = f"{r['w']:,.0f} / {r['t']:,.0f} = **{ratio:.2f}x**"
         inference = f"{r['wi']:,.0f} / {r['ti']:,.0f} = {infer:.2f}x"
-        print(f"| {mode} | {hidden} | {batch} | {threads} | {training} | {inference} |")
+        ceiling = f"{r['c'] / r['t']:.2f}x; {r['ci'] / r['ti']:.2f}x"
+        print(f"| {mode} | {hidden} | {batch} | {threads} | {training} | {inference} | {ceiling} |")
 
 
 if __name__ == "__main__":

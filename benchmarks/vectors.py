@@ -11,6 +11,10 @@ cases interleaved, ``--repeats`` times each; the table shows medians of
   machine, though they still slow it through shared caches);
 * **peak RSS**: the process's maximum resident memory (``ru_maxrss`` from ``wait4``).
 
+windowner's text parser uses two threads on a machine with two cores or more (``parse_workers`` in
+``windowner/vectors.py``); the "one parsing thread" rows set ``WINDOWNER_THREADS=1`` to show what the
+second thread gains; ``--busy`` keeps one core busy with another process meanwhile.
+
 The GloVe file is ``glove.6B.50d.txt`` (400k words, 50 dimensions): ``../shared/tools/get-glove`` writes
 it to ``~/.cache/windowner-bench/``. The CoNLL-2003 case reads the words of ``train.txt`` and
 ``valid.txt`` in ``--conll`` at run time and loads only their look-up keys, as training does. Peers that
@@ -47,6 +51,9 @@ tokens = (t for name in ("train.txt", "valid.txt") for s in read_conll(f"{conll}
 wanted = lookup_keys(tokens, lowercase=True, normalize_digits=True)
 """
 
+# the text parser's threads (vectors.parse_workers)
+ONE_THREAD = "import os; os.environ['WINDOWNER_THREADS'] = '1'\n"
+
 # name -> (what is measured, setup code, the timed statement, the module it needs)
 CASES: dict[str, tuple[str, str, str, str]] = {
     "bytes": ("reading the bytes alone", "", "data = open(path, 'rb').read()", ""),
@@ -59,6 +66,18 @@ CASES: dict[str, tuple[str, str, str, str]] = {
     "windowner-conll": (
         "windowner, CoNLL-2003 words (cache off)",
         "from windowner.vectors import read_vectors" + WANTED,
+        "words, matrix = read_vectors(path, wanted, lowercase=True, cache=False)",
+        "",
+    ),
+    "windowner-all-1": (
+        "windowner, all words (cache off), one parsing thread",
+        ONE_THREAD + "from windowner.vectors import read_vectors",
+        "words, matrix = read_vectors(path, cache=False)",
+        "",
+    ),
+    "windowner-conll-1": (
+        "windowner, CoNLL-2003 words (cache off), one parsing thread",
+        ONE_THREAD + "from windowner.vectors import read_vectors" + WANTED,
         "words, matrix = read_vectors(path, wanted, lowercase=True, cache=False)",
         "",
     ),
@@ -146,6 +165,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of each case (interleaved)")
     parser.add_argument("--reference", action="store_true", help="also time the line-by-line reference")
     parser.add_argument("--only", nargs="*", choices=sorted(CASES), help="run only these cases")
+    parser.add_argument(
+        "--busy", action="store_true", help="keep one core busy with another process meanwhile"
+    )
     args = parser.parse_args()
     if not args.glove.is_file():
         raise SystemExit(f"{args.glove}: no such file (../shared/tools/get-glove writes it)")
@@ -172,18 +194,24 @@ def main() -> None:
         )
         subprocess.run([sys.executable, "-c", prepare], env=env, check=True)  # the cache and the .npy
 
-        load_before = os.getloadavg()
-        results: dict[str, list[tuple[float, float, float, int]]] = {case: [] for case in cases}
-        for _ in range(args.repeats):
-            for case in cases:  # (windowner-build leaves the cache it writes for the cached cases)
-                results[case].append(run_case(case, args.glove, args.conll, npy, env))
-        load_after = os.getloadavg()
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+        try:
+            load_before = os.getloadavg()
+            results: dict[str, list[tuple[float, float, float, int]]] = {case: [] for case in cases}
+            for _ in range(args.repeats):
+                for case in cases:  # (windowner-build leaves the cache it writes for the cached cases)
+                    results[case].append(run_case(case, args.glove, args.conll, npy, env))
+            load_after = os.getloadavg()
+        finally:
+            if busy:
+                busy.kill()
 
     size = args.glove.stat().st_size
     command = " ".join(["python", "benchmarks/vectors.py", *sys.argv[1:]])
     print(f"\n`{command}`, {datetime.date.today()}, {platform.machine()} {os.cpu_count()} cores, ", end="")
     print(f"Python {platform.python_version()}; {args.glove.name} ({size / 1e6:.0f} MB), {args.repeats} runs")
-    print(f"each, interleaved; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.\n")
+    print(f"each, interleaved; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after", end="")
+    print("; another process kept one core busy.\n" if args.busy else ".\n")
     print("| load | load call (s) | process (s) | process CPU (s) | peak RSS (MiB) |")
     print("|---|---|---|---|---|")
     for case in cases:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -389,8 +390,10 @@ def random_file(rng: np.random.Generator, lines: int) -> bytes:
     return "".join(pieces).encode("utf-8")
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])  # parsed in the main thread; by three threads at once
 @pytest.mark.parametrize("seed", range(6))
-def test_fast_equals_plain_on_random_files_in_small_blocks(write, monkeypatch, seed):
+def test_fast_equals_plain_on_random_files_in_small_blocks(write, monkeypatch, seed, threads):
+    monkeypatch.setenv("WINDOWNER_THREADS", threads)
     rng = np.random.default_rng(seed)
     path = write("v.txt", data=random_file(rng, 300))
     monkeypatch.setattr(vectors, "CHUNK_BYTES", int(rng.integers(64, 2048)))  # many blocks, cut anywhere
@@ -706,9 +709,11 @@ def test_wanted_words_are_found_whatever_their_bytes(write):
     assert read_vectors(path, {"k"}, lowercase=True)[1][:, 0].tolist() == [7.5]  # the Kelvin sign comes first
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("seed", range(4))
-def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed):
+def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed, threads):
     """A block after many good ones goes to the reference, which names the line in the whole file."""
+    monkeypatch.setenv("WINDOWNER_THREADS", threads)
     rng = np.random.default_rng(seed)
     lines = random_file(rng, 300).decode("utf-8").splitlines(keepends=True)
     broken = int(rng.integers(150, 290))
@@ -717,3 +722,18 @@ def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed):
     monkeypatch.setattr(vectors, "CHUNK_BYTES", 256)
     expected = assert_same_as_plain(path)
     assert isinstance(expected, str) and f":{broken + 1}:" in expected
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("windowner-vectors")]
+
+
+def test_parsing_threads_follow_the_environment(monkeypatch):
+    monkeypatch.setenv("WINDOWNER_THREADS", "3")
+    assert vectors.parse_workers() == 3
+    monkeypatch.delenv("WINDOWNER_THREADS")
+    assert 1 <= vectors.parse_workers() <= 2
+
+
+def test_a_bad_thread_count_is_a_one_line_error(write, monkeypatch):
+    path = write("v.txt", "a 1.0 2.0\n")
+    monkeypatch.setenv("WINDOWNER_THREADS", "many")
+    with pytest.raises(WindownerError, match="WINDOWNER_THREADS='many'"):
+        read_vectors(path, cache=False)

@@ -25,8 +25,9 @@ float32 do (the digits as an exact integer M, the value M / 10^f in one correctl
 division: Clinger's fast path; then float32). Any block it is not sure of (a lone carriage return,
 control bytes, a line without values, a value it cannot convert, counts that do not match) goes to the
 reference, which parses it or raises the error, so both give the same words, the same float32 bits and
-the same one-line errors. The file is read in blocks of :data:`CHUNK_BYTES`, so memory holds one block
-and the result, never the whole text.
+the same one-line errors. The file is read in blocks of a few :data:`CHUNK_BYTES`, which two threads
+parse at once where there are two cores (:func:`parse_workers`), so memory holds a few blocks and the
+result, never the whole text.
 
 **Cache.** ``read_vectors(..., cache=True)`` keeps the parsed file, every row in file order, as a float32
 ``.npy`` and a vocabulary text file (one word a line) in :func:`cache_folder`, named after the source
@@ -40,14 +41,18 @@ no cache (and a warning). Delete the folder to clear the cache.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import glob
 import gzip
 import hashlib
 import itertools
 import os
+import threading
 import warnings
 import zlib
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,6 +60,7 @@ import numpy as np
 
 from .errors import WindownerError
 from .files import atomic_open
+from .threads import ENVIRONMENT, thread_count
 
 CHUNK_BYTES = 1 << 17  # a block of whole lines handled at once: its arrays stay small (no page faults)
 CACHE_ENV = "WINDOWNER_CACHE_DIR"
@@ -124,6 +130,7 @@ class _Selection:
         self.dedupe = dedupe
         self.seen: set[str] = set()
         self._hashes: np.ndarray | None = None  # marks the wanted words' hashes (see may_keep)
+        self._building = threading.Lock()  # parsing threads ask for the hashes at once
 
     def keep(self, words: list[str | None], lowered: bool = False) -> list[int]:
         """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked
@@ -161,23 +168,24 @@ class _Selection:
         """
         if self.wanted is None:
             return np.ones(len(length), dtype=bool)
-        if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
-            keys = b"".join(
-                key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < _TAIL
-            )
-            padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
-            self._hashes = np.zeros(1 << _HASH_BITS, dtype=bool)  # a table of the hashes' top bits
-            self._hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
         words = window * (_COLUMNS < length[:, None])  # the word's bytes, then zeros
         if self.lowercase:
             words += ((words >= 65) & (words <= 90)) * np.uint8(32)  # A-Z: as str.lower() does
-        found = self._hashes[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
+        found = self._wanted_hashes()[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
         return found | (words >= 128).any(axis=1) | (length >= _TAIL)
 
-    def forget(self, words: Iterable[str]) -> None:
-        """Undo :meth:`keep` for these words (a block handed over to the reference parser)."""
-        if self.dedupe:
-            self.seen.difference_update(words)
+    def _wanted_hashes(self) -> np.ndarray:
+        """The table of the top bits of the wanted words' hashes, built at the first call."""
+        with self._building:
+            if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
+                keys = b"".join(
+                    key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted or ()) if len(key) < _TAIL
+                )
+                padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
+                hashes = np.zeros(1 << _HASH_BITS, dtype=bool)
+                hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
+                self._hashes = hashes
+            return self._hashes
 
 
 class _Table:
@@ -305,15 +313,61 @@ def _parse_file(
     number = 1
     if header:
         table.dim, head, number = header[1], rest, 2  # word2vec text: the header names the dimension
-    if selection.wanted is None:  # room for every row at once: no copy when the matrix grows
-        table.rows_hint = header[0] if header else _rows_hint(path, head)
-    size = CHUNK_BYTES if selection.wanted is None else 8 * CHUNK_BYTES  # few values: fewer, larger blocks
-    for block in _blocks(file, head, size):
-        lines = _parse_chunk_fast(block, path, selection, table) if fast else None
-        if lines is None:
-            lines = _parse_lines(_text_lines(block, number, path), path, selection, table)
-        number += lines
+    if selection.wanted is None:
+        table.rows_hint = header[0] if header else _rows_hint(path, head)  # room for every row at once
+        size, workers = 2 * CHUNK_BYTES, parse_workers()
+    else:  # few values to convert: larger blocks, one thread (a second gained 15 %, lost 25 % on a busy core)
+        size, workers = 8 * CHUNK_BYTES, 1
+    blocks = _blocks(file, head, size)
+    with contextlib.closing(_parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
+        for block, result in parsed:
+            lines = None if result is None else _add_block(result, selection, table)
+            if lines is None:
+                lines = _parse_lines(_text_lines(block, number, path), path, selection, table)
+            number += lines
     return table.finish()
+
+
+_AHEAD = 2  # blocks a parsing thread may have waiting (each a few times its size in memory)
+
+
+def parse_workers() -> int:
+    """How many threads parse a text file's blocks: ``WINDOWNER_THREADS`` if set, else the cores this
+    process may use, at most 2.
+
+    The fast parser spends most of a block in numpy loops, which release the GIL, so a second thread
+    parses the next block meanwhile: all of GloVe 6B 50d in 0.92–1.10 s against 1.41–1.95 s with one
+    (2 cores, 2026-11-27; ``benchmarks/vectors.py`` compares the two). A thread hands over whole blocks
+    (milliseconds of work), so a busy core slows it without the stalls of a busy BLAS thread.
+    """
+    if os.environ.get(ENVIRONMENT, "").strip():
+        return thread_count()
+    return min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _parsed_ahead(
+    blocks: Iterable[bytes], selection: _Selection, workers: int
+) -> Iterator[tuple[bytes, Parsed | None]]:
+    """Each block with the fast parser's result (:func:`_parse_block`; None: the reference's turn), in
+    the file's order. With ``workers`` ≥ 2 that many threads parse up to :data:`_AHEAD` blocks each
+    ahead of the one returned; with 1 the calling thread parses each block in turn; with 0 every result
+    is None (the reference parses everything)."""
+    if workers < 2:
+        yield from ((block, _parse_block(block, selection) if workers else None) for block in blocks)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="windowner-vectors")
+    pending: collections.deque[tuple[bytes, Future[Parsed | None]]] = collections.deque()
+    try:
+        for block in blocks:
+            pending.append((block, pool.submit(_parse_block, block, selection)))
+            if len(pending) > _AHEAD * workers:
+                block, future = pending.popleft()
+                yield block, future.result()
+        while pending:
+            block, future = pending.popleft()
+            yield block, future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)  # an error or an interrupt: the blocks ahead are dropped
 
 
 def _prime_allocator() -> None:
@@ -480,31 +534,30 @@ def _eight_digits(v: np.ndarray) -> np.ndarray:
     return (v * np.uint64(10000 * 2**32 + 1)) >> np.uint64(32)
 
 
-def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The values ``[-]digits.digits`` of ``buf[starts:ends]`` as float64, and which were of that form.
+def _parse_values(text: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values ``[-]digits.digits`` of ``text[starts:ends]`` as float64, and which were of that form.
 
-    ``buf`` is uint8, 8-byte aligned, with 16 bytes before and 8 after every value. Returns ``(values,
-    fast)``: where ``fast`` is False the value has another form (a sign +, an exponent, no dot, more than
-    14 digits, nan...) and ``values`` is meaningless. Where True, ``values`` equals ``float(text)``:
+    ``text`` has 16 bytes before every value. Returns ``(values, fast)``: where ``fast`` is False the
+    value has another form (a sign +, an exponent, no dot, more than 14 digits, nan...) and ``values`` is
+    meaningless. Where True, ``values`` equals ``float(text)``:
 
     * the 8 bytes that end with the value (16 if it is longer) are gathered as a little-endian word
-      (two), the bytes before the value and its sign are masked to 0, the dot is found (the byte equal
-      to ``.``, SWAR) and masked too, and the low nibbles of the other bytes are its digits;
+      (two; :func:`_eight_bytes`), the bytes before the value and its sign are masked to 0, the dot is
+      found (the byte equal to ``.``, SWAR) and masked too, and the low nibbles of the other bytes are its
+      digits;
     * S = the integer of those digits with the dot as a 0, exact in float64 (< 10^15 < 2^53);
     * with f digits after the dot, I = ⌊S / 10^(f+1)⌋ is the part before it and M = S − 9·10^f·I is all
       the digits as one integer, exactly;
     * the value is M / 10^f: both exact, so one correctly rounded division, as ``float()`` gives.
     """
-    words = buf.view(np.uint64)
-    negative = buf[starts] == 45  # "-"
+    negative = np.frombuffer(text, dtype=np.uint8)[starts] == 45  # "-"
     length = np.minimum(ends - starts - negative, 16)  # digits and dot
-    whole, fraction, wrong = _word_digits(_word_before(words, ends), np.minimum(length, 8))
+    eight = _eight_bytes(text)  # eight[i]: the 8 bytes from i
+    whole, fraction, wrong = _word_digits(eight[ends - 8], np.minimum(length, 8))
     fast = _FAST_SHORT[17 * length + fraction + 1] & (wrong == 0)  # 8 bytes or fewer
     longer = np.flatnonzero(length > 8)  # a few: 9-15 bytes, the 8 before hold digits too
     if len(longer):
-        high, high_fraction, high_wrong = _word_digits(
-            _word_before(words, ends[longer] - 8), length[longer] - 8
-        )
+        high, high_fraction, high_wrong = _word_digits(eight[ends[longer] - 16], length[longer] - 8)
         whole[longer] += high * np.uint64(10**8)
         low_fraction = fraction[longer]
         fraction[longer] = np.where(low_fraction < 0, 8 + high_fraction, low_fraction)
@@ -520,11 +573,11 @@ def _parse_values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
     return values, fast
 
 
-def _word_before(words: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The 8 bytes before each of ``ends`` (positions in the bytes of ``words``) as little-endian uint64."""
-    index = (ends - 8) >> 3
-    shift = ((ends & 7) << 3).astype(np.uint64)
-    return (words[index] >> shift) | (words[1:][index] << (np.uint64(64) - shift))  # << 64 gives 0
+def _eight_bytes(text: bytes) -> np.ndarray:
+    """``text`` read as overlapping little-endian 64-bit words, one at every byte: element i holds bytes
+    i to i + 7, byte i the lowest. A view (stride 1 byte, unaligned): gathering from it is one indexing
+    where shifting two aligned words together took three times as long."""
+    return np.ndarray((len(text) - 7,), dtype="<u8", buffer=text, strides=(1,))
 
 
 def _dot_bytes(word: np.ndarray) -> np.ndarray:
@@ -553,13 +606,16 @@ def _word_digits(word: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
     return _eight_digits(digits), fraction, wrong
 
 
-def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Table) -> int | None:
-    """Parse a block of whole lines as :func:`_parse_lines` would; returns the number of lines, or None
-    (and changes nothing) when the block is not one it handles: then the reference parses it.
+def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
+    """The fast parser's reading of a block of whole lines: ``(lines, words, rows)``, the number of
+    lines, the words that ``selection`` may keep (wanted, lowercased if asked; repeats not yet dropped)
+    and their vectors; or None when the block is not one it handles: then the reference parses it.
 
-    The bytes are split at spaces and newlines with numpy (:func:`_spans`); a line's first span is its
-    word, the others its values, which :func:`_parse_values` converts. When only some words are wanted,
-    the words are found first (:func:`_some_lines`) and only their lines are split and converted.
+    It only reads ``selection``, so several threads may run it at once (:func:`_parsed_ahead`);
+    :func:`_add_block` then keeps the words in the file's order. The bytes are split at spaces and
+    newlines with numpy (:func:`_spans`); a line's first span is its word, the others its values, which
+    :func:`_parse_values` converts. When only some words are wanted, the words are found first
+    (:func:`_some_lines`) and only their lines are split and converted.
     """
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -572,20 +628,27 @@ def _parse_chunk_fast(data: bytes, path: Path, selection: _Selection, table: _Ta
     if not data.endswith(b"\n"):
         data += b"\n"
     text = b"\n" * _PAD + data + b"\n" * _TAIL
-    parsed = (_every_line if selection.wanted is None else _some_lines)(text, selection)
-    if parsed is None:
-        return None
+    return (_every_line if selection.wanted is None else _some_lines)(text, selection)
+
+
+def _add_block(parsed: Parsed, selection: _Selection, table: _Table) -> int | None:
+    """Keep a block's words that ``selection`` keeps (not seen before) in ``table``; returns the number
+    of lines, or None (and changes nothing) if the block's vectors are not of the table's size."""
     lines, words, rows = parsed
-    if words:
-        if table.dim and rows.shape[1] != table.dim:
-            selection.forget(words)
-            return None  # the reference says which line is wrong
+    if not words:
+        return lines
+    if table.dim and rows.shape[1] != table.dim:
+        return None  # the reference says which line is wrong
+    kept = selection.keep(words, lowered=True)
+    if kept:
         table.dim = rows.shape[1]
+        if len(kept) < len(words):
+            words, rows = [words[i] for i in kept], rows[kept]
         table.add(words, rows)
     return lines
 
 
-Parsed = tuple[int, list[str], np.ndarray]  # lines in the block, kept words, their vectors
+Parsed = tuple[int, list[str], np.ndarray]  # lines in the block, candidate words, their vectors
 
 
 def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
@@ -598,21 +661,18 @@ def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
     blank = (counts == 0) & (word_ends == word_starts)  # empty, or spaces only
     if ((counts == 0) & ~blank).any():
         return None  # a word without values: an error, or the reference's rstrip decides the word
-    names = _names(text, word_starts, word_ends)
+    valued = counts[~blank]
+    if not len(valued):
+        return len(blank), [], np.zeros((0, 0), dtype=np.float32)  # blank lines only
+    if (valued != valued[0]).any():
+        return None  # lines with different numbers of values: the reference says which line is wrong
+    names = _names(text, word_starts[~blank], word_ends[~blank])
     if names is None:
         return None  # not UTF-8: the reference names the line
-    valued = counts[~blank]
-    if len(valued) and (valued != valued[0]).any():
-        return None  # lines with different numbers of values: the reference says which line is wrong
-    words = _words(names, blank, selection)
-    kept = selection.keep(words, lowered=True)
-    rows = _rows(text, starts, ends, value, len(valued)) if kept else None
+    rows = _rows(text, starts, ends, value, len(valued))
     if rows is None:
-        selection.forget([words[i] for i in kept])  # type: ignore[misc]
-        return None if kept else (len(words), [], np.zeros((0, 0), dtype=np.float32))
-    if len(kept) < len(valued):  # rows of the kept lines among the lines with values
-        rows = rows[(np.cumsum(~blank) - 1)[kept]]
-    return len(words), words if len(kept) == len(words) else [words[i] for i in kept], rows  # type: ignore
+        return None
+    return len(blank), _words(names, selection), rows
 
 
 def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
@@ -644,8 +704,8 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     word_bytes = int((first - starts)[candidates].sum()) + max(len(candidates) - 1, 0)  # joined by newlines
     if np.count_nonzero(buf >= 128) != word_bytes - len(names.encode("ascii", "ignore")):
         return None  # non-ASCII bytes after a word, in lines not read here: the reference decodes them
-    words = _words(names, np.zeros(len(candidates), dtype=bool), selection) if len(candidates) else []
-    chosen = selection.keep(words, lowered=True)
+    words = _words(names, selection) if len(candidates) else []
+    chosen = list(itertools.compress(range(len(words)), map(selection.wanted.__contains__, words)))
     if not chosen:
         return len(starts), [], np.zeros((0, 0), dtype=np.float32)
     kept_words: list[str] = [words[i] for i in chosen]  # type: ignore[misc]
@@ -660,7 +720,6 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
             rows = _rows(values_text, starts, ends, value, len(lines))
             if rows is not None:
                 return len(stops), kept_words, rows
-    selection.forget(kept_words)
     return None  # the reference says which line is wrong
 
 
@@ -685,14 +744,11 @@ def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
         return None
 
 
-def _words(names: str, blank: np.ndarray, selection: _Selection) -> list[str | None]:
-    """The words of a block's lines (joined by newlines), None for a blank line, lowercased if asked."""
+def _words(names: str, selection: _Selection) -> list[str]:
+    """The words of a block's lines (joined by newlines), lowercased if asked."""
     if selection.lowercase:
         names = names.lower()  # as word by word: a newline stops the context of a final sigma
-    words: list[str | None] = names.split("\n")  # type: ignore[assignment]
-    for i in np.flatnonzero(blank).tolist():
-        words[i] = None
-    return words
+    return names.split("\n")
 
 
 def _spans(text: bytes) -> tuple[np.ndarray, ...] | None:
@@ -727,8 +783,7 @@ def _rows(
 ) -> np.ndarray | None:
     """The values (spans marked ``value``) as float32 ``(rows, dim)``, or None if one is not a finite
     number (the reference then says which)."""
-    buf = np.frombuffer(text, dtype=np.uint8)
-    values, fast = _parse_values(buf[: len(buf) // 8 * 8], starts, ends)  # words too: dropped below
+    values, fast = _parse_values(text, starts, ends)  # words too: dropped below
     with np.errstate(over="ignore"):
         result = values.astype(np.float32)
     slow = np.flatnonzero(value & ~fast)
