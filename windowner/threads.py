@@ -12,6 +12,9 @@ The count is, in order of precedence:
 1. the environment variable ``WINDOWNER_THREADS`` (a positive integer);
 2. the config key ``threads`` (``train.threads`` for training; eval and predict read the run's);
 3. ``0``, automatic: :func:`automatic_threads` (one).
+
+``WINDOWNER_THREADS`` also sets how many threads parse a word-vector text file
+(:func:`windowner.vectors.parse_workers`; two by default, which hand each other whole blocks).
 """
 
 from __future__ import annotations

@@ -36,15 +36,16 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
     gradient comes back as a (B, C) view of that array.
     """
     batch = scores.shape[0]
-    rows = np.arange(batch)
     s = np.ascontiguousarray(scores.T)  # (C, B), s[:, i] the scores of window i
     s -= s.max(axis=0)  # s_i − max(s_i)
-    picked = s[labels, rows]  # the shifted score of each correct class
+    correct = labels * batch + np.arange(batch)  # where s[y_i, i] is in s.ravel() (one index, not two)
+    flat = s.reshape(-1)  # a view
+    picked = flat.take(correct)  # the shifted score of each correct class
     np.exp(s, out=s)
     norm = s.sum(axis=0)  # (B,) Σ_c exp
     loss = float(np.sum(np.log(norm) - picked)) / batch  # −log p_i[y_i] = log Σ exp − s_i[y_i]
     s /= norm  # p_i
-    s[labels, rows] -= 1.0  # p_i − onehot(y_i)
+    flat[correct] -= 1.0  # p_i − onehot(y_i)
     s *= 1.0 / batch
     return loss, s.T
 
