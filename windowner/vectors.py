@@ -316,7 +316,7 @@ def _parse_file(
     if selection.wanted is None:
         table.rows_hint = header[0] if header else _rows_hint(path, head)  # room for every row at once
         size, workers = 2 * CHUNK_BYTES, parse_workers()
-    else:  # few values to convert: larger blocks, one thread (a second gained 15 %, lost 25 % on a busy core)
+    else:  # few values to convert: larger blocks, one thread (a second gained ~15 %, lost ~25 % on a busy core)
         size, workers = 8 * CHUNK_BYTES, 1
     blocks = _blocks(file, head, size)
     with contextlib.closing(_parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
@@ -336,9 +336,10 @@ def parse_workers() -> int:
     process may use, at most 2.
 
     The fast parser spends most of a block in numpy loops, which release the GIL, so a second thread
-    parses the next block meanwhile: all of GloVe 6B 50d in 0.92–1.10 s against 1.41–1.95 s with one
-    (2 cores, 2026-11-27; ``benchmarks/vectors.py`` compares the two). A thread hands over whole blocks
-    (milliseconds of work), so a busy core slows it without the stalls of a busy BLAS thread.
+    parses the next block meanwhile: all of GloVe 6B 50d in 1.21 s against 1.57 s with one, and 1.64 s
+    against 1.77 s while another process kept one of the 2 cores busy (``benchmarks/vectors.py``,
+    2026-11-27). A thread hands over whole blocks (milliseconds of work), so a busy core slows it without
+    the stalls of a busy BLAS thread.
     """
     if os.environ.get(ENVIRONMENT, "").strip():
         return thread_count()
