@@ -316,7 +316,7 @@ def _parse_file(
     if selection.wanted is None:
         table.rows_hint = header[0] if header else _rows_hint(path, head)  # room for every row at once
         size, workers = 2 * CHUNK_BYTES, parse_workers()
-    else:  # few values to convert: larger blocks, one thread (a second gained ~15 %, lost ~25 % on a busy core)
+    else:  # few values to convert: larger blocks, one thread (a second: ~15 % faster, ~25 % slower if busy)
         size, workers = 8 * CHUNK_BYTES, 1
     blocks = _blocks(file, head, size)
     with contextlib.closing(_parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
