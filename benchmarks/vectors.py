@@ -185,6 +185,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="windowner-bench-") as folder:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env.pop("WINDOWNER_THREADS", None)  # the default parsing threads, unless a case sets them
         env["WINDOWNER_CACHE_DIR"] = str(Path(folder) / "cache")
         npy = Path(folder) / "glove.npy"
         prepare = (
@@ -205,6 +206,7 @@ def main() -> None:
         finally:
             if busy:
                 busy.kill()
+                busy.wait()
 
     size = args.glove.stat().st_size
     command = " ".join(["python", "benchmarks/vectors.py", *sys.argv[1:]])

@@ -725,6 +725,67 @@ def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed, thr
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("windowner-vectors")]
 
 
+def test_threads_keep_first_occurrences_and_lowercase_like_the_reference(write, monkeypatch):
+    """The main thread drops repeated words as the blocks come back, in file order (lowercased or not)."""
+    monkeypatch.setenv("WINDOWNER_THREADS", "3")
+    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    rng = np.random.default_rng(0)
+    words = ["The", "the", "THE", "Paris", "paris", "x", "X", "café", "Café"]
+    text = "".join(f"{words[rng.integers(len(words))]} {i}.5 {i}.25\n" for i in range(400))
+    path = Path(write("v.txt", text))
+    for lowercase in (False, True):
+        selection = vectors._Selection(None, lowercase, dedupe=True)
+        threaded = vectors._read(path, selection, workers=vectors.parse_workers())
+        plain_read = vectors._read(path, vectors._Selection(None, lowercase, dedupe=True), fast=False)
+        assert threaded[0] == plain_read[0] and len(threaded[0]) == len(set(threaded[0]))
+        np.testing.assert_array_equal(threaded[1], plain_read[1])
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_a_late_block_of_another_size_fails_alike(write, monkeypatch, threads):
+    """A block whose vectors have another size, after blocks parsed ahead: the reference names its line."""
+    monkeypatch.setenv("WINDOWNER_THREADS", threads)
+    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    text = "".join(f"w{i} 1.5 2.5 3.5\n" for i in range(200)) + "".join(f"v{i} 1.5 2.5\n" for i in range(50))
+    path = write("v.txt", text)
+    expected = assert_same_as_plain(path)
+    assert isinstance(expected, str) and ":201:" in expected
+
+
+def test_a_bad_line_before_a_truncated_gzip_is_the_error(tmp_path, monkeypatch):
+    """Blocks read ahead do not let a later read error (the gzip's end) hide an earlier line's error."""
+    monkeypatch.setattr(vectors, "CHUNK_BYTES", 4096)
+    lines = [f"w{i} 1.5 2.5 3.5\n" for i in range(2000)]
+    lines[5] = "w5 1.5 2.5\n"
+    data = gzip.compress("".join(lines).encode())
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(data[: len(data) // 2])
+    error = r"cut\.txt\.gz:6: 2 values for 'w5', expected 3"
+    for workers in (1, 2, 3):
+        with pytest.raises(WindownerError, match=error):
+            vectors._read(path, vectors._Selection(None, False, dedupe=True), workers=workers)
+        monkeypatch.setenv("WINDOWNER_THREADS", str(workers))
+        with pytest.raises(WindownerError, match=error):
+            read_vectors(path, cache=False)
+
+
+def test_parsing_threads_are_shut_down_after_an_error(write, monkeypatch):
+    shut = []
+
+    class Pool(vectors.ThreadPoolExecutor):
+        def shutdown(self, *args, **kwargs):
+            shut.append(kwargs)
+            super().shutdown(*args, **kwargs)
+
+    monkeypatch.setattr(vectors, "ThreadPoolExecutor", Pool)
+    monkeypatch.setenv("WINDOWNER_THREADS", "2")
+    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    path = write("v.txt", "".join(f"w{i} 1.5 2.5\n" for i in range(100)) + "bad 1.5 x\n" + "w 1 2\n" * 100)
+    with pytest.raises(WindownerError, match=":101:"):
+        read_vectors(path, cache=False)
+    assert shut == [{"cancel_futures": True}]
+
+
 def test_parsing_threads_follow_the_environment(monkeypatch):
     monkeypatch.setenv("WINDOWNER_THREADS", "3")
     assert vectors.parse_workers() == 3
@@ -735,5 +796,7 @@ def test_parsing_threads_follow_the_environment(monkeypatch):
 def test_a_bad_thread_count_is_a_one_line_error(write, monkeypatch):
     path = write("v.txt", "a 1.0 2.0\n")
     monkeypatch.setenv("WINDOWNER_THREADS", "many")
-    with pytest.raises(WindownerError, match="WINDOWNER_THREADS='many'"):
-        read_vectors(path, cache=False)
+    for wanted in (None, {"a"}):
+        for cache in (False, True):
+            with pytest.raises(WindownerError, match="WINDOWNER_THREADS='many'"):
+                read_vectors(path, wanted, cache=cache)

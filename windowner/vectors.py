@@ -18,16 +18,16 @@ are read; the first occurrence of each word (each lowercased form) is kept, the 
 as files are sorted by frequency. Only the lines of kept words are checked and parsed into numbers.
 
 **Two parsers, one result.** :func:`_parse_lines` is the reference: one line at a time, readable, slow.
-:func:`_parse_chunk_fast` does the same for a block of lines with numpy (2.7 times as fast on GloVe 6B;
-``benchmarks/vectors.py`` measures it): it splits the block at spaces and newlines, takes each line's
-first span as its word and converts every value ``[-]digits.digits`` exactly as ``float(text)`` then
-float32 do (the digits as an exact integer M, the value M / 10^f in one correctly rounded float64
-division: Clinger's fast path; then float32). Any block it is not sure of (a lone carriage return,
-control bytes, a line without values, a value it cannot convert, counts that do not match) goes to the
-reference, which parses it or raises the error, so both give the same words, the same float32 bits and
-the same one-line errors. The file is read in blocks of a few :data:`CHUNK_BYTES`, which two threads
-parse at once where there are two cores (:func:`parse_workers`), so memory holds a few blocks and the
-result, never the whole text.
+:func:`_parse_block` does the same for a block of lines with numpy (2.6 times as fast on GloVe 6B with
+one thread, 3.4 times with two; ``benchmarks/vectors.py`` measures it): it splits the block at spaces and
+newlines, takes each line's first span as its word and converts every value ``[-]digits.digits`` exactly
+as ``float(text)`` then float32 do (the digits as an exact integer M, the value M / 10^f in one correctly
+rounded float64 division: Clinger's fast path; then float32). Any block it is not sure of (a lone
+carriage return, control bytes, a line without values, a value it cannot convert, counts that do not
+match) goes to the reference, which parses it or raises the error, so both give the same words, the same
+float32 bits and the same one-line errors. The file is read in blocks of a few :data:`CHUNK_BYTES`, which
+two threads parse at once when every word is read and there are two cores (:func:`parse_workers`), so
+memory holds a few blocks and the result, never the whole text.
 
 **Cache.** ``read_vectors(..., cache=True)`` keeps the parsed file, every row in file order, as a float32
 ``.npy`` and a vocabulary text file (one word a line) in :func:`cache_folder`, named after the source
@@ -86,6 +86,7 @@ def read_vectors(
     """
     path = Path(path)
     source = _stat(path)
+    workers = parse_workers()  # a bad WINDOWNER_THREADS is an error here, not a file's
     entry = _CacheEntry.for_source(path, source) if cache else None
     if entry:
         cached = entry.load()
@@ -96,14 +97,14 @@ def read_vectors(
             # else a damaged entry: parse the source again
     if entry or wanted is None:  # every row as it is, then the selection over all of them at once
         try:
-            table = _read(path, _Selection(None, lowercase=False, dedupe=False))
+            table = _read(path, _Selection(None, lowercase=False, dedupe=False), workers=workers)
         except WindownerError:
             pass  # the reading below says whether this file is an error for these words
         else:
             if entry and table[0] and _stat(path) == source:  # not changed while it was read
                 entry.store(*table)
             return _select(path, *table, wanted, lowercase, required)
-    words, matrix = _read(path, _Selection(wanted, lowercase, dedupe=True))
+    words, matrix = _read(path, _Selection(wanted, lowercase, dedupe=True))  # one thread: names any error
     return _result(path, words, matrix, wanted, required)
 
 
@@ -264,11 +265,14 @@ def _stat(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), info.st_size, info.st_mtime_ns
 
 
-def _read(path: Path, selection: _Selection, fast: bool = True) -> tuple[list[str], np.ndarray]:
-    """Parse the file: the kept words and their vectors. ``fast=False``: the reference parser alone."""
+def _read(
+    path: Path, selection: _Selection, fast: bool = True, workers: int = 1
+) -> tuple[list[str], np.ndarray]:
+    """Parse the file: the kept words and their vectors. ``fast=False``: the reference parser alone;
+    ``workers``: the threads that parse a text file's blocks when every word is read."""
     try:
         with _open_binary(path) as file:
-            return _parse_file(file, path, selection, fast)
+            return _parse_file(file, path, selection, fast, workers)
     except FileNotFoundError:
         raise WindownerError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -299,7 +303,7 @@ def _blocks(file: BinaryIO, rest: bytes, size: int) -> Iterator[bytes]:
 
 
 def _parse_file(
-    file: BinaryIO, path: Path, selection: _Selection, fast: bool
+    file: BinaryIO, path: Path, selection: _Selection, fast: bool, workers: int
 ) -> tuple[list[str], np.ndarray]:
     _prime_allocator()
     head = file.read(CHUNK_BYTES)
@@ -315,8 +319,8 @@ def _parse_file(
         table.dim, head, number = header[1], rest, 2  # word2vec text: the header names the dimension
     if selection.wanted is None:
         table.rows_hint = header[0] if header else _rows_hint(path, head)  # room for every row at once
-        size, workers = 2 * CHUNK_BYTES, parse_workers()
-    else:  # few values to convert: larger blocks, one thread (a second: ~15 % faster, ~25 % slower if busy)
+        size = 2 * CHUNK_BYTES
+    else:  # few values to convert: larger blocks, one thread (a second: faster idle, slower if busy)
         size, workers = 8 * CHUNK_BYTES, 1
     blocks = _blocks(file, head, size)
     with contextlib.closing(_parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
@@ -336,10 +340,11 @@ def parse_workers() -> int:
     process may use, at most 2.
 
     The fast parser spends most of a block in numpy loops, which release the GIL, so a second thread
-    parses the next block meanwhile: all of GloVe 6B 50d in 1.21 s against 1.57 s with one, and 1.64 s
-    against 1.77 s while another process kept one of the 2 cores busy (``benchmarks/vectors.py``,
-    2026-11-27). A thread hands over whole blocks (milliseconds of work), so a busy core slows it without
-    the stalls of a busy BLAS thread.
+    parses the next block meanwhile: all of GloVe 6B 50d in 1.21 s against 1.57 s with one, the process
+    using 2.15 CPU seconds in 1.40 s (``benchmarks/vectors.py``, 2 cores, 2026-11-27; an interleaved A/B
+    run of 5 loads each gave 1.29 against 1.57 s). With another process keeping
+    one core busy it took 1.64 s against 1.77 s: no gain beyond this machine's noise, and no collapse. A
+    thread hands over whole blocks (milliseconds of work), not the fine-grained waits of a BLAS thread.
     """
     if os.environ.get(ENVIRONMENT, "").strip():
         return thread_count()
@@ -358,15 +363,21 @@ def _parsed_ahead(
         return
     pool = ThreadPoolExecutor(workers, thread_name_prefix="windowner-vectors")
     pending: collections.deque[tuple[bytes, Future[Parsed | None]]] = collections.deque()
+    failure = None
     try:
-        for block in blocks:
-            pending.append((block, pool.submit(_parse_block, block, selection)))
-            if len(pending) > _AHEAD * workers:
-                block, future = pending.popleft()
-                yield block, future.result()
+        try:
+            for block in blocks:
+                pending.append((block, pool.submit(_parse_block, block, selection)))
+                if len(pending) > _AHEAD * workers:
+                    block, future = pending.popleft()
+                    yield block, future.result()
+        except Exception as err:  # a read error (a truncated gzip...) comes after the blocks before it,
+            failure = err  # whose own errors come first, as when each block is read in its turn
         while pending:
             block, future = pending.popleft()
             yield block, future.result()
+        if failure is not None:
+            raise failure
     finally:
         pool.shutdown(cancel_futures=True)  # an error or an interrupt: the blocks ahead are dropped
 

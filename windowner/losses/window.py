@@ -38,7 +38,7 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
     batch = scores.shape[0]
     s = np.ascontiguousarray(scores.T)  # (C, B), s[:, i] the scores of window i
     s -= s.max(axis=0)  # s_i − max(s_i)
-    correct = labels * batch + np.arange(batch)  # where s[y_i, i] is in s.ravel() (one index, not two)
+    correct = np.asarray(labels, dtype=np.intp) * batch + np.arange(batch)  # s[y_i, i] in s.ravel()
     flat = s.reshape(-1)  # a view
     picked = flat.take(correct)  # the shifted score of each correct class
     np.exp(s, out=s)
