@@ -41,6 +41,18 @@ def test_softmax_cross_entropy_does_not_overflow():
     assert loss == pytest.approx(0.5 * (0.0 + np.log1p(np.exp(-1.0)) + 1.0))
 
 
+def test_softmax_cross_entropy_takes_any_integer_labels(rng):
+    """The correct classes are found by a flat index label·B + i: no overflow in a small label dtype."""
+    scores = rng.normal(size=(300, 9)).astype(np.float32)
+    labels = rng.integers(0, 9, size=300)
+    expected = softmax_cross_entropy(scores, labels)
+    small = [labels.astype(kind) for kind in (np.uint8, np.int8, np.int16, np.int32)]
+    for given in (*small, labels.tolist()):
+        loss, d_scores = softmax_cross_entropy(scores, given)
+        assert loss == expected[0]
+        np.testing.assert_array_equal(d_scores, expected[1])
+
+
 def test_logistic_gradient_and_value(rng):
     scores = rng.normal(size=(7, 1)) * 3
     labels = rng.integers(0, 2, size=7)
