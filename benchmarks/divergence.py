@@ -37,8 +37,7 @@ def run(overrides: list[str]) -> dict:
     data = examples(tagger, corpus.train)
     optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
     schedule = make_schedule(settings.lr, settings.schedule)
-    l2_vectors = settings.l2_vectors if settings.fine_tune else 0.0
-    start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
+    start = starting_loss(model, data, settings.batch_size, settings.l2)
     n = span(settings.batch_size)
     watch, recent = LossWatch(start, n), []
     take_step = config_step(config, model, optimizer, rng, watch=watch)

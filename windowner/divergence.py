@@ -42,13 +42,13 @@ def span(batch_size: int) -> int:
     return max(20, -(-WINDOWS // batch_size))
 
 
-def starting_loss(model, data: Examples, batch_size: int, l2: float = 0.0, l2_vectors: float = 0.0) -> float:
-    """The mean loss J of the untrained ``model`` (a :class:`~windowner.model.WindowModel`) on
-    :func:`span` batches of ``data``, as training computes it (with the penalties ``l2``, ``l2_vectors``)
-    but without dropout. The batches are drawn with a generator of their own: the run's random stream is
-    left as it is, so checking changes no trained number."""
+def starting_loss(model, data: Examples, batch_size: int, l2: float = 0.0) -> float:
+    """The mean loss J of the untrained ``model`` (a :class:`~windowner.model.WindowModel`) on :func:`span`
+    batches of ``data``, as training computes it (with the penalty ``l2``; the word-vector penalty is 0
+    before training, E being where it started) but without dropout. The batches are drawn with a generator
+    of their own: the run's random stream is left as it is, so checking changes no trained number."""
     batches = model.loss.batches(data, batch_size, np.random.default_rng(0))
-    losses = [model.objective(batch, l2, l2_vectors) for batch in itertools.islice(batches, span(batch_size))]
+    losses = [model.objective(batch, l2) for batch in itertools.islice(batches, span(batch_size))]
     return float(np.mean(losses))
 
 

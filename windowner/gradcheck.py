@@ -236,15 +236,10 @@ def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
     return random_problem(rng, batch=8, words=30, dim=6, classes=5, shape=shape, loss=case.loss)
 
 
-def check_case(
-    case: Case,
-    max_entries: int | None = None,
-    seed: int = 0,
-    problem: tuple[WindowModel, Batch] | None = None,
-) -> list[Check]:
-    """``gradcheck --all`` for one case: dropout with fixed masks, λ on W and U and, when fine-tuning,
-    λ_E on E. ``problem`` is the case's :func:`case_problem` for ``seed`` if the caller has built it."""
-    model, batch = problem or case_problem(case, seed)
+def check_case(case: Case, max_entries: int | None = None, seed: int = 0) -> list[Check]:
+    """``gradcheck --all`` for one case (:func:`case_problem`): dropout with fixed masks, λ on W and U
+    and, when fine-tuning, λ_E on E."""
+    model, batch = case_problem(case, seed)
     return check_gradients(
         model, batch, case.l2, case.l2, case.fine_tune, max_entries, np.random.default_rng(seed), seed=seed
     )

@@ -314,8 +314,7 @@ def _train(
     if state.losses:
         watch = LossWatch.from_state(state.losses)
     else:  # the loss of the untrained model: what a diverging loss is measured against
-        l2_vectors = settings.l2_vectors if fine_tune else 0.0
-        start = starting_loss(model, data, settings.batch_size, settings.l2, l2_vectors)
+        start = starting_loss(model, data, settings.batch_size, settings.l2)
         watch = LossWatch(start, span(settings.batch_size))
     take_step = config_step(config, model, optimizer, rng, average, watch)
     for remark in _remarks(config, corpus, model):

@@ -48,7 +48,6 @@ import gzip
 import hashlib
 import itertools
 import os
-import threading
 import warnings
 import zlib
 from collections.abc import Collection, Iterable, Iterator
@@ -60,7 +59,7 @@ import numpy as np
 
 from .errors import WindownerError
 from .files import atomic_open
-from .threads import ENVIRONMENT, thread_count
+from .threads import thread_count
 
 CHUNK_BYTES = 1 << 17  # a block of whole lines handled at once: its arrays stay small (no page faults)
 CACHE_ENV = "WINDOWNER_CACHE_DIR"
@@ -131,7 +130,6 @@ class _Selection:
         self.dedupe = dedupe
         self.seen: set[str] = set()
         self._hashes: np.ndarray | None = None  # marks the wanted words' hashes (see may_keep)
-        self._building = threading.Lock()  # parsing threads ask for the hashes at once
 
     def keep(self, words: list[str | None], lowered: bool = False) -> list[int]:
         """Indices of the words to keep (None is a blank line); lowercases ``words`` in place if asked
@@ -169,24 +167,18 @@ class _Selection:
         """
         if self.wanted is None:
             return np.ones(len(length), dtype=bool)
+        if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
+            keys = b"".join(
+                key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < _TAIL
+            )
+            padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
+            self._hashes = np.zeros(1 << _HASH_BITS, dtype=bool)  # a table of the hashes' top bits
+            self._hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
         words = window * (_COLUMNS < length[:, None])  # the word's bytes, then zeros
         if self.lowercase:
             words += ((words >= 65) & (words <= 90)) * np.uint8(32)  # A-Z: as str.lower() does
-        found = self._wanted_hashes()[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
+        found = self._hashes[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
         return found | (words >= 128).any(axis=1) | (length >= _TAIL)
-
-    def _wanted_hashes(self) -> np.ndarray:
-        """The table of the top bits of the wanted words' hashes, built at the first call."""
-        with self._building:
-            if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
-                keys = b"".join(
-                    key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted or ()) if len(key) < _TAIL
-                )
-                padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
-                hashes = np.zeros(1 << _HASH_BITS, dtype=bool)
-                hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
-                self._hashes = hashes
-            return self._hashes
 
 
 class _Table:
@@ -346,9 +338,8 @@ def parse_workers() -> int:
     one core busy it took 1.64 s against 1.77 s: no gain beyond this machine's noise, and no collapse. A
     thread hands over whole blocks (milliseconds of work), not the fine-grained waits of a BLAS thread.
     """
-    if os.environ.get(ENVIRONMENT, "").strip():
-        return thread_count()
-    return min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return thread_count(min(2, cores))  # the environment first, as for BLAS threads
 
 
 def _parsed_ahead(
@@ -623,7 +614,9 @@ def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
     lines, the words that ``selection`` may keep (wanted, lowercased if asked; repeats not yet dropped)
     and their vectors; or None when the block is not one it handles: then the reference parses it.
 
-    It only reads ``selection``, so several threads may run it at once (:func:`_parsed_ahead`);
+    When every word is read it only reads ``selection``, so several threads may run it at once
+    (:func:`_parsed_ahead`; with wanted words, one thread runs it and :meth:`_Selection.may_keep` builds
+    its table at the first block);
     :func:`_add_block` then keeps the words in the file's order. The bytes are split at spaces and
     newlines with numpy (:func:`_spans`); a line's first span is its word, the others its values, which
     :func:`_parse_values` converts. When only some words are wanted, the words are found first
@@ -673,12 +666,13 @@ def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
     blank = (counts == 0) & (word_ends == word_starts)  # empty, or spaces only
     if ((counts == 0) & ~blank).any():
         return None  # a word without values: an error, or the reference's rstrip decides the word
-    valued = counts[~blank]
+    lines = ~blank
+    valued = counts[lines]
     if not len(valued):
         return len(blank), [], np.zeros((0, 0), dtype=np.float32)  # blank lines only
     if (valued != valued[0]).any():
         return None  # lines with different numbers of values: the reference says which line is wrong
-    names = _names(text, word_starts[~blank], word_ends[~blank])
+    names = _names(text, word_starts[lines], word_ends[lines])
     if names is None:
         return None  # not UTF-8: the reference names the line
     rows = _rows(text, starts, ends, value, len(valued))

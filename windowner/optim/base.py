@@ -10,8 +10,8 @@ those rows, so that a fine-tuning step costs what the batch touches, not V×d.
 is a flat dictionary of arrays, :meth:`Optimizer.state_dict`, saved with a checkpoint (``.npz``).
 
 The sparse rules gather a table's rows with the array method ``take``: for 114 rows of 50 float32 it
-took 2.2 µs, ``table[rows]`` 3.9 µs and the function ``np.take`` 3.4 µs (2026-11-27; a batch of 32
-windows feels the difference).
+took 1.9–2.1 µs, ``table[rows]`` 4.4–4.5 µs and the function ``np.take`` 3.4–3.7 µs (three runs,
+2026-11-27; a batch of 32 windows feels the difference).
 """
 
 from __future__ import annotations
