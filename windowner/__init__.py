@@ -9,7 +9,7 @@ The Python API (the command line is a thin layer over it)::
     batch = windowner.Batch(windows, labels)
     loss, grads = tagger.model.loss_and_grads(batch)        # grads["E"]: SparseRows(rows, values)
 
-See README.md for the whole API.
+See README.md and docs/code.md for the whole API.
 """
 
 from .config import Config, load_config
