@@ -460,7 +460,7 @@ def test_a_run_that_saved_nothing_leaves_nothing_and_says_so(tmp_path, ctrl_c_at
     with pytest.raises(Terminated) as info:
         quiet_train(load_config(DEFAULT, [*common, "train.epochs=2"]))
     assert str(info.value) == (
-        "at once (a second signal); the checkpoint of the last finished epoch stays:"
+        "at once (a second signal); its last checkpoint stays:"
         f" continue with windowner train --resume {folder}"
     )
     assert load_checkpoint(folder / "checkpoint.npz").checkpoint.epoch == 2 and load_run(folder)

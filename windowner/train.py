@@ -177,9 +177,11 @@ def train(
     once). A folder that already holds a trained model or a checkpoint is an error unless ``overwrite``:
     the new run then trains in a fresh folder beside it and takes the old run's place only once it has
     saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
-    was. ``echo`` prints the report lines (stdout; with ``quiet`` only the final results), ``note`` the
-    remarks (stderr); ``progress`` is a mode of :class:`~windowner.progress.Progress` (True: ``bar``,
-    False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.threads`.
+    was. A folder windowner did not make (it holds no :data:`~windowner.folders.MARKER`) and that is not
+    empty is the user's: refused, every file in it left as it was. ``echo`` prints the report lines
+    (stdout; with ``quiet`` only the final results), ``note`` the remarks (stderr); ``progress`` is a mode
+    of :class:`~windowner.progress.Progress` (True: ``bar``, False: ``none``). The matrix products use the
+    BLAS threads of :mod:`windowner.threads`.
 
     Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
@@ -539,7 +541,7 @@ def _kept_or_removed(swap: _Swap, output: Path, existed: bool, marked: bool) -> 
             kept = f"before the new run had a model; {output} still holds the old run"
         elif (output / CHECKPOINT_FILE).exists():
             command = f"windowner train --resume {shlex.quote(str(output))}"
-            kept = f"the checkpoint of the last finished epoch stays: continue with {command}"
+            kept = f"its last checkpoint stays: continue with {command}"
         elif (output / MODEL_FILE).exists():
             kept = f"the best model so far is in {output}"
         else:
