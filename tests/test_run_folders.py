@@ -236,6 +236,9 @@ def test_the_run_in_the_hidden_folder_is_named_then_put_back(finished, tmp_path)
         ("plot", folder),
     ):
         assert_one_line_error(run(*command), f"{folder}: no such run folder, but its run is in {hidden}")
+    (tmp_path / "link").symlink_to(folder)  # through a link to the folder, too
+    link = run("eval", tmp_path / "link", "--data", TEST_DATA)
+    assert_one_line_error(link, f"{tmp_path / 'link'}: no such run folder, but its run is in {hidden}")
     result = run("train", "--resume", folder, "--set", "train.epochs=2", "--quiet")
     assert_ok(result)
     assert f"put back the run that a stopped --overwrite had left in {hidden}" in result.stderr

@@ -36,7 +36,7 @@ from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
-from .folders import MARKER, stranded
+from .folders import MARKER, real_folder, stranded
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -179,7 +179,7 @@ def check_run_folder(folder: Path, names: Sequence[str]) -> None:
         hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
         raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
     if not folder.is_dir():
-        hidden = stranded(folder)
+        hidden = stranded(real_folder(folder))  # the folder itself, also through a link
         if hidden is not None:
             raise WindownerError(
                 f"{folder}: no such run folder, but its run is in {hidden}: an --overwrite was stopped while"
