@@ -499,7 +499,7 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
     resume = f"; saved a checkpoint: continue with windowner train --resume {output}"
     assert re.fullmatch(re.escape(line) + " " + where + re.escape(resume) + "\n", errors.read_text())
     assert (output / "model.npz").is_file() and (output / "checkpoint.npz").is_file()
-    assert [p.name for p in output.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in output.iterdir() if p.name.startswith(".")] == [".windowner"]  # the mark alone
     assert [p.name for p in output.parent.iterdir() if p.name.startswith(".")] == []  # no lock file left
 
 
@@ -830,10 +830,11 @@ def test_train_dry_run_shows_the_config_and_the_data_and_writes_nothing(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_train_dry_run_refuses_what_train_would_refuse(trained_run):
-    assert_one_line_error(
-        run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run"), "--overwrite"
-    )
+def test_train_dry_run_notes_what_train_would_refuse(trained_run):
+    refused = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run")
+    assert_ok(refused)  # the config and the data all the same; the folder is a note
+    assert refused.stdout.endswith("train would refuse it (see the note)\n")
+    assert "already holds a trained model" in refused.stderr and "--overwrite" in refused.stderr
     result = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run", "--overwrite")
     assert_ok(result)
     assert "the run there is replaced once the new one has saved a model" in result.stdout

@@ -28,7 +28,7 @@ from .config import Config, check_output, dump_config, load_config
 from .conll import SCHEMES, entity_type, read_conll
 from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
-from .files import write_atomic
+from .files import refuse_to_replace, write_atomic
 from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
 from .plot import plot_run
 from .predict import (
@@ -284,9 +284,13 @@ def train(
 
 def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None:
     """What ``train --dry-run`` prints: the resolved config (YAML), the data files (sentences, tokens, the
-    share with a word vector), the tag counts of each, the vectors and the task; or all that as JSON."""
+    share with a word vector), the tag counts of each, the vectors and the task; or all that as JSON. An
+    output folder that ``train`` would refuse (it holds a model, it is a folder of the user's) is a note
+    on stderr: the dry run shows the rest all the same."""
     for remark in summary["remarks"]:
         note(remark)
+    if summary["refused"]:
+        note(f"train would stop at the output folder: {summary['refused']}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -347,11 +351,7 @@ def evaluate(
 ) -> None:
     """Score the model of a run folder on a tagged file."""
     if predictions_path is not None:
-        keep = {
-            Path(data_path): "the --data file",
-            **{Path(run) / name: f"the run's {name}" for name in RUN_FILES},
-        }
-        check_predictions_output(predictions_path, as_json, keep)
+        check_predictions_output(predictions_path, as_json, protected(run, {data_path: "the --data file"}))
     tagger = load_run(run, which)
     sentences = read_conll(data_path, scheme)
     tokens = [s.tokens for s in sentences]
@@ -392,12 +392,14 @@ def check_predictions_output(path: str, as_json: bool, keep: dict[Path, str]) ->
         if as_json:
             raise WindownerError("--json and --predictions - both write to stdout: give --predictions a file")
         return
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise WindownerError(f"{path}: no folder {target.parent} to write the predictions in")
-    for other, name in keep.items():
-        if target.exists() and other.exists() and target.samefile(other):
-            raise WindownerError(f"{path}: is {name}; the predictions would replace it")
+    refuse_to_replace(path, keep, "the predictions")
+
+
+def protected(run: str, inputs: dict[str, str]) -> dict[Path, str]:
+    """What an output file of ``eval`` or ``predict`` must not replace: the files of the run folder and the
+    command's ``inputs`` (each path with the words that name it; ``-``, standard input, is none)."""
+    keep = {Path(path): name for path, name in inputs.items() if path != "-"}
+    return {**keep, **{Path(run) / name: f"the run's {name}" for name in RUN_FILES}}
 
 
 def predictions_text(
@@ -655,6 +657,8 @@ def predict(
 
     Reads and writes a batch at a time, so a large file never sits whole in memory.
     """
+    if output_path is not None and output_path != "-":
+        refuse_to_replace(output_path, protected(run, {file: "the input file"}), "the tagged text")
     tagger = load_run(run, which)
     source = vectors_file(tagger, vectors_path)
     new_words = NewWords(tagger, source) if source is not None else None

@@ -12,7 +12,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``labels.json``: the task, its class names (``classes``) and the location type;
 * ``config.yaml``: the resolved config of the run;
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
-* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.checkpoint`).
+* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.checkpoint`);
+* ``.windowner``: the mark of a folder windowner made (:data:`~windowner.folders.MARKER`).
 
 Every file is written to a temporary name and renamed into place, so that a reader never sees half a file.
 """
@@ -35,6 +36,7 @@ from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
+from .folders import MARKER, real_folder, stranded
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -50,7 +52,7 @@ FEATURES_FILE = "features.json"
 PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER)
 
 
 @dataclass
@@ -177,6 +179,13 @@ def check_run_folder(folder: Path, names: Sequence[str]) -> None:
         hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
         raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
     if not folder.is_dir():
+        hidden = stranded(real_folder(folder))  # the folder itself, also through a link
+        if hidden is not None:
+            raise WindownerError(
+                f"{folder}: no such run folder, but its run is in {hidden}: an --overwrite was stopped while"
+                f" it swapped folders; the next windowner train --output {folder} (or --resume) puts it back,"
+                " or rename the folder yourself"
+            )
         raise WindownerError(f"{folder}: no such run folder")
     for name in names:
         if not (folder / name).is_file():
