@@ -153,7 +153,7 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
 def train(
     config: Config,
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
@@ -164,9 +164,11 @@ def train(
     once). A folder that already holds a trained model or a checkpoint is an error unless ``overwrite``:
     the new run then trains in a fresh folder beside it and takes the old run's place only once it has
     saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
-    was. ``echo`` prints the report lines (stdout; with ``quiet`` only the final results), ``note`` the
-    remarks (stderr); ``progress`` is a mode of :class:`~windowner.progress.Progress` (True: ``bar``,
-    False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.threads`.
+    was. ``echo`` prints the report lines (with ``quiet`` only the final results; None: ``print`` them
+    to stdout when ``progress`` shows anything, and print nothing with ``progress=False``, so that a
+    library call is quiet unless asked), ``note`` the remarks (stderr); ``progress`` is a mode of
+    :class:`~windowner.progress.Progress` (True: ``bar``, False: ``none``). The matrix products use
+    the BLAS threads of :mod:`windowner.threads`.
 
     Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
@@ -176,19 +178,20 @@ def train(
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
+        return _train(config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, False)
 
 
 def resume(
     folder: str | Path,
     overrides: Sequence[str] = (),
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
-    scores. It ends with the same weights, bit for bit, as a run never interrupted.
+    scores. It ends with the same weights, bit for bit, as a run never interrupted. ``progress``, ``echo``,
+    ``note`` and ``quiet`` are those of :func:`train`.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
     ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
@@ -199,7 +202,7 @@ def resume(
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
+        return _train(config, _progress(progress), _echo(echo, progress), False, note, quiet, True)
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
@@ -265,6 +268,13 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
             )
     config = load_saved_config(folder / CONFIG_FILE, overrides)
     return dataclasses.replace(config, output=str(folder))
+
+
+def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
+    """The report lines' printer: ``echo``, or by default ``print`` unless ``progress`` shows nothing."""
+    if echo is not None:
+        return echo
+    return (lambda line: None) if progress in (False, "none") else print
 
 
 def _progress(progress: bool | str) -> Progress:
