@@ -562,7 +562,7 @@ def test_eval_json(trained_run):
     assert set(report["entities"]) == {"LOC", "micro"}
     assert set(report["groups"]) == {"seen", "unseen"}
     for scores in (report["entities"]["LOC"], report["entities"]["micro"], report["tokens"]["LOC"]):
-        assert set(scores) == {"precision", "recall", "f1", "support"}
+        assert set(scores) == {"precision", "recall", "f1", "support", "predicted"}
         for key in ("precision", "recall", "f1"):
             assert 0.0 <= scores[key] <= 1.0
     gold_locations = sum(tag == "B-LOC" for s in read_conll(TEST_DATA) for tag in s.tags)
@@ -709,6 +709,31 @@ def test_format_report_renders_groups_when_the_report_has_them():
     assert section[2].split() == ["unseen", "tokens", "0.00", "0.00", "0.00", "1", "1", "0.00"]
     assert section[3].split() == ["seen", "entities", "50.00", "100.00", "66.67", "1"]
     assert section[4].split() == ["seen", "tokens", "100.00", "100.00", "100.00", "2", "4", "100.00"]
+
+
+def test_a_group_with_no_support_shows_dashes_not_zeros():
+    """A group (or type) with nothing to find has no recall: a dash, and no precision or F1 either when
+    nothing was predicted in it; a prediction there is a false positive."""
+    gold = [["B-LOC", "O"], ["O", "O"]]
+    pred = [["B-LOC", "O"], ["O", "B-PER"]]
+    groups = [["seen", "seen"], ["unseen", "unseen"]]
+    nothing = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0}
+    report = {
+        "entities": {name: s.as_dict() for name, s in entity_scores(gold, pred).items()},
+        "tokens": {"LOC": token_scores(gold, pred, "LOC").as_dict(), "accuracy": accuracy(gold, pred)},
+        "groups": {name: g.as_dict() for name, g in grouped_scores(gold, pred, groups).items()},
+    }
+    report["entities"]["MISC"] = nothing
+    text = format_report(report)
+    rows = {tuple(line.split()[:2]): line.split() for line in text.splitlines() if line.strip()}
+    assert rows[("MISC", "-")] == ["MISC", "-", "-", "-", "0"]
+    assert rows[("PER", "0.00")] == ["PER", "0.00", "-", "0.00", "0"]  # predicted, not in the gold data
+    assert rows[("unseen", "entities")] == ["unseen", "entities", "0.00", "-", "0.00", "0"]
+    assert rows[("seen", "entities")] == ["seen", "entities", "100.00", "100.00", "100.00", "1"]
+    report["groups"]["unseen"]["entities"]["micro"] = nothing
+    assert ["unseen", "entities", "-", "-", "-", "0"] in [
+        line.split() for line in format_report(report).splitlines()
+    ]
 
 
 @pytest.mark.parametrize("name", ["2024", "run #1"])

@@ -463,8 +463,17 @@ def percent(fraction: float) -> str:
 
 
 def score_cells(name: str, scores: dict[str, Any]) -> list[str]:
-    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`."""
-    return [name, *(percent(scores[key]) for key in ("precision", "recall", "f1")), str(scores["support"])]
+    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`.
+
+    With no support (nothing to find) recall is 0/0, a dash rather than 0.00; so are precision and F1
+    when nothing was predicted either (F1 = 2TP / (2TP + FP + FN)); a prediction there is a false
+    positive, precision and F1 0.00.
+    """
+    support, predicted = scores["support"], scores.get("predicted", 0)
+    empty = support == 0 and predicted == 0
+    undefined = {"precision": empty, "recall": support == 0, "f1": empty}
+    cells = ["-" if undefined[key] else percent(scores[key]) for key in ("precision", "recall", "f1")]
+    return [name, *cells, str(support)]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
