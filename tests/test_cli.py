@@ -114,6 +114,22 @@ def test_train_missing_data_file(write, tmp_path):
     assert_one_line_error(result, "nowhere.conll")
 
 
+@pytest.mark.parametrize("command", [["train"], ["train", "--dry-run"], ["gradcheck"]])
+def test_a_copied_config_names_the_key_of_a_path_that_is_not_there(tmp_path, command):
+    """configs/default.yaml copied elsewhere: its relative paths now point at nothing."""
+    copy = tmp_path / "mine.yaml"
+    copy.write_text(DEFAULT.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run(
+        *command, "--config", copy, *(["--output", tmp_path / "run"] if command[0] == "train" else [])
+    )
+    message = assert_one_line_error(
+        result, "config key 'data.train'", "no such file", "relative to the config"
+    )
+    assert str(tmp_path / ".." / "data") not in message and str(tmp_path.parent / "data") in message
+    fixed = run(*command, "--config", copy, "--set", f"data.train={REPO / 'data/wikigold/train.conll'}")
+    assert "config key 'data.dev'" in fixed.stderr
+
+
 def test_train_malformed_data_file(write, tmp_path):
     write("train.conll", "a O\nb I-LOC\n\nlonely\n")
     config = write("run.yaml", "data:\n  train: train.conll\nvectors:\n  path: v.txt\n")

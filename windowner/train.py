@@ -32,7 +32,7 @@ import numpy as np
 
 from .averaging import Average, swapped_in
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
-from .config import Config, check_output, load_saved_config
+from .config import Config, check_inputs, check_output, load_saved_config
 from .conll import Sentence, entity_type, read_conll
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .errors import Terminated, WindownerError, quote
@@ -85,6 +85,7 @@ class Corpus:
 
 def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     """Read the config's data files and the vectors of the words they use (``vectors.keep: data``)."""
+    check_inputs(config)
     data = config.data
     train = read_conll(data.train, data.scheme)
     if not train:
