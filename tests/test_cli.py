@@ -132,6 +132,7 @@ def test_a_copied_config_names_the_key_of_a_path_that_is_not_there(tmp_path, com
 
 def test_train_malformed_data_file(write, tmp_path):
     write("train.conll", "a O\nb I-LOC\n\nlonely\n")
+    write("v.txt", "a 0.5\n")  # there: a missing file is an error naming its config key, before any reading
     config = write("run.yaml", "data:\n  train: train.conll\nvectors:\n  path: v.txt\n")
     result = run("train", "--config", config, "--output", tmp_path / "run")
     assert_one_line_error(result, "train.conll:4:")
