@@ -26,7 +26,7 @@ import numpy as np
 
 from . import metrics
 from .config import Config, check_output, dump_config, load_config
-from .conll import SCHEMES, entity_type, read_conll
+from .conll import SCHEMES, entity_type
 from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
@@ -42,6 +42,7 @@ from .predict import (
     read_records,
     tag_stream,
 )
+from .spans import DATA_FORMATS, read_data
 from .tagger import RUN_FILES, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
@@ -313,7 +314,19 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 @main.command(name="eval")
 @click.argument("run", type=click.Path())
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Tagged CoNLL file."
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Tagged file: CoNLL, or JSON lines of texts and character spans (see --format).",
+)
+@click.option(
+    "--format",
+    "data_format",
+    type=click.Choice(DATA_FORMATS),
+    default="auto",
+    show_default=True,
+    help="conll, or jsonl (text and spans); auto: jsonl for a name ending .jsonl, .json or .ndjson.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -339,6 +352,7 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 def evaluate(
     run: str,
     data_path: str,
+    data_format: str,
     as_json: bool,
     which: str,
     scheme: str,
@@ -355,7 +369,7 @@ def evaluate(
         }
         check_predictions_output(predictions_path, as_json, keep)
     tagger = load_run(run, which)
-    sentences = read_conll(data_path, scheme)
+    sentences = read_data(data_path, scheme, data_format)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
     with blas_threads(tagger.config.train.threads):
@@ -648,7 +662,8 @@ def _check_all(max_entries: int | None) -> None:
     default="text",
     show_default=True,
     help="text: raw text, a sentence or paragraph a line; tokens: whitespace-separated tokens, a sentence"
-    " a line; conll: the token in the first column, a blank line between sentences.",
+    " a line; conll: the token in the first column, a blank line between sentences; jsonl: a JSON object"
+    " a line, its 'text' tagged (annotation tools' exports).",
 )
 @click.option(
     "--output-format",

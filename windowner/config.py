@@ -35,6 +35,7 @@ from .layers import ACTIVATIONS
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
+from .spans import DATA_FORMATS
 from .tasks import TASKS
 
 
@@ -66,6 +67,7 @@ class DataConfig:
     dev: str | None = _option(None, path=True)  # evaluated after each epoch; picks the best epoch
     test: str | None = _option(None, path=True)  # evaluated once, with the best epoch's model
     scheme: str = _option("auto", choices=SCHEMES)  # tag encoding of the files
+    format: str = _option("auto", choices=DATA_FORMATS)  # conll, jsonl (text and spans), auto: by name
 
 
 @dataclass

@@ -6,6 +6,8 @@
 * ``tokens``: tokens separated by whitespace, one sentence a line;
 * ``conll``: the token in the first column, any other columns (tags among them) ignored, a blank line
   between sentences, ``-DOCSTART-`` lines skipped.
+* ``jsonl``: JSON lines, each object's ``"text"`` cut into tokens as ``text`` is (blank lines skipped;
+  spans and other keys ignored): what annotation tools export (:mod:`windowner.spans`).
 
 With ``text`` and ``tokens`` every input line is one record, an empty line an empty record (no tokens),
 so that output record i always belongs to input line i.
@@ -46,9 +48,10 @@ from .conll import sentence_lines
 from .errors import WindownerError
 from .files import atomic_open
 from .metrics import chunks
+from .spans import json_lines, record_text
 from .tagger import Tagger
 
-INPUT_FORMATS = ("text", "tokens", "conll")
+INPUT_FORMATS = ("text", "tokens", "conll", "jsonl")
 OUTPUT_FORMATS = ("conll", "jsonl")
 BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windows and scores
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
@@ -167,6 +170,8 @@ def read_records(stream: IO[bytes], name: str, input_format: str) -> Iterator[Re
         return (Record(" ".join(tokens), tokens) for tokens in (line.split() for _, line in lines))
     if input_format == "conll":
         return _conll_records(lines, name)
+    if input_format == "jsonl":
+        return _jsonl_records(lines, name)
     raise WindownerError(f"unknown input format {input_format!r}: expected one of {', '.join(INPUT_FORMATS)}")
 
 
@@ -175,6 +180,13 @@ def _conll_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Reco
     for sentence in sentence_lines(lines, name, MAX_SENTENCE_TOKENS):
         tokens = [token for _, _, token in sentence]
         yield Record(" ".join(tokens), tokens, [line.rstrip() for _, line, _ in sentence])
+
+
+def _jsonl_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:
+    """JSON lines (:func:`~windowner.spans.json_lines`): each object's ``text``, cut into tokens."""
+    for where, record in json_lines(lines, name):
+        text = record_text(record, where)
+        yield Record(text, tokenize(text))
 
 
 def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Record]]:

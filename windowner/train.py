@@ -33,7 +33,7 @@ import numpy as np
 from .averaging import Average, swapped_in
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
 from .config import Config, check_inputs, check_output, load_saved_config
-from .conll import Sentence, entity_type, read_conll
+from .conll import Sentence, entity_type
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
@@ -45,6 +45,7 @@ from .model import WindowModel, make_loss
 from .optim import Optimizer, make_optimizer
 from .progress import Progress
 from .schedules import make_schedule
+from .spans import read_data
 from .tagger import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -87,11 +88,11 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     """Read the config's data files and the vectors of the words they use (``vectors.keep: data``)."""
     check_inputs(config)
     data = config.data
-    train = read_conll(data.train, data.scheme)
+    train = read_data(data.train, data.scheme, data.format)
     if not train:
         raise WindownerError(f"{data.train}: no sentences")
-    dev = read_conll(data.dev, data.scheme) if data.dev else []
-    test = read_conll(data.test, data.scheme) if data.test else []
+    dev = read_data(data.dev, data.scheme, data.format) if data.dev else []
+    test = read_data(data.test, data.scheme, data.format) if data.test else []
     task = make_task(config.task.name, train, config.task.location_label, config.task.other_types)
     vectors = config.vectors
     wanted = None
