@@ -37,8 +37,11 @@ from .predict import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     NewWords,
+    html_end,
+    html_start,
     open_input,
     open_output,
+    predicted_types,
     read_records,
     tag_stream,
 )
@@ -670,7 +673,8 @@ def _check_all(max_entries: int | None) -> None:
     type=click.Choice(OUTPUT_FORMATS),
     default="conll",
     show_default=True,
-    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities.",
+    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities; html: a page"
+    " that highlights the entities (self-contained: open it in a browser).",
 )
 @click.option("--output", "output_path", help="Write to this file (whole or not at all), not to stdout.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -704,8 +708,13 @@ def predict(
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
                 records = read_records(stream, name, input_format)
+                if output_format == "html":
+                    about = f"tagged by the {which} model of {run}"
+                    out.write(html_start(f"{name}: entities", predicted_types(tagger), about).encode())
                 with blas_threads(tagger.config.train.threads):
-                    count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
+                    count, tokens = tag_stream(tagger, records, out, output_format, batch, new_words)
+                if output_format == "html":
+                    out.write(html_end(count, tokens).encode())
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         sys.exit(141)
