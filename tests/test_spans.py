@@ -98,7 +98,7 @@ def test_data_format_by_name_or_as_given(write):
     assert data_format("a.txt", "jsonl") == "jsonl" and data_format("a.jsonl", "conll") == "conll"
     path = write("spans.txt", jsonl({"text": "Paris .", "spans": [[0, 5, "LOC"]]}))
     assert tags_of(read_data(path, given="jsonl")) == [("B-LOC", "O")]
-    raises_at(path, 1, lambda: read_data(path), "tag")  # read as CoNLL: its last column is no tag
+    raises_at(path, 1, lambda: read_data(path), "tag", "JSON? name it .jsonl or set data.format: jsonl")
     with pytest.raises(WindownerError, match="unknown data format 'xml'"):
         read_data(path, given="xml")
 

@@ -114,8 +114,13 @@ def _read_sentences(
                 raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found}")
             tag = columns[-1]
             if not _TAG.match(tag):
+                hint = (
+                    line.lstrip().startswith(("{", "["))
+                    and " (JSON? name it .jsonl or set data.format: jsonl)"
+                )
                 raise WindownerError(
                     f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X (L-X, U-X: BILUO)"
+                    + (hint or "")
                 )
             if tag[0] in "ESLU" and scheme in ("iob1", "iob2"):
                 raise WindownerError(
