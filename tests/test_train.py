@@ -86,6 +86,16 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     assert not np.array_equal(runs["a"]["W"], runs["c"]["W"])
 
 
+def test_a_library_call_without_progress_prints_nothing(tmp_path, capsys):
+    """``train(config, progress=False)`` is quiet (no epoch lines on stdout); the epoch lines come with
+    progress shown (or with an ``echo`` of one's own, as the other tests here pass)."""
+    small = ("train.epochs=1", "model.hidden=10", "data.test=null")
+    train(config(tmp_path, *small), progress=False, note=lambda message: None)
+    assert capsys.readouterr().out == ""
+    train(config(tmp_path, *small), progress="lines", overwrite=True, note=lambda message: None)
+    assert "epoch   1" in capsys.readouterr().out
+
+
 def test_entities_task_with_fine_tuning(tmp_path):
     cfg = config(tmp_path, "task.name=entities", "train.epochs=1", "train.fine_tune=true", "model.hidden=20")
     lines = []

@@ -20,6 +20,7 @@ from .layers import SparseRows
 from .losses import Batch
 from .model import WindowModel
 from .optim import make_optimizer
+from .spans import read_data, read_spans
 from .tagger import Tagger, load_run
 from .train import load_corpus, resume, train, train_step
 from .vectors import read_vectors
@@ -44,6 +45,8 @@ __all__ = [
     "make_optimizer",
     "make_windows",
     "read_conll",
+    "read_data",
+    "read_spans",
     "read_vectors",
     "resume",
     "sentence_windows",

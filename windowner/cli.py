@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,22 +26,26 @@ import numpy as np
 
 from . import metrics
 from .config import Config, check_output, dump_config, load_config
-from .conll import SCHEMES, entity_type, read_conll
+from .conll import SCHEMES, entity_type
 from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import refuse_to_replace, write_atomic
-from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
+from .gradcheck import TOLERANCE, Check, all_cases, case_problem, check_case, check_gradients, random_problem
 from .plot import plot_run
 from .predict import (
     BATCH_TOKENS,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     NewWords,
+    html_end,
+    html_start,
     open_input,
     open_output,
+    predicted_types,
     read_records,
     tag_stream,
 )
+from .spans import DATA_FORMATS, read_data
 from .tagger import RUN_FILES, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
@@ -52,6 +57,7 @@ from .train import train as run_training
 
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
+CONFIG_ENTRIES = 200  # gradcheck --config: entries of each parameter checked by default (seconds)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,7 +321,19 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 @main.command(name="eval")
 @click.argument("run", type=click.Path())
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Tagged CoNLL file."
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Tagged file: CoNLL, or JSON lines of texts and character spans (see --format).",
+)
+@click.option(
+    "--format",
+    "data_format",
+    type=click.Choice(DATA_FORMATS),
+    default="auto",
+    show_default=True,
+    help="conll, or jsonl (text and spans); auto: jsonl for a name ending .jsonl, .json or .ndjson.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -341,6 +359,7 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 def evaluate(
     run: str,
     data_path: str,
+    data_format: str,
     as_json: bool,
     which: str,
     scheme: str,
@@ -353,7 +372,7 @@ def evaluate(
     if predictions_path is not None:
         check_predictions_output(predictions_path, as_json, protected(run, {data_path: "the --data file"}))
     tagger = load_run(run, which)
-    sentences = read_conll(data_path, scheme)
+    sentences = read_data(data_path, scheme, data_format)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
     with blas_threads(tagger.config.train.threads):
@@ -465,8 +484,17 @@ def percent(fraction: float) -> str:
 
 
 def score_cells(name: str, scores: dict[str, Any]) -> list[str]:
-    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`."""
-    return [name, *(percent(scores[key]) for key in ("precision", "recall", "f1")), str(scores["support"])]
+    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`.
+
+    With no support (nothing to find) recall is 0/0, a dash rather than 0.00; so are precision and F1
+    when nothing was predicted either (F1 = 2TP / (2TP + FP + FN)); a prediction there is a false
+    positive, precision and F1 0.00.
+    """
+    support, predicted = scores["support"], scores.get("predicted", 0)
+    empty = support == 0 and predicted == 0
+    undefined = {"precision": empty, "recall": support == 0, "f1": empty}
+    cells = ["-" if undefined[key] else percent(scores[key]) for key in ("precision", "recall", "f1")]
+    return [name, *cells, str(support)]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -517,7 +545,11 @@ def format_groups(groups: dict[str, dict[str, Any]]) -> str:
     help="Windows in the batch (crf: whole sentences, until they hold this many).",
 )
 @click.option(
-    "--max-entries", type=click.IntRange(1), help="Check at most this many entries of each parameter."
+    "--max-entries",
+    type=click.IntRange(0),
+    help=f"Check at most this many entries of each parameter, drawn at random (0: every entry). Default:"
+    f" every entry of the random problem; {CONFIG_ENTRIES} with --config (every entry of a real model"
+    " takes minutes).",
 )
 @click.option(
     "--all",
@@ -531,10 +563,14 @@ def gradcheck(
 ) -> None:
     """Compare every analytic gradient with central differences in float64.
 
-    With --config, the model the config trains (same initialisation) on a batch of its training data;
-    without, the default model on a small random problem that needs no files; with --all, every
-    combination of the toolbox on small random models.
+    With --config, the model the config trains (same initialisation) on a batch of its training data
+    (200 random entries of each parameter unless --max-entries says otherwise); without, the default
+    model on a small random problem that needs no files; with --all, every combination of the toolbox on
+    small random models. Each parameter's row is printed as soon as it is checked.
     """
+    started = time.perf_counter()
+    budget = CONFIG_ENTRIES if max_entries is None and config_path is not None else max_entries
+    max_entries = budget or None  # 0: every entry
     if every:
         if config_path or overrides:
             raise WindownerError("--all checks random models: it takes no --config or --set")
@@ -565,22 +601,26 @@ def gradcheck(
             f" l2_vectors {l2_vectors}"
         )
 
-    checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed)
-    click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
-    for check in checks:
+    def show(check: Check) -> None:
         shape = "x".join(map(str, model.params[check.name].shape))
         verdict = "ok" if check.ok else "FAIL"
         error = check.max_relative_error
         skipped = f"  ({check.skipped} at a kink, left out)" if check.skipped else ""
         click.echo(f"{check.name:<10}{shape:>14}{check.entries:>10}{error:>20.2e}  {verdict}{skipped}")
+
+    click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
+    checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed, report=show)
     failed = [check.name for check in checks if not check.ok]
     if failed:
         names = ", ".join(failed)
         click.echo(f"windowner: error: gradients of {names} exceed the tolerance {TOLERANCE:g}", err=True)
         sys.exit(1)
+    entries = sum(check.entries for check in checks)
+    sampled = f", {max_entries} a parameter at most" if max_entries is not None else ""
     click.echo(
         f"all gradients agree with central differences (tolerance {TOLERANCE:g};"
-        f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve)"
+        f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve):"
+        f" {entries:,} entries{sampled} in {time.perf_counter() - started:.1f} s"
     )
 
 
@@ -627,14 +667,16 @@ def _check_all(max_entries: int | None) -> None:
     default="text",
     show_default=True,
     help="text: raw text, a sentence or paragraph a line; tokens: whitespace-separated tokens, a sentence"
-    " a line; conll: the token in the first column, a blank line between sentences.",
+    " a line; conll: the token in the first column, a blank line between sentences; jsonl: a JSON object"
+    " a line, its 'text' tagged (annotation tools' exports).",
 )
 @click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
     default="conll",
     show_default=True,
-    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities.",
+    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities; html: a page"
+    " that highlights the entities (self-contained: open it in a browser).",
 )
 @click.option("--output", "output_path", help="Write to this file (whole or not at all), not to stdout.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -670,8 +712,13 @@ def predict(
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
                 records = read_records(stream, name, input_format)
+                if output_format == "html":
+                    about = f"tagged by the {which} model of {run}"
+                    out.write(html_start(f"{name}: entities", predicted_types(tagger), about).encode())
                 with blas_threads(tagger.config.train.threads):
-                    count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
+                    count, tokens = tag_stream(tagger, records, out, output_format, batch, new_words)
+                if output_format == "html":
+                    out.write(html_end(count, tokens).encode())
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         sys.exit(141)

@@ -32,8 +32,8 @@ import numpy as np
 
 from .averaging import Average, swapped_in
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
-from .config import Config, check_output, load_saved_config
-from .conll import Sentence, entity_type, read_conll
+from .config import Config, check_inputs, check_output, load_saved_config
+from .conll import Sentence, entity_type
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
@@ -56,6 +56,7 @@ from .model import WindowModel, make_loss
 from .optim import Optimizer, make_optimizer
 from .progress import Progress
 from .schedules import make_schedule
+from .spans import read_data
 from .tagger import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -98,12 +99,13 @@ class Corpus:
 
 def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     """Read the config's data files and the vectors of the words they use (``vectors.keep: data``)."""
+    check_inputs(config)
     data = config.data
-    train = read_conll(data.train, data.scheme)
+    train = read_data(data.train, data.scheme, data.format)
     if not train:
         raise WindownerError(f"{data.train}: no sentences")
-    dev = read_conll(data.dev, data.scheme) if data.dev else []
-    test = read_conll(data.test, data.scheme) if data.test else []
+    dev = read_data(data.dev, data.scheme, data.format) if data.dev else []
+    test = read_data(data.test, data.scheme, data.format) if data.test else []
     task = make_task(config.task.name, train, config.task.location_label, config.task.other_types)
     vectors = config.vectors
     wanted = None
@@ -166,7 +168,7 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
 def train(
     config: Config,
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
@@ -178,10 +180,11 @@ def train(
     the new run then trains in a fresh folder beside it and takes the old run's place only once it has
     saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
     was. A folder windowner did not make (it holds no :data:`~windowner.folders.MARKER`) and that is not
-    empty is the user's: refused, every file in it left as it was. ``echo`` prints the report lines
-    (stdout; with ``quiet`` only the final results), ``note`` the remarks (stderr); ``progress`` is a mode
-    of :class:`~windowner.progress.Progress` (True: ``bar``, False: ``none``). The matrix products use the
-    BLAS threads of :mod:`windowner.threads`.
+    empty is the user's: refused, every file in it left as it was. ``echo`` prints the report lines (with
+    ``quiet`` only the final results; None: ``print`` them to stdout when ``progress`` shows anything, and
+    print nothing with ``progress=False``, so that a library call is quiet unless asked), ``note`` the
+    remarks (stderr); ``progress`` is a mode of :class:`~windowner.progress.Progress` (True: ``bar``,
+    False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.threads`.
 
     Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
@@ -193,19 +196,22 @@ def train(
         locked(config.output),
     ):
         _put_back(Path(config.output), note)
-        return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
+        return _train(
+            config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, resuming=False
+        )
 
 
 def resume(
     folder: str | Path,
     overrides: Sequence[str] = (),
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
-    scores. It ends with the same weights, bit for bit, as a run never interrupted.
+    scores. It ends with the same weights, bit for bit, as a run never interrupted. ``progress``, ``echo``,
+    ``note`` and ``quiet`` are those of :func:`train`.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
     ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
@@ -218,7 +224,9 @@ def resume(
         config = resume_config(folder, overrides)
         check_output(config, RUN_FILES)
         with blas_threads(config.train.threads):
-            return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
+            return _train(
+                config, _progress(progress), _echo(echo, progress), False, note, quiet, resuming=True
+            )
 
 
 SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
@@ -309,6 +317,13 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
             )
     config = load_saved_config(folder / CONFIG_FILE, overrides)
     return dataclasses.replace(config, output=str(folder))
+
+
+def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
+    """The report lines' printer: ``echo``, or by default ``print`` unless ``progress`` shows nothing."""
+    if echo is not None:
+        return echo
+    return (lambda line: None) if progress in (False, "none") else print
 
 
 def _progress(progress: bool | str) -> Progress:
