@@ -159,3 +159,21 @@ def test_a_failed_package_leaves_nothing(trained, tmp_path, monkeypatch):
     result = invoke("package", trained / "run", tmp_path / "p", "--max-words", "0")
     assert result.exit_code == 1 and "No space left on device" in result.stderr
     assert list(tmp_path.iterdir()) == []  # no package, no half-built folder beside it, no lock
+
+
+def test_a_damaged_meta_json_is_an_error_naming_it(trained, tmp_path):
+    package = tmp_path / "p"
+    ok(invoke("package", trained / "run", package, "--max-words", "0"))
+    (package / "meta.json").write_text("[]\n", encoding="utf-8")
+    error(invoke("predict", package, trained / "notes.txt"), str(package / "meta.json"))
+
+
+def test_training_over_a_package_leaves_no_meta_json_behind(trained, tmp_path):
+    """meta.json is a run file: a new run that replaces a package (--overwrite) does not inherit it, or it
+    would pass for a package and never read its vectors file."""
+    package = tmp_path / "p"
+    ok(invoke("package", trained / "run", package, "--max-words", "0"))
+    vectors = trained / "vectors" / SHIPPED.name
+    options = ["--set", "train.epochs=1", "--set", "model.hidden=5", "--set", f"vectors.path={vectors}"]
+    ok(invoke("train", "--config", DEFAULT, "--output", package, "--quiet", "--overwrite", *options))
+    assert not (package / "meta.json").exists() and load_run(package).package is None
