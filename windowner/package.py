@@ -18,9 +18,9 @@ costs on the input at hand, for the warning the commands give.
   ``eval`` that the run reads no vectors file unless one is given (``--vectors``).
 
 No training state (``last.npz``, ``checkpoint.npz``, ``history.jsonl``) goes along: a package is for
-tagging. For a word among the first ``max_words`` of the vectors file, or in the run's vocabulary, the
-package tags exactly as the run does with its vectors file (the same rows of E, so the same scores, bit for
-bit); a rarer word reads ``<unk>``. The folder is built beside ``OUT`` and renamed into place, under
+tagging. On text whose words are all in the run's vocabulary or among the first ``max_words`` of the
+vectors file, the package tags exactly as the run does with its vectors file (every window reads the same
+rows of E, so the same scores, bit for bit); a rarer word reads ``<unk>`` in the package. The folder is built beside ``OUT`` and renamed into place, under
 ``OUT``'s lock (:func:`windowner.folders.locked`): an error or Ctrl-C leaves no half-written package.
 """
 
