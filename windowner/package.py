@@ -20,8 +20,9 @@ costs on the input at hand, for the warning the commands give.
 No training state (``last.npz``, ``checkpoint.npz``, ``history.jsonl``) goes along: a package is for
 tagging. On text whose words are all in the run's vocabulary or among the first ``max_words`` of the
 vectors file, the package tags exactly as the run does with its vectors file (every window reads the same
-rows of E, so the same scores, bit for bit); a rarer word reads ``<unk>`` in the package. The folder is built beside ``OUT`` and renamed into place, under
-``OUT``'s lock (:func:`windowner.folders.locked`): an error or Ctrl-C leaves no half-written package.
+rows of E, so the same scores, bit for bit); a rarer word reads ``<unk>`` in the package. The folder is
+built beside ``OUT`` and renamed into place, under ``OUT``'s lock (:func:`windowner.folders.locked`): an
+error or Ctrl-C leaves no half-written package.
 """
 
 from __future__ import annotations
