@@ -733,10 +733,13 @@ def package(run: str, output: str, vectors_path: str | None, max_words: int, ove
     vectors file, and no training state: `predict` and `eval` on it read no vectors file, on any machine.
     """
     done = package_run(run, output, vectors_path, max_words, overwrite)
-    carried = f"{done.added:,} of the first {max_words:,} words of {done.source}" if done.source else "none"
+    if done.source is None:
+        carried = "all of them the run's (no vectors file read)"
+    else:
+        carried = f"{done.from_run:,} from the run and {done.added:,} of the first {max_words:,} words of {done.source}"
     say(
-        f"wrote {done.folder} ({done.size / 1e6:.1f} MB): {done.rows:,} word vectors, {done.from_run:,} from"
-        f" the run and {carried}; predict and eval on it read no vectors file"
+        f"wrote {done.folder} ({done.size / 1e6:.1f} MB): {done.rows:,} word vectors, {carried};"
+        " predict and eval on it read no vectors file"
     )
 
 
