@@ -736,7 +736,8 @@ def package(run: str, output: str, vectors_path: str | None, max_words: int, ove
     if done.source is None:
         carried = "all of them the run's (no vectors file read)"
     else:
-        carried = f"{done.from_run:,} from the run and {done.added:,} of the first {max_words:,} words of {done.source}"
+        first = f"the first {max_words:,} words of {done.source}"
+        carried = f"{done.from_run:,} from the run and {done.added:,} of {first}"
     say(
         f"wrote {done.folder} ({done.size / 1e6:.1f} MB): {done.rows:,} word vectors, {carried};"
         " predict and eval on it read no vectors file"
