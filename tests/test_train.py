@@ -1,5 +1,6 @@
 """Training end to end on the shipped data: the score it reaches, determinism, the run folder."""
 
+import gzip
 import json
 import re
 import signal
@@ -400,8 +401,8 @@ def test_resume_trains_a_finished_run_on_as_if_it_had_been_longer(tmp_path):
 
 
 def test_resume_refuses_a_run_whose_inputs_changed(tmp_path, write, ctrl_c_at):
-    vectors = ROOT / "data" / "glove" / "glove.6B.50d.wikigold.txt"
-    copy = write("vectors.txt", vectors.read_text(encoding="utf-8"))
+    vectors = ROOT / "data" / "glove" / "glove.6B.50d.20k.txt.gz"
+    copy = write("vectors.txt", gzip.decompress(vectors.read_bytes()).decode("utf-8"))
     run = tmp_path / "run"
     options = ["model.hidden=10", "train.epochs=1", f"vectors.path={copy}", f"output={run}"]
     ctrl_c_at(5)

@@ -1,4 +1,4 @@
-"""The command line: ``windowner train``, ``eval``, ``predict``, ``plot``, ``gradcheck``.
+"""The command line: ``windowner train``, ``eval``, ``predict``, ``plot``, ``gradcheck``, ``package``.
 
 A thin layer over the Python API. Every user error is a :class:`WindownerError`; it is printed as one
 line on stderr and the command exits with status 1 (2 for click's own usage errors, 130 on Ctrl-C, 143
@@ -31,6 +31,7 @@ from .decoding import DECODERS
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import refuse_to_replace, write_atomic
 from .gradcheck import TOLERANCE, Check, all_cases, case_problem, check_case, check_gradients, random_problem
+from .package import MAX_WORDS, missing_vectors, package_run
 from .plot import plot_run
 from .predict import (
     BATCH_TOKENS,
@@ -196,6 +197,11 @@ def run() -> None:
 def note(message: str) -> None:
     """A remark on stderr (stdout stays the report, e.g. for --json)."""
     _write_stderr(f"windowner: note: {one_line(message)}\n")
+
+
+def warn(message: str) -> None:
+    """A warning on stderr: the command did its work, but not as well as it could (a missing file)."""
+    _write_stderr(f"windowner: warning: {one_line(message)}\n")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -375,6 +381,10 @@ def evaluate(
     sentences = read_data(data_path, scheme, data_format)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
+    missing = missing_vectors(tagger, vectors_path)
+    if missing is not None:
+        missing(tokens)
+        warn(missing.message(run))
     with blas_threads(tagger.config.train.threads):
         predicted = tagger.predict(tokens, decode)
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
@@ -447,13 +457,14 @@ def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: 
 def vectors_file(tagger: Tagger, vectors_path: str | None) -> Path | None:
     """The vectors of words the run did not keep: ``--vectors``, else the run's ``vectors.path``.
 
-    None for ``--vectors none``, and (with a note) when the run's file is no longer there.
+    None for ``--vectors none``, for a packaged run (it carries its vectors: ``windowner package``) given
+    no ``--vectors``, and when the run's file is no longer there (the commands then warn with the cost:
+    :func:`~windowner.package.missing_vectors`).
     """
-    if vectors_path == "none":
+    if vectors_path == "none" or (vectors_path is None and tagger.package is not None):
         return None
     path = Path(vectors_path or tagger.config.vectors.path)
     if vectors_path is None and not path.is_file():
-        note(f"{path} (the run's vectors.path) is not here: words the run did not keep read <unk>")
         return None
     return path
 
@@ -703,7 +714,8 @@ def predict(
         refuse_to_replace(output_path, protected(run, {file: "the input file"}), "the tagged text")
     tagger = load_run(run, which)
     source = vectors_file(tagger, vectors_path)
-    new_words = NewWords(tagger, source) if source is not None else None
+    missing = missing_vectors(tagger, vectors_path)
+    new_words = NewWords(tagger, source) if source is not None else missing
     stdout = sys.stdout.buffer
     gc.freeze()  # the run's objects (a vocabulary: tens of thousands) are not scanned again by every
     # collection of what tagging makes: 18-23 -> 14-15 ms of collections in tagging 200,000 tokens
@@ -724,8 +736,10 @@ def predict(
         sys.exit(141)
     if count == 0:
         note(f"{name} holds no sentence: nothing to tag")
-    if new_words is not None and new_words.added:
+    if isinstance(new_words, NewWords) and new_words.added:
         note(f"{new_words.added:,} words outside the run's vocabulary take their vectors from {source}")
+    if missing is not None and count:
+        warn(missing.message(run))
 
 
 @main.command()
@@ -743,6 +757,44 @@ def plot(run: str, output_path: str | None) -> None:
     Needs matplotlib: pip install 'windowner[plot]'.
     """
     say(f"wrote {plot_run(run, output_path)}")
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.argument("output", type=click.Path())
+@click.option(
+    "--vectors",
+    "vectors_path",
+    type=click.Path(dir_okay=False),
+    help="The vectors file to carry words from. Default: the run's vectors.path.",
+)
+@click.option(
+    "--max-words",
+    default=MAX_WORDS,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Carry the vectors of this many of the file's first (most frequent) words; 0: the run's own only.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the run or package in OUTPUT.")
+@_friendly
+def package(run: str, output: str, vectors_path: str | None, max_words: int, overwrite: bool) -> None:
+    """Write a copy of RUN to OUTPUT that carries the vectors its predictions need.
+
+    OUTPUT holds the best model with the run's vocabulary and the vectors of the most frequent words of the
+    vectors file, and no training state: `predict` and `eval` on it read no vectors file, on any machine.
+    """
+    done = package_run(run, output, vectors_path, max_words, overwrite)
+    for line in done.recovered:
+        note(line)
+    if done.source is None:
+        carried = "all of them the run's (no vectors file read)"
+    else:
+        first = f"the first {max_words:,} words of {done.source}"
+        carried = f"{done.from_run:,} from the run and {done.added:,} of {first}"
+    say(
+        f"wrote {done.folder} ({done.size / 1e6:.1f} MB): {done.rows:,} word vectors, {carried};"
+        " predict and eval on it read no vectors file"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
