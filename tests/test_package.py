@@ -74,7 +74,7 @@ def test_a_package_tags_as_the_run_does_with_no_vectors_file(trained, tmp_path):
     done = ok(invoke("package", run, package))
     assert f"wrote {package}" in done.stdout
     assert sorted(p.name for p in package.iterdir()) == sorted(
-        ["config.yaml", "features.json", "labels.json", "meta.json", "model.npz", "scores.json"]
+        [".windowner", "config.yaml", "features.json", "labels.json", "meta.json", "model.npz", "scores.json"]
         + ["train_words.txt", "vocab.txt"]
     )  # no training state: last.npz, checkpoint.npz and history.jsonl stay behind
     vectors = trained / "vectors" / SHIPPED.name
