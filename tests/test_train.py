@@ -3,6 +3,7 @@
 import json
 import re
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,17 @@ def test_a_diverging_run_stops_with_an_error(tmp_path):
     with pytest.raises(WindownerError, match=r"diverged in epoch 1, batch \d+ of [\d,]+ \(loss (nan|inf)\)"):
         train(cfg, progress=False, echo=lambda line: None)
     assert not (tmp_path / "run" / "model.npz").exists()  # no nan model kept as "best"
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sparse_adam", "rmsprop", "adagrad", "sgd"])
+def test_a_diverging_run_says_so_without_numpy_warnings(tmp_path, optimizer):
+    # Before: at train.lr=1e6 with Adam, "RuntimeWarning: overflow encountered in multiply" (g² in the
+    # update) and "invalid value encountered in divide" reached stderr before the one-line error.
+    cfg = config(tmp_path, f"train.optimizer={optimizer}", "train.lr=1e6", "train.fine_tune=true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be raised, not the error
+        with pytest.raises(WindownerError, match=r"diverged in epoch 1, batch \d+ of [\d,]+ \(loss"):
+            train(cfg, progress=False, echo=lambda line: None)
 
 
 def test_the_model_does_not_depend_on_the_dev_and_test_files(tmp_path):

@@ -423,18 +423,20 @@ def train_step(
     """
     if optimizer.moves_untouched:
         optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is for ``watch`` to catch
+    # A diverging run is for ``watch`` to catch, not for numpy's warnings: an overflowing loss, or an
+    # update that overflows (Adam's g² at lr 1e6), which makes the next batch's loss inf or nan.
+    with np.errstate(over="ignore", invalid="ignore"):
         loss, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, rng)
-    if watch is not None:
-        problem = watch.problem(loss)
-        if problem:
-            raise Diverging(problem)
-    grads = model.packed(grads)
-    if average:
-        average.before_step(trainables, grads)
-    optimizer.step(trainables, grads)
-    if average:
-        average.after_step(trainables, grads)
+        if watch is not None:
+            problem = watch.problem(loss)
+            if problem:
+                raise Diverging(problem)
+        grads = model.packed(grads)
+        if average:
+            average.before_step(trainables, grads)
+        optimizer.step(trainables, grads)
+        if average:
+            average.after_step(trainables, grads)
     return loss
 
 
