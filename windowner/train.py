@@ -191,7 +191,13 @@ def resume(
     scores. It ends with the same weights, bit for bit, as a run never interrupted.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
-    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
+    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run. So may
+    ``config.yaml``: the checkpoint holds the resolved config the run trained with, and a setting edited
+    since (``train.lr``, the optimiser, the loss, the schedule, dropout, the features, ...) is an error
+    naming it with both values. Not compared: :data:`RESUMABLE`, ``output`` (the folder resumed, which
+    may have moved), the data and vectors paths (a file may move: what the run reads from them is
+    compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
+    and ``vectors.cache`` (how the vectors file is read, not what).
     """
     config = resume_config(folder, overrides)
     check_output(config, RUN_FILES)
@@ -249,6 +255,8 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
 
 
 RESUMABLE = ("train.epochs", "train.patience")  # the keys `resume` may change
+# the keys `resume` does not compare with the checkpoint's config, beside RESUMABLE (see `resume`)
+NOT_COMPARED = ("output", "data.train", "data.dev", "data.test", "vectors.path", "vectors.cache")
 
 
 def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -288,6 +296,8 @@ def _train(
     remove_stale_temporaries(output, RUN_FILES)  # what a killed run left: nobody else writes here now
     remove_leftovers(output)
     saved = _read_checkpoint(output) if resuming else None
+    if saved is not None:
+        _check_same_config(saved.checkpoint.config, config, output)
     if not resuming:
         _check_free(output, overwrite)
     tagger, corpus, rng = initialise(config)
@@ -301,6 +311,7 @@ def _train(
     state = Checkpoint(start=_fingerprint(model, data, corpus))  # where training stands, as it goes
     if saved is not None:
         state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
+    state.config = config.to_dict()  # a resumed run's new train.epochs or train.patience too
     fine_tune = settings.fine_tune
     say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
@@ -581,6 +592,37 @@ def _restore(
         average.load_state_dict(averaged)
     rng.bit_generator.state = state.rng
     return state
+
+
+def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Path) -> None:
+    """Refuse to resume when a setting of ``config`` (the run's config.yaml as it is now) differs from
+    the one the checkpoint recorded (``saved``; None: a checkpoint of a windowner that did not record
+    it). A key one of them lacks (a setting of another version of windowner) is not compared."""
+    if saved is None:
+        return
+    before, now = _flat(saved), _flat(config.to_dict())
+    skip = {*RESUMABLE, *NOT_COMPARED}
+    changed = [key for key in now if key in before and key not in skip and before[key] != now[key]]
+    if not changed:
+        return
+    changes = ", ".join(f"{key} {quote(before[key])} -> {quote(now[key])}" for key in changed)
+    raise WindownerError(
+        f"{output / CONFIG_FILE} differs from the config the run was trained with ({changes}):"
+        f" --resume continues a run only as it began (it may change {' and '.join(RESUMABLE)});"
+        f" put the old value{'s' if len(changed) > 1 else ''} back to resume it, or train a new run with the"
+        f" new (windowner train --config {shlex.quote(str(output / CONFIG_FILE))} --output NEW_FOLDER)"
+    )
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` as ``{"train.lr": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def _fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:
