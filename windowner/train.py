@@ -191,9 +191,9 @@ def resume(
     scores. It ends with the same weights, bit for bit, as a run never interrupted.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
-    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run. So may
-    ``config.yaml``: the checkpoint holds the resolved config the run trained with, and a setting edited
-    since (``train.lr``, the optimiser, the loss, the schedule, dropout, the features, ...) is an error
+    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run. Nor may
+    ``config.yaml`` change: the checkpoint holds the resolved config the run trained with, and a setting
+    edited since (``train.lr``, the optimiser, the loss, the schedule, dropout, the features, ...) is an error
     naming it with both values. Not compared: :data:`RESUMABLE`, ``output`` (the folder resumed, which
     may have moved), the data and vectors paths (a file may move: what the run reads from them is
     compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
