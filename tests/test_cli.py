@@ -520,6 +520,49 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
     assert [p.name for p in output.parent.iterdir() if p.name.startswith(".")] == []  # no lock file left
 
 
+# A program that runs the console command as pyproject.toml declares it, and sends itself a signal when
+# the command first imports numpy: a signal while Python imports, at the same place every time.
+SIGNAL_DURING_IMPORT = """
+import importlib, importlib.abc, signal, sys
+signal.signal({signum}, {handler})  # as from a terminal, whatever the test runner ignores
+
+class SignalOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            signal.raise_signal({signum})
+        return None
+
+sys.meta_path.insert(0, SignalOnImport())
+sys.argv = ["windowner", "--version"]
+getattr(importlib.import_module("{module}"), "{function}")()
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "line"),
+    [
+        (signal.SIGINT, 130, "windowner: interrupted"),
+        (signal.SIGTERM, 143, "windowner: terminated (SIGTERM)"),
+        (signal.SIGHUP, 129, "windowner: terminated (SIGHUP)"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_a_signal_while_python_imports_is_one_line_and_its_status(signum, status, line):
+    # Before: Ctrl-C in the first half second printed a 14-line KeyboardInterrupt traceback (the console
+    # script imported windowner.cli, numpy with it, before any handler); SIGTERM died with no message.
+    script = re.search(r'^windowner = "([\w.]+):(\w+)"', (REPO / "pyproject.toml").read_text(), re.M)
+    module, function = script.groups()
+    handler = "signal.default_int_handler" if signum == signal.SIGINT else "signal.SIG_DFL"
+    program = SIGNAL_DURING_IMPORT.format(
+        signum=int(signum), handler=handler, module=module, function=function
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=subprocess_env(), timeout=60
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (status, line + "\n", ""), done
+
+
 # ---------------------------------------------------------------------------------------------------------
 # gradcheck
 

@@ -192,6 +192,40 @@ def test_malformed_yaml_names_a_line(write, text, line):
     assert "YAML" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("train:\n  lr: 0.1\n  epochs: 3\n  lr: 0.5\n", "train.lr", "lines 6 and 8"),  # after MINIMAL
+        ("train:\n  epochs: 3\ntrain:\n  lr: 0.5\n", "train", "lines 5 and 7"),
+        ("model:\n  features: {case: 4, case: 8}\n", "model.features.case", "both on line 6"),
+        ("data:\n  dev: a.conll\n", "data", "lines 1 and 5"),
+    ],
+)
+def test_a_key_given_twice_in_a_file_names_both_lines(write, text, key, lines):
+    # Before: YAML kept the last value silently (train.lr 0.5 above).
+    path = write("run.yaml", MINIMAL + text)
+    message = error_of(lambda: load_config(path))
+    line = lines.split()[-1]
+    assert message == f"{path}:{line}: config key '{key}' is given twice ({lines}): keep one", message
+
+
+def test_keys_merged_from_an_anchor_are_not_duplicates(write):
+    text = "defaults: &d {lr: 0.1, epochs: 3}\n"
+    path = write("run.yaml", text + "train:\n  <<: *d\n  lr: 0.5\n")
+    from windowner.config import read_yaml_mapping
+
+    assert read_yaml_mapping(path)["train"] == {"lr": 0.5, "epochs": 3}
+
+
+def test_a_saved_config_with_a_key_twice_is_refused(write):
+    from windowner.config import load_saved_config
+
+    path = write("run/config.yaml", MINIMAL + "train:\n  lr: 0.1\n  lr: 0.2\n")
+    assert error_of(lambda: load_saved_config(path)).startswith(
+        f"{path}:7: config key 'train.lr' is given twice"
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # overrides
 

@@ -2,6 +2,7 @@
 and the batches it draws."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -166,6 +167,28 @@ def test_crf_order_of_sentences_does_not_matter(rng):
     assert loss2 == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(d2, d[index], atol=1e-15)
     np.testing.assert_allclose(grads2["A"], grads["A"], atol=1e-15)
+
+
+def test_crf_a_very_unlikely_short_sentence_beside_a_long_one_warns_nothing(rng):
+    # Before: "overflow encountered in exp" from the padding past the short sentence's end (log Z < −709
+    # there), though every value was right. Each sentence's gradient is the one it has alone.
+    scores, labels, lengths, params = crf_problem(rng, lengths=(4, 1, 3))
+    scores[4] -= 1000.0  # the one-token sentence: log Z about −1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, d_scores, grads = crf_loss(scores, labels, lengths, params)
+    assert np.isfinite(loss) and np.isfinite(d_scores).all()
+    assert all(np.isfinite(value).all() for value in grads.values())
+    total, expected, starts = 0.0, {name: 0.0 for name in grads}, np.cumsum(lengths) - lengths
+    for start, n in zip(starts, lengths, strict=True):
+        part = slice(start, start + n)
+        alone, d_alone, grads_alone = crf_loss(scores[part], labels[part], np.array([n]), params)
+        total += alone * n
+        np.testing.assert_allclose(d_scores[part] * lengths.sum(), d_alone * n, rtol=1e-12, atol=1e-15)
+        expected = {name: expected[name] + grads_alone[name] * n for name in grads}
+    assert loss == pytest.approx(total / lengths.sum(), rel=1e-12)
+    for name in grads:
+        np.testing.assert_allclose(grads[name] * lengths.sum(), expected[name], rtol=1e-12, atol=1e-12)
 
 
 def examples(rng, sentences=40, classes=3):

@@ -269,6 +269,49 @@ def test_conll_records_refuse_a_sentence_without_end(monkeypatch):
     raises_at("in", 8, lambda: records(data, "conll"), "more than 3 tokens", "from line 5")
 
 
+def test_without_a_format_columns_of_tokens_and_tags_are_read_as_conll():
+    notes = []
+    data = "-DOCSTART- -X- -X- O\n\nEU NNP B-ORG\nrejects VBZ O\n\nPeter\tB-PER\n"
+    got = list(read_records(io.BytesIO(data.encode()), "in", None, notes.append))
+    assert got == records(data, "conll")
+    assert notes == [
+        "in looks like CoNLL columns, a token and its tags a line (line 3: 'EU NNP B-ORG'): tagging the"
+        " first column of each line, as --format conll does (--format text tags whole lines as text)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        TEXT,
+        "Go to B-52\n",  # one line ending in a tag-like word: text
+        "Paris O\nLyon\n",  # a line without a tag
+        "a b c d e f g h i j O\nx O\n",  # eleven fields: a sentence, not columns
+        "-DOCSTART- O\n\nParis B-LOC\n",  # one token line only
+        "",
+    ],
+)
+def test_without_a_format_anything_else_is_text(data):
+    notes = []
+    assert list(read_records(io.BytesIO(data.encode()), "in", None, notes.append)) == records(data, "text")
+    assert notes == []
+
+
+def test_predict_without_a_format_tags_a_conll_file_as_conll(run_folder, tmp_path):
+    # Before: tagged as text, silently: "EU NNP B-ORG" became the tokens EU, NNP, B, -, ORG, each tagged.
+    data = (WIKIGOLD / "test.conll").read_text(encoding="utf-8")
+    guessed, told = (
+        invoke(run_folder, "-", input=data),
+        invoke(run_folder, "-", "--format", "conll", input=data),
+    )
+    assert_ok(guessed)
+    assert guessed.stdout == told.stdout
+    assert guessed.stderr.startswith("windowner: note: <stdin> looks like CoNLL columns"), guessed.stderr
+    assert guessed.stderr.count("\n") == 1
+    as_text = invoke(run_folder, "-", "--format", "text", input=data)
+    assert as_text.stdout != told.stdout and as_text.stderr == ""
+
+
 def test_unknown_input_format():
     with pytest.raises(WindownerError, match="unknown input format"):
         records("x", "xml")

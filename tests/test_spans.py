@@ -220,6 +220,10 @@ def test_train_eval_and_predict_read_json_lines(tmp_path):
     for record in records:
         for entity in record["entities"]:
             assert record["text"][entity["start_char"] : entity["end_char"]] == entity["text"]
+    # a .jsonl file given no --format is read as JSON lines, as data.format auto reads it
+    guessed = run("predict", output, tmp_path / "new.jsonl", "--output-format", "jsonl")
+    assert_ok(guessed)
+    assert guessed.stdout == tagged.stdout
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Paris ."}\n{"txt": "Lyon"}\n', encoding="utf-8")

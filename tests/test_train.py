@@ -4,10 +4,12 @@ import gzip
 import json
 import re
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from windowner import WindownerError, load_config, load_run
 from windowner.checkpoint import load_checkpoint
@@ -139,6 +141,17 @@ def test_a_diverging_run_stops_with_an_error(tmp_path):
     with pytest.raises(WindownerError, match=r"diverged in epoch 1, batch \d+ of [\d,]+ \(loss (nan|inf)\)"):
         train(cfg, progress=False, echo=lambda line: None)
     assert not (tmp_path / "run" / "model.npz").exists()  # no nan model kept as "best"
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sparse_adam", "rmsprop", "adagrad", "sgd"])
+def test_a_diverging_run_says_so_without_numpy_warnings(tmp_path, optimizer):
+    # Before: at train.lr=1e6 with Adam, "RuntimeWarning: overflow encountered in multiply" (g² in the
+    # update) and "invalid value encountered in divide" reached stderr before the one-line error.
+    cfg = config(tmp_path, f"train.optimizer={optimizer}", "train.lr=1e6", "train.fine_tune=true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be raised, not the error
+        with pytest.raises(WindownerError, match=r"diverged in epoch 1, batch \d+ of [\d,]+ \(loss"):
+            train(cfg, progress=False, echo=lambda line: None)
 
 
 def test_the_model_does_not_depend_on_the_dev_and_test_files(tmp_path):
@@ -398,6 +411,34 @@ def test_resume_trains_a_finished_run_on_as_if_it_had_been_longer(tmp_path):
     assert load_run(one).config.train.epochs == 2  # config.yaml says what the run now is
     with pytest.raises(WindownerError, match="only train.epochs and train.patience, not 'train.lr'"):
         quiet_resume(one, ["train.lr=0.1"])
+
+
+def test_resume_refuses_a_config_edited_by_hand(tmp_path):
+    # Before: --resume went on silently with the edited train.lr (and dropout): "bit for bit" no longer held.
+    run = tmp_path / "run"
+    options = ["model.hidden=10", "data.test=null", "train.epochs=1", f"output={run}"]
+    quiet_train(load_config(DEFAULT, options))
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.name != "config.yaml"}
+    saved = (run / "config.yaml").read_text(encoding="utf-8")
+    edited = yaml.safe_load(saved)
+    edited["train"]["lr"] = 0.01
+    edited["model"]["dropout"] = 0.5
+    edited["train"]["patience"] = 3  # may change, as train.epochs may
+    edited["output"] = str(tmp_path / "elsewhere")  # the folder resumed is where the run is
+    (run / "config.yaml").write_text(yaml.safe_dump(edited), encoding="utf-8")
+    with pytest.raises(WindownerError) as info:
+        quiet_resume(run, ["train.epochs=2"])
+    message = str(info.value)
+    assert message.startswith(
+        f"{run / 'config.yaml'} differs from the config the run was trained with"
+        " (model.dropout 0.0 -> 0.5, train.lr 0.001 -> 0.01): --resume continues a run only as it began"
+        " (it may change train.epochs and train.patience); put the old values back to resume it,"
+    ), message
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != "config.yaml"} == before
+    edited["train"]["lr"], edited["model"]["dropout"] = 0.001, 0.0  # put back (keys in another order)
+    (run / "config.yaml").write_text(yaml.safe_dump(edited), encoding="utf-8")
+    quiet_resume(run, ["train.epochs=2"])
+    assert load_checkpoint(run / "checkpoint.npz").checkpoint.config["train"]["epochs"] == 2
 
 
 def test_resume_refuses_a_run_whose_inputs_changed(tmp_path, write, ctrl_c_at):

@@ -10,7 +10,9 @@ is interrupted (Ctrl-C, SIGTERM: after the batch in progress). It holds, without
 * ``state``: the UTF-8 bytes of a JSON document, :class:`Checkpoint`: the epoch and the batches of it
   done, the global step (the schedule's position), the random generator's state at the start of the epoch
   and after the last finished batch, the epoch's loss so far, the history, the best epoch and score, the
-  divergence check's losses, and a fingerprint of the model training started from.
+  divergence check's losses, a fingerprint of the model training started from, and the resolved config
+  the run trains with (``train --resume`` refuses a config.yaml edited since: see
+  :func:`windowner.train.resume`).
 
 Why two random states: the epoch's order (and, per batch, the margin loss's corruptions and dropout's
 masks) come from one generator. Resuming in the middle of an epoch sets the generator to its state at the
@@ -55,6 +57,7 @@ class Checkpoint:
     best_epoch: int = 0
     losses: dict[str, Any] = field(default_factory=dict)  # the divergence check's (LossWatch.state)
     start: str = ""  # fingerprint of the model before training (:func:`fingerprint`)
+    config: dict[str, Any] | None = None  # the resolved config the run trains with (None: not recorded)
 
     def where(self, batches: int | None = None) -> str:
         """``epoch 3, after batch 120 of 1,017`` (or ``after epoch 2`` between epochs)."""

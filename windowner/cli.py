@@ -675,11 +675,11 @@ def _check_all(max_entries: int | None) -> None:
     "--format",
     "input_format",
     type=click.Choice(INPUT_FORMATS),
-    default="text",
-    show_default=True,
+    default=None,
     help="text: raw text, a sentence or paragraph a line; tokens: whitespace-separated tokens, a sentence"
     " a line; conll: the token in the first column, a blank line between sentences; jsonl: a JSON object"
-    " a line, its 'text' tagged (annotation tools' exports).",
+    " a line, its 'text' tagged (annotation tools' exports). Default: jsonl for a .jsonl, .json or .ndjson"
+    " file, else text, or conll (with a note) when the first lines are a token and its tags each.",
 )
 @click.option(
     "--output-format",
@@ -700,7 +700,7 @@ def _check_all(max_entries: int | None) -> None:
 def predict(
     run: str,
     file: str,
-    input_format: str,
+    input_format: str | None,
     output_format: str,
     output_path: str | None,
     which: str,
@@ -723,7 +723,7 @@ def predict(
         with open_input(file, sys.stdin.buffer) as (stream, name):
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
-                records = read_records(stream, name, input_format)
+                records = read_records(stream, name, input_format, note)
                 if output_format == "html":
                     about = f"tagged by the {which} model of {run}"
                     out.write(html_start(f"{name}: entities", predicted_types(tagger), about).encode())

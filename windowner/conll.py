@@ -157,6 +157,11 @@ def iobes_to_iob2(tags: Iterable[str]) -> list[str]:
     return iob1_to_iob2(renamed)
 
 
+def is_tag(text: str) -> bool:
+    """Whether ``text`` is a tag this reader takes: ``O``, ``B-X``, ``I-X``, ``E-X`` or ``S-X``."""
+    return _TAG.match(text) is not None
+
+
 def entity_type(tag: str) -> str:
     """The type of an IOB tag, ``""`` for ``O``: ``entity_type("B-LOC") == "LOC"``."""
     return "" if tag == "O" else tag[2:]

@@ -98,14 +98,13 @@ def check_gradients(
     """
     model = model.astype(np.float64)
     rng = rng or np.random.default_rng(0)
-    l2_vectors = l2_vectors if fine_tune else 0.0
 
     def masks() -> np.random.Generator | None:
         return None if seed is None else np.random.default_rng(seed)
 
     def evaluate() -> tuple[float, list[np.ndarray]]:
         trace: dict = {}
-        value = model.objective(batch, l2, l2_vectors, masks(), trace)
+        value = model.objective(batch, l2, l2_vectors, masks(), trace, fine_tune=fine_tune)
         return value, model.pieces(batch, trace) if model.kinked else []
 
     _, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, masks())

@@ -273,12 +273,17 @@ class WindowModel:
         l2_vectors: float = 0.0,
         rng: np.random.Generator | None = None,
         trace: dict | None = None,
+        *,
+        fine_tune: bool = True,
     ) -> float:
-        """J on a batch, without gradients (what a gradient check perturbs); ``trace`` as in
-        :meth:`forward`."""
+        """J on a batch, without gradients (what a gradient check perturbs): the J of
+        :meth:`loss_and_grads` with the same arguments (frozen vectors, ``fine_tune=False``, take no
+        word-vector penalty); ``trace`` as in :meth:`forward`."""
         trace = {} if trace is None else trace
         scores, _ = self.forward(batch.windows, rng, trace)
-        moved = self._moved(np.unique(trace["windows"][:, 0])) if l2_vectors else None  # rows read
+        moved = None
+        if l2_vectors and fine_tune:
+            moved = self._moved(np.unique(trace["windows"][:, 0]))  # the rows read
         return self.loss(scores, batch, self.params)[0] + self._penalty(l2, l2_vectors, moved)
 
     def _penalty(self, l2: float, l2_vectors: float, moved: np.ndarray | None) -> float:

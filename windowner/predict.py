@@ -9,6 +9,10 @@
 * ``jsonl``: JSON lines, each object's ``"text"`` cut into tokens as ``text`` is (blank lines skipped;
   spans and other keys ignored): what annotation tools export (:mod:`windowner.spans`).
 
+Without a format (``--format`` not given) the input is ``text``, unless its first lines look like CoNLL
+columns (:func:`guess_format`): then it is read as ``conll``, and a note says so. Tagged as text, such a
+file would have its tag column tagged as words.
+
 With ``text`` and ``tokens`` every input line is one record, an empty line an empty record (no tokens),
 so that output record i always belongs to input line i.
 
@@ -40,6 +44,7 @@ more than :data:`MAX_LINE_BYTES` bytes, a CoNLL sentence of more than :data:`MAX
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import zlib
@@ -50,11 +55,11 @@ from html import escape
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from .conll import entity_type, sentence_lines
-from .errors import WindownerError
+from .conll import entity_type, is_tag, sentence_lines
+from .errors import WindownerError, quote
 from .files import atomic_open
 from .metrics import chunks
-from .spans import json_lines, record_text
+from .spans import JSON_SUFFIXES, json_lines, record_text
 from .tagger import Tagger
 
 INPUT_FORMATS = ("text", "tokens", "conll", "jsonl")
@@ -62,6 +67,7 @@ OUTPUT_FORMATS = ("conll", "jsonl", "html")
 BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windows and scores
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
 MAX_SENTENCE_TOKENS = 100_000  # the same guard for a CoNLL file without blank lines
+GUESS_LINES = 20  # the lines guess_format looks at
 
 # The tokenisation rule of ``--format text``, in the spirit of CoNLL-2003 (Penn Treebank) tokens. At each
 # place in the line the first alternative that matches is the next token; whitespace separates tokens and
@@ -167,9 +173,27 @@ def read_lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
         yield number, line.rstrip("\r\n")
 
 
-def read_records(stream: IO[bytes], name: str, input_format: str) -> Iterator[Record]:
-    """The records of an input in ``input_format`` (one of :data:`INPUT_FORMATS`), read lazily."""
+def read_records(
+    stream: IO[bytes], name: str, input_format: str | None, note: Callable[[str], object] | None = None
+) -> Iterator[Record]:
+    """The records of an input in ``input_format`` (one of :data:`INPUT_FORMATS`), read lazily.
+
+    ``None``: ``jsonl`` for a file named ``*.jsonl``, ``*.json`` or ``*.ndjson`` (as ``data.format: auto``
+    reads it), else ``text``, or ``conll`` when the input looks like it (:func:`guess_format`; ``note`` is
+    told so). Typed lines (a terminal) are never looked at ahead: they are text.
+    """
     lines = read_lines(stream, name)
+    if input_format is None and name.lower().endswith(JSON_SUFFIXES):
+        input_format = "jsonl"
+    if input_format is None:
+        input_format, lines, example = guess_format(lines) if not stream.isatty() else ("text", lines, None)
+        if example is not None and note is not None:
+            number, line = example
+            note(
+                f"{name} looks like CoNLL columns, a token and its tags a line (line {number}:"
+                f" {quote(line)}): tagging the first column of each line, as --format conll does"
+                " (--format text tags whole lines as text)"
+            )
     if input_format == "text":
         return (Record(line, TOKEN.findall(line)) for _, line in lines)
     if input_format == "tokens":
@@ -179,6 +203,25 @@ def read_records(stream: IO[bytes], name: str, input_format: str) -> Iterator[Re
     if input_format == "jsonl":
         return _jsonl_records(lines, name)
     raise WindownerError(f"unknown input format {input_format!r}: expected one of {', '.join(INPUT_FORMATS)}")
+
+
+def guess_format(
+    lines: Iterator[tuple[int, str]],
+) -> tuple[str, Iterator[tuple[int, str]], tuple[int, str] | None]:
+    """``("conll", lines, (number, line))`` when the first :data:`GUESS_LINES` lines of an input look like
+    CoNLL columns, else ``("text", lines, None)``; ``lines`` are all the input's lines again (those read
+    ahead first), and ``(number, line)`` the first token line.
+
+    CoNLL columns: at least two lines besides blank and ``-DOCSTART-`` ones, and every such line two to
+    ten fields whose last is a tag (``O``, ``B-X``, ...). A line of text rarely ends in a tag, two lines
+    never by chance.
+    """
+    ahead = list(itertools.islice(lines, GUESS_LINES))
+    rows = [(number, line, line.split()) for number, line in ahead]
+    rows = [row for row in rows if row[2] and row[2][0] != "-DOCSTART-"]
+    conll = len(rows) >= 2 and all(2 <= len(fields) <= 10 and is_tag(fields[-1]) for _, _, fields in rows)
+    example = (rows[0][0], rows[0][1]) if conll else None
+    return ("conll" if conll else "text"), itertools.chain(ahead, lines), example
 
 
 def _conll_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:

@@ -214,7 +214,13 @@ def resume(
     ``note`` and ``quiet`` are those of :func:`train`.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
-    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
+    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run. Nor may
+    ``config.yaml`` change: the checkpoint holds the resolved config the run trained with, and a setting
+    edited since (``train.lr``, the optimiser, the loss, the schedule, dropout, the features, ...) is an error
+    naming it with both values. Not compared: :data:`RESUMABLE`, ``output`` (the folder resumed, which
+    may have moved), the data and vectors paths (a file may move: what the run reads from them is
+    compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
+    and ``vectors.cache`` (how the vectors file is read, not what).
     """
     note = note or _note
     if stranded(real_folder(folder)) is None:
@@ -301,6 +307,8 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
 
 
 RESUMABLE = ("train.epochs", "train.patience")  # the keys `resume` may change
+# the keys `resume` does not compare with the checkpoint's config, beside RESUMABLE (see `resume`)
+NOT_COMPARED = ("output", "data.train", "data.dev", "data.test", "vectors.path", "vectors.cache")
 
 
 def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -347,6 +355,8 @@ def _train(
     _check_ours(output)
     remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
     saved = _read_checkpoint(output) if resuming else None
+    if saved is not None:
+        _check_same_config(saved.checkpoint.config, config, output)
     if not resuming:
         _check_free(output, overwrite)
     tagger, corpus, rng = initialise(config)
@@ -360,6 +370,7 @@ def _train(
     state = Checkpoint(start=_fingerprint(model, data, corpus))  # where training stands, as it goes
     if saved is not None:
         state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
+    state.config = config.to_dict()  # a resumed run's new train.epochs or train.patience too
     fine_tune = settings.fine_tune
     say(
         f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
@@ -488,18 +499,20 @@ def train_step(
     """
     if optimizer.moves_untouched:
         optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is for ``watch`` to catch
+    # A diverging run is for ``watch`` to catch, not for numpy's warnings: an overflowing loss, or an
+    # update that overflows (Adam's g² at lr 1e6), which makes the next batch's loss inf or nan.
+    with np.errstate(over="ignore", invalid="ignore"):
         loss, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, rng)
-    if watch is not None:
-        problem = watch.problem(loss)
-        if problem:
-            raise Diverging(problem)
-    grads = model.packed(grads)
-    if average:
-        average.before_step(trainables, grads)
-    optimizer.step(trainables, grads)
-    if average:
-        average.after_step(trainables, grads)
+        if watch is not None:
+            problem = watch.problem(loss)
+            if problem:
+                raise Diverging(problem)
+        grads = model.packed(grads)
+        if average:
+            average.before_step(trainables, grads)
+        optimizer.step(trainables, grads)
+        if average:
+            average.after_step(trainables, grads)
     return loss
 
 
@@ -685,6 +698,37 @@ def _restore(
         average.load_state_dict(averaged)
     rng.bit_generator.state = state.rng
     return state
+
+
+def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Path) -> None:
+    """Refuse to resume when a setting of ``config`` (the run's config.yaml as it is now) differs from
+    the one the checkpoint recorded (``saved``; None: a checkpoint of a windowner that did not record
+    it). A key one of them lacks (a setting of another version of windowner) is not compared."""
+    if saved is None:
+        return
+    before, now = _flat(saved), _flat(config.to_dict())
+    skip = {*RESUMABLE, *NOT_COMPARED}
+    changed = [key for key in now if key in before and key not in skip and before[key] != now[key]]
+    if not changed:
+        return
+    changes = ", ".join(f"{key} {quote(before[key])} -> {quote(now[key])}" for key in changed)
+    raise WindownerError(
+        f"{output / CONFIG_FILE} differs from the config the run was trained with ({changes}):"
+        f" --resume continues a run only as it began (it may change {' and '.join(RESUMABLE)});"
+        f" put the old value{'s' if len(changed) > 1 else ''} back to resume it, or train a new run with the"
+        f" new (windowner train --config {shlex.quote(str(output / CONFIG_FILE))} --output NEW_FOLDER)"
+    )
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` as ``{"train.lr": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def _fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:

@@ -96,7 +96,10 @@ def crf_loss(
     gold_score += A[gold[:, :-1][gold_pairs], gold[:, 1:][gold_pairs]].sum()
     loss = float(log_z.sum() - gold_score) / tokens
 
-    beta = np.zeros_like(f)
+    # β past a sentence's end (never read) is its log Z, so that the marginals there are exp(0) = 1: with
+    # 0 they were exp(−log Z), which overflows (a warning, from a right result) for log Z below −709
+    beta = np.empty_like(f)
+    beta[...] = log_z[:, None, None]
     beta[rows, last] = end
     d_transitions = np.zeros_like(A)
     for t in range(steps - 2, -1, -1):
