@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import raises_at
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_cli import assert_ok, assert_one_line_error
 
 import windowner.cli
 import windowner.predict
+from windowner.characters import INVISIBLE
 from windowner.cli import main
 from windowner.conll import read_conll
 from windowner.errors import WindownerError
@@ -157,6 +160,32 @@ def conll_blocks(text: str) -> list[list[list[str]]]:
         ("“curly” ‘quotes’ — dash", ["“", "curly", "”", "‘", "quotes", "’", "—", "dash"]),
         ("", []),
         ("   \t ", []),
+        # decomposed letters (macOS, PDF text) keep their marks; zero-width characters make no token
+        ("Sa\u0303o Paulo, Zu\u0308rich", ["Sa\u0303o", "Paulo", ",", "Zu\u0308rich"]),
+        ("a\u200b \u200b b\u200b. \ufeffc", ["a", "b", ".", "c"]),
+        ("Pa\u200bris inter\u00adnational", ["Pa\u200bris", "inter\u00adnational"]),
+        ("\u0301 x", ["\u0301", "x"]),  # a mark without its letter is a token of its own
+        # emoji: a flag, a skin tone, a variation selector, a ZWJ sequence, each one token
+        ("Go 🇫🇷🇩🇪! 👍🏽 ❤️ 👩\u200d🔬", ["Go", "🇫🇷", "🇩🇪", "!", "👍🏽", "❤️", "👩\u200d🔬"]),
+        # URLs and e-mail addresses stay whole, without the sentence's punctuation after them
+        (
+            "See https://en.wikipedia.org/wiki/Paris_(France). Or (http://x.com/a?b=1&c=2), www.bbc.co.uk!",
+            [
+                "See",
+                "https://en.wikipedia.org/wiki/Paris_(France)",
+                ".",
+                "Or",
+                "(",
+                "http://x.com/a?b=1&c=2",
+                ")",
+                ",",
+                "www.bbc.co.uk",
+                "!",
+            ],
+        ),
+        ("Mail jane.doe+news@mail.example.org.", ["Mail", "jane.doe+news@mail.example.org", "."]),
+        ("Amazon.com's bbc.co.uk/news", ["Amazon.com", "'s", "bbc.co.uk/news"]),
+        ("the end.It was 1.5", ["the", "end", ".", "It", "was", "1.5"]),
     ],
 )
 def test_tokenize(line, tokens):
@@ -165,31 +194,84 @@ def test_tokenize(line, tokens):
 
 def test_the_first_alternative_only_makes_the_tokeniser_faster():
     """Without its first alternative (plain words, for speed) the rule cuts every line the same way."""
-    first, rest = TOKEN.pattern.split("| (?:[^\\W\\d_]", 1)
+    first, rest = TOKEN.pattern.split("\n    | ", 1)
     assert first.strip().startswith("\\w+")
-    slower = re.compile("(?:[^\\W\\d_]" + rest, re.VERBOSE)
-    lines = wikigold_lines() + [TEXT, "don't O'Neill's U.S. 1,000. J. Smith a.b.c. --- .... '' 'd"]
+    slower = re.compile(rest, re.VERBOSE)
+    lines = wikigold_lines() + [TEXT, "don't O'Neill's U.S. 1,000. J. Smith a.b.c. --- .... '' 'd", *TRICKY]
     assert [slower.findall(line) for line in lines] == [tokenize(line) for line in lines]
+
+
+def invisible(text: str) -> bool:
+    """Whether ``text`` is whitespace and invisible characters only."""
+    return not re.sub(f"[{INVISIBLE}]", "", text).strip()
 
 
 def assert_offsets_round_trip(text: str, tokens: list[str]) -> None:
     spans = offsets(text, tokens)
     assert [text[start:end] for start, end in spans] == tokens
+    assert [match.span() for match in TOKEN.finditer(text)] == spans
     covered = set()
     previous_end = 0
     for start, end in spans:
         assert start >= previous_end  # in order, no overlap
-        assert text[previous_end:start].strip() == ""  # only whitespace between tokens
+        assert invisible(text[previous_end:start])  # only whitespace and invisible characters between
+        assert not invisible(text[start:end])  # a token is never only invisible characters
         covered.update(range(start, end))
         previous_end = end
-    assert text[previous_end:].strip() == ""
-    assert all(i in covered for i, char in enumerate(text) if not char.isspace())
+    assert invisible(text[previous_end:])
+    assert all(i in covered for i, char in enumerate(text) if not invisible(char))
+
+
+# text of many kinds of characters: decomposed letters, zero-width ones, emoji, URLs
+TRICKY = [
+    "Sa\u0303o Paulo\u200b. Zu\u0308rich \u200b\u200d x\u00ad \u0301\u0301a \ufeff",
+    "🇫🇷🇩🇪🇮 👍🏽👍 ❤️‍🔥 👩\u200d🔬!\u200d? 🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    "https://x.com/a_(b)_c). www.X.org, ftp://y.z/ a@b.co. Amazon.com. e.g. U.S.-led http:// @x",
+]
 
 
 def test_offsets_round_trip_on_real_and_tricky_text():
-    lines = wikigold_lines() + TEXT.splitlines() + ["a  b\t\tc\u00a0d", "x.x.x ...... ---- ''''", "''s 's'"]
+    lines = wikigold_lines() + TEXT.splitlines() + TRICKY
+    lines += ["a  b\t\tc\u00a0d", "x.x.x ...... ---- ''''", "''s 's'"]
     for line in lines:
         assert_offsets_round_trip(line, tokenize(line))
+
+
+# pieces of text for the property tests: words, place names, punctuation, decomposed letters, invisible
+# characters, emoji parts, URL and e-mail parts, whitespace of several kinds
+PIECES = [
+    "Paris", "New York", "Sa\u0303o Paulo", "Zu\u0308rich", "Berlin", "the", "I", "live", "in", "don't",
+    "O'Neill", "U.S.", "Mr.", "3.5", "1,000", "well-known", "-", "--", ".", "...", ",", "'", "'s", "(", ")",
+    "\u0301", "\u0303", "\u200b", "\u200d", "\u00ad", "\ufeff", "\u2060", "🇫", "🇷", "👍", "🏽", "\ufe0f",
+    "https://", "www.", "ftp://", "@", ".com", ".co.uk", "/", "?", "=", "_",
+    " ", " ", "  ", "\t", "\u00a0", "\u3000",
+]  # fmt: skip
+texts = st.lists(st.sampled_from(PIECES) | st.characters(blacklist_categories=("Cs",)), max_size=30).map(
+    "".join
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_every_token_is_the_text_at_its_offsets(text):
+    """Whatever the text: each token is ``text[start:end]``, in order, covering every visible character."""
+    assert_offsets_round_trip(text, tokenize(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts.filter(lambda text: "\n" not in text and "\r" not in text), st.randoms(use_true_random=False))
+def test_every_entity_is_the_text_at_its_offsets(text, random):
+    """For any IOB2 tags, each entity of the jsonl output is ``text[start_char:end_char]``, and its
+    tokens are those between its start and end token."""
+    record = Record(text, tokenize(text))
+    tags = [random.choice(["O", "B-LOC", "I-LOC", "B-PER"]) for _ in record.tokens]
+    tags = [tag if tag != "I-LOC" or (i and tags[i - 1] != "O") else "B-LOC" for i, tag in enumerate(tags)]
+    value = json.loads(format_jsonl(record, tags))
+    assert value["text"] == text and value["tokens"] == record.tokens
+    for entity in value["entities"]:
+        assert entity["text"] == text[entity["start_char"] : entity["end_char"]]
+        first, last = record.tokens[entity["start_token"]], record.tokens[entity["end_token"] - 1]
+        assert entity["text"].startswith(first) and entity["text"].endswith(last)
 
 
 def test_offsets_of_tokens_joined_by_spaces():
