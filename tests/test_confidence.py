@@ -72,8 +72,8 @@ def test_marginals_and_entity_probabilities_against_every_path(tags, constrained
     scores = rng.normal(scale=2.0, size=(sum(lengths), classes))
     transitions = None
     if crf:
-        transitions = {name: rng.normal(scale=2.0, size=shape) for name, shape in
-                       (("A", (classes, classes)), ("A_start", (classes,)), ("A_end", (classes,)))}  # fmt: skip
+        shapes = {"A": (classes, classes), "A_start": (classes,), "A_end": (classes,)}
+        transitions = {name: rng.normal(scale=2.0, size=shape) for name, shape in shapes.items()}
     allowed, allowed_start = allowed_transitions(tags) if constrained else (None, None)
     post = posteriors(scores, lengths, allowed, allowed_start, transitions)
     marginals, found = brute_force(tags, scores, lengths, allowed, allowed_start, transitions)

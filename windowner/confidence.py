@@ -181,7 +181,7 @@ def confidences(
     predicted: Sequence[Sequence[str]],
     chunks: Sequence[Sequence[tuple[int, int, str]]],
     location: str | None = None,
-) -> tuple[list[list[float]], list[list[float]]]:
+) -> tuple[list[list[float]], list[list[float]], list[list[float]]]:
     """The score of every token and of every entity of a batch.
 
     Args:
@@ -195,23 +195,28 @@ def confidences(
             probability of every class but the location's.
 
     Returns:
-        ``(token scores of each sentence, entity scores of each sentence)``.
+        ``(token scores, entity scores, outside scores)`` of each sentence; a token's outside score is the
+        probability that it is in no entity the task outputs (P(y_t = O), or for a location task with
+        other types, of no location tag).
     """
     marginals = post.marginals()
     token = marginals[np.arange(len(best)), best]
     if location is not None:
         kept = np.array([tag[2:] == location for tag in tags])
-        other = 1.0 - marginals[:, kept].sum(axis=1)
+        outside = 1.0 - marginals[:, kept].sum(axis=1)
         flat = np.array([tag == "O" for sentence in predicted for tag in sentence], dtype=bool)
-        token = np.where(flat, other, token)
+        token = np.where(flat, outside, token)
+    else:
+        outside = marginals[:, list(tags).index("O")]
     entity = entity_probabilities(tags, post, np.cumsum(lengths) - np.asarray(lengths), chunks)
-    token_scores, entity_scores, done = [], [], 0
-    values, scores = token.tolist(), entity.tolist()
+    token_scores, entity_scores, outside_scores, done = [], [], [], 0
+    values, scores, out = token.tolist(), entity.tolist(), outside.tolist()
     for end, length, found in zip(np.cumsum(lengths).tolist(), lengths, chunks, strict=True):
         token_scores.append(values[end - length : end])
+        outside_scores.append(out[end - length : end])
         entity_scores.append(scores[done : done + len(found)])
         done += len(found)
-    return token_scores, entity_scores
+    return token_scores, entity_scores, outside_scores
 
 
 def entity_probabilities(

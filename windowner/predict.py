@@ -47,13 +47,14 @@ from .conll import sentence_lines
 from .errors import WindownerError
 from .files import atomic_open
 from .metrics import chunks
-from .tagger import Tagger
+from .tagger import Scored, Tagger
 
 INPUT_FORMATS = ("text", "tokens", "conll")
 OUTPUT_FORMATS = ("conll", "jsonl")
 BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windows and scores
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
 MAX_SENTENCE_TOKENS = 100_000  # the same guard for a CoNLL file without blank lines
+SCORE_DIGITS = 4  # decimals of the scores in jsonl output
 
 # The tokenisation rule of ``--format text``, in the spirit of CoNLL-2003 (Penn Treebank) tokens. At each
 # place in the line the first alternative that matches is the next token; whitespace and invisible
@@ -218,24 +219,27 @@ def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Recor
 # writing
 
 
-def entities(record: Record, tags: Sequence[str]) -> list[dict[str, str | int]]:
-    """The entities of a tagged record: the chunks of its IOB2 tags, with their text and offsets."""
+def entities(record: Record, tags: Sequence[str], scored: Scored | None = None) -> list[dict[str, str | int]]:
+    """The entities of a tagged record: the chunks of its IOB2 tags, with their text and offsets (and,
+    given the record's :class:`~windowner.tagger.Scored`, their score)."""
     if tags.count("O") == len(tags):
         return []
     spans = offsets(record.text, record.tokens)
     found = []
-    for start, end, kind in chunks(tags):
+    chunked = chunks(tags) if scored is None else [entity[:3] for entity in scored.entities]
+    for i, (start, end, kind) in enumerate(chunked):
         start_char, end_char = spans[start][0], spans[end - 1][1]
-        found.append(
-            {
-                "text": record.text[start_char:end_char],
-                "type": kind,
-                "start_token": start,
-                "end_token": end,
-                "start_char": start_char,
-                "end_char": end_char,
-            }
-        )
+        entity = {
+            "text": record.text[start_char:end_char],
+            "type": kind,
+            "start_token": start,
+            "end_token": end,
+            "start_char": start_char,
+            "end_char": end_char,
+        }
+        if scored is not None:
+            entity["score"] = round(scored.entities[i][3], SCORE_DIGITS)
+        found.append(entity)
     return found
 
 
@@ -251,9 +255,13 @@ def format_conll(record: Record, tags: Sequence[str]) -> str:
     return "".join(rows) + "\n"
 
 
-def format_jsonl(record: Record, tags: Sequence[str]) -> str:
-    """The record as one line of JSON: text, tokens, tags and entities."""
-    value = {"text": record.text, "tokens": record.tokens, "tags": tags, "entities": entities(record, tags)}
+def format_jsonl(record: Record, tags: Sequence[str], scored: Scored | None = None) -> str:
+    """The record as one line of JSON: text, tokens, tags and entities (with the scores of ``scored``, the
+    record's :class:`~windowner.tagger.Scored`: of each tag and each entity)."""
+    value: dict = {"text": record.text, "tokens": record.tokens, "tags": tags}
+    if scored is not None:
+        value["scores"] = [round(score, SCORE_DIGITS) for score in scored.token_scores]
+    value["entities"] = entities(record, tags, scored)
     line = _JSON.encode(value)
     if not line.isascii():  # characters that str.splitlines() takes for line breaks, written as escapes
         line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -328,21 +336,48 @@ def tag_stream(
     output_format: str = "conll",
     batch_tokens: int = BATCH_TOKENS,
     new_words: Callable[[Sequence[Sequence[str]]], None] | None = None,
+    scores: bool = True,
+    min_score: float = 0.0,
 ) -> tuple[int, int]:
     """Tag ``records`` a batch at a time and write each batch to ``out`` (UTF-8) in ``output_format``.
 
     ``new_words`` (a :class:`NewWords`) is called with each batch's token lists before it is tagged.
+    ``scores``: the jsonl output has the score of each tag and entity (:mod:`windowner.confidence`);
+    ``min_score``: entities that score less are left out (their tokens tagged ``O``), in every format.
     Returns the number of records and of tokens tagged.
     """
     write = FORMATTERS[output_format]
+    scored_output = scores and output_format == "jsonl"
     count = tokens = 0
     for batch in batches(records, batch_tokens):
         sentences = [record.tokens for record in batch]
         if new_words is not None:
             new_words(sentences)
-        tags = tagger.predict(sentences)
-        out.write("".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode("utf-8"))
+        if scored_output or min_score > 0:
+            scored = [keep_entities(s, min_score) for s in tagger.predict_scored(sentences)]
+            if scored_output:
+                text = "".join([format_jsonl(r, s.tags, s) for r, s in zip(batch, scored, strict=True)])
+            else:
+                text = "".join([write(r, s.tags) for r, s in zip(batch, scored, strict=True)])
+        else:
+            tags = tagger.predict(sentences)
+            text = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)])
+        out.write(text.encode("utf-8"))
         out.flush()  # a batch is out before the next is read: a reader of a pipe sees progress
         count += len(batch)
         tokens += sum(map(len, sentences))
     return count, tokens
+
+
+def keep_entities(scored: Scored, min_score: float) -> Scored:
+    """``scored`` without its entities that score less than ``min_score``: their tokens are tagged ``O``
+    and score the probability of being outside every entity (``Scored.outside``)."""
+    if min_score <= 0 or all(entity[3] >= min_score for entity in scored.entities):
+        return scored
+    tags, token_scores = list(scored.tags), list(scored.token_scores)
+    for start, end, _, score in scored.entities:
+        if score < min_score:
+            tags[start:end] = ["O"] * (end - start)
+            token_scores[start:end] = scored.outside[start:end]
+    kept = [entity for entity in scored.entities if entity[3] >= min_score]
+    return scored._replace(tags=tags, token_scores=token_scores, entities=kept)

@@ -68,11 +68,13 @@ class Entity(NamedTuple):
 
 class Scored(NamedTuple):
     """A tagged sentence with confidence (:meth:`Tagger.predict_scored`): its IOB2 ``tags``, the score of
-    each tag (``token_scores``) and its ``entities`` as ``(start, end, type, score)``, token positions."""
+    each tag (``token_scores``), its ``entities`` as ``(start, end, type, score)`` (token positions, end
+    exclusive) and, for each token, the probability that it is outside every entity (``outside``)."""
 
     tags: list[str]
     token_scores: list[float]
     entities: list[tuple[int, int, str, float]]
+    outside: list[float]
 
 
 def _check_tokenised(sentences: Any, name: str) -> None:
@@ -122,6 +124,8 @@ class Tagger:
         ``windows``, the sentences' :meth:`windows` if the caller has them already. For raw text:
         :meth:`tag_text`."""
         _check_tokenised(sentences, "predict")
+        if not len(sentences):
+            return []
         scores = self.model.scores(self.windows(sentences) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
@@ -133,6 +137,8 @@ class Tagger:
         """:meth:`predict` with confidence: for every sentence its tags, the score of each tag and its
         entities with their scores (see :mod:`windowner.confidence`)."""
         _check_tokenised(sentences, "predict_scored")
+        if not len(sentences):
+            return []
         scores = self.model.scores(self.windows(sentences) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
@@ -144,10 +150,12 @@ class Tagger:
         post = posteriors(scores, lengths, allowed, allowed_start, transitions)
         found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
         location = task.location_label if task.other_types else None
-        token_scores, entity_scores = confidences(task.tags, best, post, lengths, tags, found, location)
+        token_scores, entity_scores, outside = confidences(
+            task.tags, best, post, lengths, tags, found, location
+        )
         return [
-            Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)])
-            for t, s, f, e in zip(tags, token_scores, found, entity_scores, strict=True)
+            Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
+            for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
         ]
 
     def tag_text(self, text: str) -> list[Entity]:
