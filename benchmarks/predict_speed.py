@@ -41,6 +41,7 @@ from windowner.predict import (
     Record,
     format_jsonl,
     read_lines,
+    rounded,
     tokenize,
 )
 from windowner.tagger import Scored
@@ -135,13 +136,14 @@ def stages(
             found = [chunks(t) if t.count("O") != len(t) else [] for t in tags]
             location = task.location_label if task.other_types else None
             token_scores, entity_scores, outside = confidences(
-                task.tags, best, post, lengths, tags, found, location
+                task.tags, best, post, lengths, found, location
             )
             scored = [
                 Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
                 for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
             ]
             lap("confidence")
+            scored = rounded(scored)
             data = "".join([format_jsonl(r, s.tags, s) for r, s in zip(batch, scored, strict=True)]).encode()
             lap("format")
             sink.write(data)

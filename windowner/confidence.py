@@ -155,21 +155,33 @@ def posteriors(
     order = np.argsort(-lengths, kind="stable")  # longest first: at step t the first active[t] of them
     order = order[lengths[order] > 0]
     if len(order):
+        # as in decoding.viterbi: each step on the (n, C) arrays of the first n sentences, kept in lists
+        # and put in token order at the end (no gather and scatter of (N, C) arrays at every step)
         heads = starts[order]
         active = np.searchsorted(-lengths[order], -np.arange(lengths[order[0]]))
-        x = K_start * phi[heads]
-        norm[heads] = x.sum(axis=1)
-        alpha[heads] = x / norm[heads, None]
+        phis = [phi.take(heads[: active[t]] + t, axis=0) for t in range(len(active))]
+        x = K_start * phis[0]
+        norms = [x.sum(axis=1)]
+        alphas = [x / norms[0][:, None]]
         for t in range(1, len(active)):
-            rows = heads[: active[t]] + t
-            x = (alpha[rows - 1] @ K) * phi[rows]
-            norm[rows] = x.sum(axis=1)
-            alpha[rows] = x / norm[rows, None]
-        tails = heads + lengths[order] - 1
-        beta[tails] = K_end / (alpha[tails] @ K_end)[:, None]
-        for t in range(len(active) - 2, -1, -1):
-            rows = heads[: active[t + 1]] + t  # the sentences with a token after t
-            beta[rows] = ((phi[rows + 1] * beta[rows + 1]) @ K.T) / norm[rows + 1, None]
+            x = alphas[-1][: active[t]] @ K
+            x *= phis[t]
+            c = x.sum(axis=1)
+            x /= c[:, None]
+            alphas.append(x)
+            norms.append(c)
+        betas = [alphas[0]] * len(active)
+        for t in range(len(active) - 1, -1, -1):
+            n, m = active[t], active[t + 1] if t + 1 < len(active) else 0  # m of them go on after t
+            b = np.empty((n, classes))
+            b[m:] = K_end / (alphas[t][m:] @ K_end)[:, None]
+            if m:
+                b[:m] = ((phis[t + 1] * betas[t + 1]) @ K.T) / norms[t + 1][:, None]
+            betas[t] = b
+        rows = np.concatenate([heads[: active[t]] + t for t in range(len(active))])
+        alpha[rows] = np.concatenate(alphas)
+        beta[rows] = np.concatenate(betas)
+        norm[rows] = np.concatenate(norms)
     return Posteriors(alpha, beta, phi, norm, K, first, last)
 
 
@@ -178,7 +190,6 @@ def confidences(
     best: np.ndarray,
     post: Posteriors,
     lengths: Sequence[int],
-    predicted: Sequence[Sequence[str]],
     chunks: Sequence[Sequence[tuple[int, int, str]]],
     location: str | None = None,
 ) -> tuple[list[list[float]], list[list[float]], list[list[float]]]:
@@ -189,8 +200,8 @@ def confidences(
         best: the class the decoder chose for each token, int ``(N,)``.
         post: :func:`posteriors` of the batch.
         lengths: the sentence lengths.
-        predicted: the output tags of each sentence; ``chunks``, its entities ``(start, end, type)``
-            (token positions in the sentence, end exclusive).
+        chunks: the entities ``(start, end, type)`` of each sentence's output tags (token positions in
+            the sentence, end exclusive).
         location: for a location task that learns other types, its type: an ``O`` token scores the
             probability of every class but the location's.
 
@@ -204,8 +215,9 @@ def confidences(
     if location is not None:
         kept = np.array([tag[2:] == location for tag in tags])
         outside = 1.0 - marginals[:, kept].sum(axis=1)
-        flat = np.array([tag == "O" for sentence in predicted for tag in sentence], dtype=bool)
-        token = np.where(flat, outside, token)
+        token = np.where(
+            kept[best], token, outside
+        )  # (a token is tagged O unless its class is the location's)
     else:
         outside = marginals[:, list(tags).index("O")]
     entity = entity_probabilities(tags, post, np.cumsum(lengths) - np.asarray(lengths), chunks)

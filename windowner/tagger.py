@@ -150,9 +150,7 @@ class Tagger:
         post = posteriors(scores, lengths, allowed, allowed_start, transitions)
         found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
         location = task.location_label if task.other_types else None
-        token_scores, entity_scores, outside = confidences(
-            task.tags, best, post, lengths, tags, found, location
-        )
+        token_scores, entity_scores, outside = confidences(task.tags, best, post, lengths, found, location)
         return [
             Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
             for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
