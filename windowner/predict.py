@@ -67,9 +67,11 @@ SCORE_DIGITS = 4  # decimals of the scores in jsonl output
 # invisible character between two of its characters is part of it (the look-up drops it: ``normal_form``).
 # The classes of marks and invisible characters are long lists of ranges, slow to test a character
 # against: a lookahead for a character above U+00AC (the first of them) tests most characters at once.
+# Every alternative starts with a character it takes (no lookahead first), so that the regular expression
+# engine skips whitespace without trying them one by one.
 _RARE = r"(?=[^\x00-\xac])"
 _MARK, _INVISIBLE = rf"{_RARE}[{MARKS}]", rf"{_RARE}[{INVISIBLE}]"
-_WORD = rf"\w+(?:(?:{_MARK})+\w*|(?:{_INVISIBLE})+(?=\w|{_MARK})\w*)*"
+_WORD = rf"\w+(?:{_RARE}(?:[{MARKS}]+\w*|[{INVISIBLE}]+(?=\w|{_MARK})\w*))*"
 _PART = rf"(?:\d+(?:[.,/]\d+)+|{_WORD})"  # a number with . , or / between digits (3.5, 1,000.25), or a word
 _CLITIC = r"(?i:n['’]t|['’](?:s|d|m|re|ve|ll))\b"  # n't 's 'd 'm 're 've 'll (also with ’)
 _URL_END = r"[^\s()<>\"“”‘’«».,;:!?'\-]"  # a URL does not end with punctuation (the sentence's)
@@ -82,11 +84,15 @@ _GLYPH = rf"{_SYMBOL}(?:{_RARE}[{MARKS}\U0001F3FB-\U0001F3FF\U000E0020-\U000E007
 _SUFFIX = r"(?i:com|org|net|edu|gov|int|mil|info|biz|io|(?:co|ac)(?=\.[a-z]{2}\b))(?:\.[a-z]{2})?\b"
 TOKEN = re.compile(
     rf"""
-      {_WORD}(?![\w.,/'’@-]|://|{_RARE}[{MARKS}{INVISIBLE}])  # a word followed by none of
-                                             # . , / ' ’ @ - :// (most words: first, for speed; the
-                                             # alternatives below give it the same token)
+      \w+(?![\w.,/'’@-]|://|{_RARE}[{MARKS}{INVISIBLE}])  # letters and digits followed by none
+                                             # of . , / ' ’ @ - :// nor a mark or invisible character
+                                             # (most words: first, for speed; the alternatives below
+                                             # give them the same token)
+    | [!"#$%&()*+,/:;<=>?@\[\\\]^`{{|}}~](?![^\x00-\xac])  # a symbol or punctuation mark but . - ' followed
+                                             # by no mark: alone, ( ) , " $ % & ... (second, for speed;
+                                             # the last alternative gives it the same token)
     | (?i:(?:https?|ftp)://|www\.){_URL_PATH}  # a URL: https://example.com/a_(b)?c=1 www.example.com
-    | [\w.+-]*\w@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,}}  # an e-mail address: jane.doe+news@example.org
+    | \w[\w.+-]*@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,}}  # an e-mail address: jane.doe+news@example.org
     | (?:{_LABEL}\.)+{_SUFFIX}(?:/{_URL_PATH})?  # a domain name with a common suffix: Amazon.com bbc.co.uk
     | (?:[^\W\d_]\.){{2,}}                   # letters with periods: U.S. e.g. a.m.
     | (?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Gen|Gov|Sen|Rep|Rev|Inc|Ltd|Co|Corp|vs|etc)\.  # a few abbreviations
@@ -97,7 +103,7 @@ TOKEN = re.compile(
                                              # words and numbers joined by hyphens, or by apostrophes
                                              # that start no clitic: well-known 2026-11-26 O'Neill
     | \.{{2,}} | -{{2,}}                     # an ellipsis, a dash: ... --
-    | {_GLYPH}(?:\u200d(?=[^\x00-\x7f]){_GLYPH})*  # any other character, alone: ( ) , . " $ % & ...,
+    | {_GLYPH}(?:\u200d(?=[^\x00-\x7f]){_GLYPH})*  # any other character, alone,
                                              # with its marks; an emoji with its skin tone, emoji joined
                                              # by ZWJ: 👩‍🔬
     """,
