@@ -83,7 +83,8 @@ _SYMBOL = rf"(?:[\U0001F1E6-\U0001F1FF]{{2}}|[^\s{INVISIBLE}])"
 _GLYPH = rf"{_SYMBOL}(?:{_RARE}[{MARKS}\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F])*"
 _SUFFIX = r"(?i:com|org|net|edu|gov|int|mil|info|biz|io|(?:co|ac)(?=\.[a-z]{2}\b))(?:\.[a-z]{2})?\b"
 TOKEN = re.compile(
-    rf"""
+    rf"""(?=\S)(?:                           # (a whitespace character fails here, not in every alternative:
+                                             # the tokeniser is 1.5x faster)
       \w+(?![\w.,/'’@-]|://|{_RARE}[{MARKS}{INVISIBLE}])  # letters and digits followed by none
                                              # of . , / ' ’ @ - :// nor a mark or invisible character
                                              # (most words: first, for speed; the alternatives below
@@ -106,7 +107,7 @@ TOKEN = re.compile(
     | {_GLYPH}(?:\u200d(?=[^\x00-\x7f]){_GLYPH})*  # any other character, alone,
                                              # with its marks; an emoji with its skin tone, emoji joined
                                              # by ZWJ: 👩‍🔬
-    """,
+    )""",
     re.VERBOSE,
 )
 
