@@ -863,3 +863,13 @@ def test_predict_jsonl_entities_are_the_text_at_their_offsets(run_folder, lines)
         assert_offsets_round_trip(text, value["tokens"])
         for entity in value["entities"]:
             assert entity["text"] == text[entity["start_char"] : entity["end_char"]]
+
+
+def test_tag_text_gives_new_words_their_vectors_as_predict_does(run_folder, tmp_path):
+    path = vectors_file(tmp_path, {"zanzibarx": 0.5})
+    tagger = load_run(run_folder)  # (not the shared fixture: its vocabulary grows)
+    rows = len(tagger.vocab)
+    assert tagger.tag_text("Zanzibarx is far", vectors=path) == tagger.tag_text("Zanzibarx is far")
+    assert len(tagger.vocab) == rows + 1 and tagger.vocab.index("Zanzibarx") == rows
+    with pytest.raises(WindownerError, match="no-such-file"):
+        load_run(run_folder).tag_text("Zanzibary", vectors=tmp_path / "no-such-file.txt")

@@ -41,6 +41,9 @@ A fixed run of tags τ_s … τ_{e−1} then has probability::
     head = α̂_s[τ_s]  (every y_{s−1}, or s the first token)     = Σ_{i∈P} α̂_{s−1}[i] K[i, τ_s] φ_s[τ_s] / c_s
     tail = β̂_{e−1}[τ_{e−1}]  (every y_e, or e−1 the last token) = Σ_{j∈F} K[τ_{e−1}, j] φ_e[j] β̂_e[j] / c_e
 
+Scores more than :data:`FLOOR` below a token's best (transitions more than :data:`FLOOR` below the best)
+are read as :data:`FLOOR` below, so that no normaliser underflows to 0 (see its comment).
+
 ``tests/test_confidence.py`` checks the marginals and the entity probabilities against the sums over every
 tag path of small random problems, in float64.
 """

@@ -156,18 +156,26 @@ class Tagger:
             for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
         ]
 
-    def tag_text(self, text: str) -> list[Entity]:
+    def tag_text(self, text: str, vectors: str | Path | None = None) -> list[Entity]:
         """The entities of raw text, with character offsets into it and a score (:meth:`tag_texts`)."""
-        return self.tag_texts([text])[0]
+        return self.tag_texts([text], vectors=vectors)[0]
 
-    def tag_texts(self, texts: Iterable[str], batch_tokens: int = 100_000) -> list[list[Entity]]:
+    def tag_texts(
+        self, texts: Iterable[str], batch_tokens: int = 100_000, vectors: str | Path | None = None
+    ) -> list[list[Entity]]:
         """The entities of each raw text: ``Entity(text, label, start, end, score)``, ``text[start:end]``
         being the entity's text, ``score`` the probability of the entity (:mod:`windowner.confidence`).
 
         Each line of a text is a sentence, cut into tokens as ``windowner predict`` cuts them
-        (:data:`windowner.predict.TOKEN`); they are tagged ``batch_tokens`` tokens at a time.
+        (:data:`windowner.predict.TOKEN`); they are tagged ``batch_tokens`` tokens at a time. ``vectors``:
+        a vectors file (``"run"``: the run's ``vectors.path``) from which words the run did not keep get
+        their vectors first, as ``windowner predict`` does (without it they read ``<unk>``).
         """
-        from .predict import TOKEN  # (predict.py imports this module)
+        from .predict import TOKEN, NewWords  # (predict.py imports this module)
+
+        new_words = None
+        if vectors is not None:
+            new_words = NewWords(self, Path(self.config.vectors.path if vectors == "run" else vectors))
 
         texts = list(texts) if not isinstance(texts, str) else texts
         if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
@@ -184,6 +192,8 @@ class Tagger:
         cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
         for batch in np.split(np.arange(len(lines)), np.flatnonzero(np.diff(cuts)) + 1) if lines else []:
             chosen = [lines[i] for i in batch.tolist()]
+            if new_words is not None:
+                new_words([line[3] for line in chosen])
             for (number, offset, spans, _), scored in zip(
                 chosen, self.predict_scored([line[3] for line in chosen]), strict=True
             ):
