@@ -4,12 +4,14 @@ The input is CoNLL-2003 train's tokens written as raw text at run time (a senten
 spaces; the corpus is never stored in the repository), ``--repeat`` times over. Prints two tables:
 
 1. end to end: ``windowner predict RUN FILE --output OUT`` as a subprocess (the best of ``--reps`` runs,
-   interpreter start-up and loading the run included), for each output format; tokens/s counts the tokens
-   the tokeniser found. Python caches the modules' bytecode as it does by default (an environment that
-   sets PYTHONDONTWRITEBYTECODE, as this sandbox does, recompiles windowner at every start: ~0.1 s);
+   interpreter start-up and loading the run included), for each output format, jsonl with and without
+   the scores (confidence); tokens/s counts the tokens the tokeniser found. Python caches the modules'
+   bytecode as it does by default (an environment that sets PYTHONDONTWRITEBYTECODE, as this sandbox
+   does, recompiles windowner at every start: ~0.1 s). The CPU seconds (user + system, the best of the
+   runs) are what the process itself used: on a shared machine, the steadier measure;
 2. the stages of the same work timed one by one in this process, a batch of ``BATCH_TOKENS`` at a time
    (each stage's best of ``--reps`` runs): reading, tokenising, new words' vectors, look-ups and
-   windows, scoring, decoding, formatting, writing.
+   windows, scoring, decoding, confidence (jsonl with scores), formatting, writing.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/predict_speed.py [--run RUN] [--vectors PATH] [--repeat N]
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,40 +33,57 @@ from pathlib import Path
 import numpy as np
 
 from windowner import load_run, read_conll
+from windowner.confidence import confidences, posteriors
+from windowner.decoding import allowed_transitions
+from windowner.metrics import chunks
 from windowner.predict import (
     BATCH_TOKENS,
     FORMATTERS,
     NewWords,
     Record,
+    format_jsonl,
     read_lines,
+    rounded,
     tokenize,
 )
+from windowner.tagger import Scored
 
 ROOT = Path(__file__).resolve().parent.parent
 CONLL = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
 
 
-def end_to_end(run: Path, text: Path, output_format: str, vectors: str | None, reps: int, out: Path) -> float:
-    """The best wall time of ``windowner predict`` over ``reps`` runs."""
+def end_to_end(
+    run: Path, text: Path, output_format: str, vectors: str | None, reps: int, out: Path, *options: str
+) -> tuple[float, float]:
+    """The best wall time and the best CPU time (user + system) of ``windowner predict`` over ``reps`` runs:
+    on a machine others share, the CPU time counts only this process's work."""
     command = [shutil.which("windowner") or "windowner", "predict", str(run), str(text)]
-    command += ["--output-format", output_format, "--output", str(out)]
+    command += ["--output-format", output_format, "--output", str(out), *options]
     if vectors:
         command += ["--vectors", vectors]
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    best = float("inf")
+    best, cpu = float("inf"), float("inf")
     for _ in range(reps):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, check=True, stderr=subprocess.DEVNULL, env=env)
         best = min(best, time.perf_counter() - start)
-    return best
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = min(cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best, cpu
 
 
-def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: Path) -> dict[str, float]:
-    """Seconds spent in each stage of tagging ``text``, the stages timed one after the other."""
+def stages(
+    run: Path, text: Path, output_format: str, vectors: str | None, out: Path, scores: bool = False
+) -> dict[str, float]:
+    """Seconds spent in each stage of tagging ``text``, the stages timed one after the other (``scores``:
+    with the confidence of each tag and entity, as jsonl output has by default)."""
     seconds = dict.fromkeys(
         ["load run", "read lines", "tokenise", "new words", "look-ups and windows", "scoring", "decoding"],
         0.0,
     )
+    if scores:
+        seconds["confidence"] = 0.0
     seconds |= {"format": 0.0, "write": 0.0}
     clock = time.perf_counter()
 
@@ -78,6 +98,7 @@ def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: 
     new_words = NewWords(tagger, path) if vectors != "none" and path.is_file() else None
     model, task = tagger.model, tagger.task
     write = FORMATTERS[output_format]
+    confidence = scores and output_format == "jsonl"
     with open(text, "rb") as stream, open(out, "wb") as sink:
         lap("load run")
         lines = read_lines(stream, str(text))
@@ -103,9 +124,33 @@ def stages(run: Path, text: Path, output_format: str, vectors: str | None, out: 
             scores = model.scores(windows)
             lap("scoring")
             lengths = [len(tokens) for tokens in sentences]
-            tags = task.decode(scores, lengths, tagger.config.model.decode, model.transitions())
+            method, transitions = tagger.config.model.decode, model.transitions()
+            if not confidence:
+                tags = task.decode(scores, lengths, method, transitions)
+                lap("decoding")
+                data = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode()
+                lap("format")
+                sink.write(data)
+                lap("write")
+                continue
+            # Tagger.predict_scored, stage by stage
+            best = task.best(scores, lengths, method, transitions)
+            tags = task.read(best, lengths)
             lap("decoding")
-            data = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode()
+            allowed = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
+            post = posteriors(scores, lengths, *allowed, transitions)
+            found = [chunks(t) if t.count("O") != len(t) else [] for t in tags]
+            location = task.location_label if task.other_types else None
+            token_scores, entity_scores, outside = confidences(
+                task.tags, best, post, lengths, found, location
+            )
+            scored = [
+                Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
+                for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
+            ]
+            lap("confidence")
+            scored = rounded(scored)
+            data = "".join([format_jsonl(r, s.tags, s) for r, s in zip(batch, scored, strict=True)]).encode()
             lap("format")
             sink.write(data)
             lap("write")
@@ -154,19 +199,30 @@ def main() -> None:
 
         empty = work / "empty.txt"
         empty.write_text("", encoding="utf-8")
-        startup = end_to_end(run, empty, "conll", args.vectors, args.reps, work / "out")
-        print(f"{'windowner predict (end to end)':<34}{'seconds':>10}{'tokens/s':>12}{'after start-up':>16}")
-        print(f"{'empty input (start-up, load run)':<34}{startup:>10.3f}")
-        for output_format in FORMATTERS:
-            wall = end_to_end(run, text, output_format, args.vectors, args.reps, work / "out")
-            name = f"--output-format {output_format}"
-            print(f"{name:<34}{wall:>10.3f}{tokens / wall:>12,.0f}{tokens / (wall - startup):>16,.0f}")
+        startup, startup_cpu = end_to_end(run, empty, "conll", args.vectors, args.reps, work / "out")
+        header = (
+            f"{'windowner predict (end to end)':<34}{'seconds':>10}{'tokens/s':>12}{'after start-up':>16}"
+        )
+        print(f"{header}{'CPU seconds':>13}{'tokens/CPU s':>14}")
+        print(f"{'empty input (start-up, load run)':<34}{startup:>10.3f}{'':>28}{startup_cpu:>13.3f}")
+        variants = [(name, []) for name in FORMATTERS if name != "jsonl"]
+        variants += [("jsonl", ["--no-scores"]), ("jsonl", [])]  # jsonl without and with confidence
+        for output_format, options in variants:
+            wall, cpu = end_to_end(run, text, output_format, args.vectors, args.reps, work / "out", *options)
+            name = " ".join([f"--output-format {output_format}", *options])
+            print(
+                f"{name:<34}{wall:>10.3f}{tokens / wall:>12,.0f}{tokens / (wall - startup):>16,.0f}"
+                f"{cpu:>13.3f}{tokens / cpu:>14,.0f}"
+            )
 
-        for output_format in FORMATTERS:
-            runs = [stages(run, text, output_format, args.vectors, work / "out") for _ in range(args.reps)]
+        for output_format, options in variants:
+            scores = output_format == "jsonl" and not options
+            runs = [
+                stages(run, text, output_format, args.vectors, work / "out", scores) for _ in range(args.reps)
+            ]
             seconds = {stage: min(r[stage] for r in runs) for stage in runs[0]}  # each stage's best
             total = sum(seconds.values())
-            title = f"stage ({output_format} output)"
+            title = f"stage ({output_format} output{', scores' if scores else ''})"
             print(f"\n{title:<34}{'seconds':>10}{'share':>8}{'tokens/s':>14}")
             for stage, spent in seconds.items():
                 rate = f"{tokens / spent:>14,.0f}" if spent else ""

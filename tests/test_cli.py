@@ -705,6 +705,28 @@ def test_eval_predictions_to_stdout_puts_the_report_on_stderr(trained_run, tmp_p
     assert_one_line_error(error, "--json", "stdout")
 
 
+def test_eval_predictions_with_scores_and_a_min_score(trained_run, tmp_path):
+    plain, with_scores = tmp_path / "plain.txt", tmp_path / "scores.txt"
+    assert_ok(run("eval", trained_run, "--data", TEST_DATA, "--predictions", plain))
+    assert_ok(run("eval", trained_run, "--data", TEST_DATA, "--predictions", with_scores, "--scores"))
+    rows = [line.split() for line in with_scores.read_text(encoding="utf-8").splitlines()]
+    bare = [line.split() for line in plain.read_text(encoding="utf-8").splitlines()]
+    assert [row[:1] + row[3:] for row in rows] == bare  # token, then the scores, then gold and predicted
+    entities = 0
+    for row in rows:
+        if row:
+            assert 0.0 <= float(row[1]) <= 1.0
+            assert (row[2] == "-") == (row[4] == "O")  # an entity's score on each of its tokens
+            entities += row[4].startswith("B-")
+    assert entities > 10
+    # --min-score: fewer entities, at least as precise, never more recall
+    every = json.loads(run("eval", trained_run, "--data", TEST_DATA, "--json").stdout)["entities"]["micro"]
+    strict = run("eval", trained_run, "--data", TEST_DATA, "--json", "--min-score", "0.9")
+    assert_ok(strict)
+    kept = json.loads(strict.stdout)["entities"]["micro"]
+    assert kept["recall"] < every["recall"] and kept["precision"] >= every["precision"]
+
+
 def test_eval_refuses_a_predictions_file_it_cannot_write_or_must_not_replace(trained_run, tmp_path):
     missing = run("eval", trained_run, "--data", TEST_DATA, "--predictions", tmp_path / "absent" / "p.txt")
     assert_one_line_error(missing, "absent", "no folder")

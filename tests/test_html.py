@@ -156,3 +156,8 @@ def test_predict_writes_a_page(run_folder, tmp_path):  # noqa: F811
     assert page.title == f"{source}: entities"
     assert any(m["type"] == "LOC" for r in page.records for m in r["marks"])
     assert page.footer.startswith("3 records, 19 tokens")
+    marks = [m for r in page.records for m in r["marks"]]
+    assert all(0 < float(m["score"]) <= 1 for m in marks)  # predict's page shows each entity's probability
+    plain = invoke(run_folder, source, "--output-format", "html", "--no-scores")
+    assert_ok(plain)
+    assert all(m["score"] == "" for r in Page(plain.stdout).records for m in r["marks"])

@@ -17,13 +17,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import raises_at
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_cli import assert_ok, assert_one_line_error
 
 import windowner.cli
 import windowner.predict
+from windowner.characters import INVISIBLE
 from windowner.cli import main
 from windowner.conll import read_conll
 from windowner.errors import WindownerError
+from windowner.metrics import chunks
 from windowner.predict import (
     TOKEN,
     NewWords,
@@ -157,6 +161,32 @@ def conll_blocks(text: str) -> list[list[list[str]]]:
         ("“curly” ‘quotes’ — dash", ["“", "curly", "”", "‘", "quotes", "’", "—", "dash"]),
         ("", []),
         ("   \t ", []),
+        # decomposed letters (macOS, PDF text) keep their marks; zero-width characters make no token
+        ("Sa\u0303o Paulo, Zu\u0308rich", ["Sa\u0303o", "Paulo", ",", "Zu\u0308rich"]),
+        ("a\u200b \u200b b\u200b. \ufeffc", ["a", "b", ".", "c"]),
+        ("Pa\u200bris inter\u00adnational", ["Pa\u200bris", "inter\u00adnational"]),
+        ("\u0301 x", ["\u0301", "x"]),  # a mark without its letter is a token of its own
+        # emoji: a flag, a skin tone, a variation selector, a ZWJ sequence, each one token
+        ("Go 🇫🇷🇩🇪! 👍🏽 ❤️ 👩\u200d🔬", ["Go", "🇫🇷", "🇩🇪", "!", "👍🏽", "❤️", "👩\u200d🔬"]),
+        # URLs and e-mail addresses stay whole, without the sentence's punctuation after them
+        (
+            "See https://en.wikipedia.org/wiki/Paris_(France). Or (http://x.com/a?b=1&c=2), www.bbc.co.uk!",
+            [
+                "See",
+                "https://en.wikipedia.org/wiki/Paris_(France)",
+                ".",
+                "Or",
+                "(",
+                "http://x.com/a?b=1&c=2",
+                ")",
+                ",",
+                "www.bbc.co.uk",
+                "!",
+            ],
+        ),
+        ("Mail jane.doe+news@mail.example.org.", ["Mail", "jane.doe+news@mail.example.org", "."]),
+        ("Amazon.com's bbc.co.uk/news", ["Amazon.com", "'s", "bbc.co.uk/news"]),
+        ("the end.It was 1.5", ["the", "end", ".", "It", "was", "1.5"]),
     ],
 )
 def test_tokenize(line, tokens):
@@ -165,31 +195,84 @@ def test_tokenize(line, tokens):
 
 def test_the_first_alternative_only_makes_the_tokeniser_faster():
     """Without its first alternative (plain words, for speed) the rule cuts every line the same way."""
-    first, rest = TOKEN.pattern.split("| (?:[^\\W\\d_]", 1)
-    assert first.strip().startswith("\\w+")
-    slower = re.compile("(?:[^\\W\\d_]" + rest, re.VERBOSE)
-    lines = wikigold_lines() + [TEXT, "don't O'Neill's U.S. 1,000. J. Smith a.b.c. --- .... '' 'd"]
+    first, rest = TOKEN.pattern.split("\n    | ", 1)
+    assert first.strip().startswith("(?=\\S)(?:") and first.split("\n", 2)[2].strip().startswith("\\w+")
+    slower = re.compile("(?=\\S)(?:" + rest, re.VERBOSE)
+    lines = wikigold_lines() + [TEXT, "don't O'Neill's U.S. 1,000. J. Smith a.b.c. --- .... '' 'd", *TRICKY]
     assert [slower.findall(line) for line in lines] == [tokenize(line) for line in lines]
+
+
+def invisible(text: str) -> bool:
+    """Whether ``text`` is whitespace and invisible characters only."""
+    return not re.sub(f"[{INVISIBLE}]", "", text).strip()
 
 
 def assert_offsets_round_trip(text: str, tokens: list[str]) -> None:
     spans = offsets(text, tokens)
     assert [text[start:end] for start, end in spans] == tokens
+    assert [match.span() for match in TOKEN.finditer(text)] == spans
     covered = set()
     previous_end = 0
     for start, end in spans:
         assert start >= previous_end  # in order, no overlap
-        assert text[previous_end:start].strip() == ""  # only whitespace between tokens
+        assert invisible(text[previous_end:start])  # only whitespace and invisible characters between
+        assert not invisible(text[start:end])  # a token is never only invisible characters
         covered.update(range(start, end))
         previous_end = end
-    assert text[previous_end:].strip() == ""
-    assert all(i in covered for i, char in enumerate(text) if not char.isspace())
+    assert invisible(text[previous_end:])
+    assert all(i in covered for i, char in enumerate(text) if not invisible(char))
+
+
+# text of many kinds of characters: decomposed letters, zero-width ones, emoji, URLs
+TRICKY = [
+    "Sa\u0303o Paulo\u200b. Zu\u0308rich \u200b\u200d x\u00ad \u0301\u0301a \ufeff",
+    "🇫🇷🇩🇪🇮 👍🏽👍 ❤️‍🔥 👩\u200d🔬!\u200d? 🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    "https://x.com/a_(b)_c). www.X.org, ftp://y.z/ a@b.co. Amazon.com. e.g. U.S.-led http:// @x",
+]
 
 
 def test_offsets_round_trip_on_real_and_tricky_text():
-    lines = wikigold_lines() + TEXT.splitlines() + ["a  b\t\tc\u00a0d", "x.x.x ...... ---- ''''", "''s 's'"]
+    lines = wikigold_lines() + TEXT.splitlines() + TRICKY
+    lines += ["a  b\t\tc\u00a0d", "x.x.x ...... ---- ''''", "''s 's'"]
     for line in lines:
         assert_offsets_round_trip(line, tokenize(line))
+
+
+# pieces of text for the property tests: words, place names, punctuation, decomposed letters, invisible
+# characters, emoji parts, URL and e-mail parts, whitespace of several kinds
+PIECES = [
+    "Paris", "New York", "Sa\u0303o Paulo", "Zu\u0308rich", "Berlin", "the", "I", "live", "in", "don't",
+    "O'Neill", "U.S.", "Mr.", "3.5", "1,000", "well-known", "-", "--", ".", "...", ",", "'", "'s", "(", ")",
+    "\u0301", "\u0303", "\u200b", "\u200d", "\u00ad", "\ufeff", "\u2060", "🇫", "🇷", "👍", "🏽", "\ufe0f",
+    "https://", "www.", "ftp://", "@", ".com", ".co.uk", "/", "?", "=", "_",
+    " ", " ", "  ", "\t", "\u00a0", "\u3000",
+]  # fmt: skip
+texts = st.lists(st.sampled_from(PIECES) | st.characters(blacklist_categories=("Cs",)), max_size=30).map(
+    "".join
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_every_token_is_the_text_at_its_offsets(text):
+    """Whatever the text: each token is ``text[start:end]``, in order, covering every visible character."""
+    assert_offsets_round_trip(text, tokenize(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts.filter(lambda text: "\n" not in text and "\r" not in text), st.randoms(use_true_random=False))
+def test_every_entity_is_the_text_at_its_offsets(text, random):
+    """For any IOB2 tags, each entity of the jsonl output is ``text[start_char:end_char]``, and its
+    tokens are those between its start and end token."""
+    record = Record(text, tokenize(text))
+    tags = [random.choice(["O", "B-LOC", "I-LOC", "B-PER"]) for _ in record.tokens]
+    tags = [tag if tag != "I-LOC" or (i and tags[i - 1] != "O") else "B-LOC" for i, tag in enumerate(tags)]
+    value = json.loads(format_jsonl(record, tags))
+    assert value["text"] == text and value["tokens"] == record.tokens
+    for entity in value["entities"]:
+        assert entity["text"] == text[entity["start_char"] : entity["end_char"]]
+        first, last = record.tokens[entity["start_token"]], record.tokens[entity["end_token"] - 1]
+        assert entity["text"].startswith(first) and entity["text"].endswith(last)
 
 
 def test_offsets_of_tokens_joined_by_spaces():
@@ -309,7 +392,7 @@ def test_predict_without_a_format_tags_a_conll_file_as_conll(run_folder, tmp_pat
     assert guessed.stderr.startswith("windowner: note: <stdin> looks like CoNLL columns"), guessed.stderr
     assert guessed.stderr.count("\n") == 1
     as_text = invoke(run_folder, "-", "--format", "text", input=data)
-    assert as_text.stdout != told.stdout and as_text.stderr == ""
+    assert as_text.stdout != told.stdout and "looks like CoNLL" not in as_text.stderr
 
 
 def test_unknown_input_format():
@@ -397,6 +480,13 @@ def test_batches_give_the_output_of_one_pass(tagger, output_format, monkeypatch)
         tagger, "predict", lambda sentences: calls.append(len(sentences)) or predict(sentences)
     )
     batched, batched_counts = tag_bytes(tagger, data, "text", output_format, 500)
+    if output_format == "jsonl":  # with scores: Tagger.predict_scored
+        calls.clear()
+        scored = tagger.predict_scored
+        monkeypatch.setattr(
+            tagger, "predict_scored", lambda sentences: calls.append(len(sentences)) or scored(sentences)
+        )
+        batched, batched_counts = tag_bytes(tagger, data, "text", output_format, 500)
     assert batched == whole and batched_counts == counts
     assert len(calls) > 10 and sum(calls) == counts[0] == 306  # many batches, every line once
     if output_format == "jsonl":
@@ -532,7 +622,7 @@ def test_predict_tokens_input(run_folder):
     assert first["text"] == "New York's mayor" and first["tokens"] == ["New", "York's", "mayor"]
     for entity in first["entities"]:
         assert first["text"][entity["start_char"] : entity["end_char"]] == entity["text"]
-    assert second == {"text": "", "tokens": [], "tags": [], "entities": []}
+    assert second == {"text": "", "tokens": [], "tags": [], "scores": [], "entities": []}
 
 
 def test_predict_conll_input_keeps_its_columns(run_folder, tagger, tmp_path):
@@ -687,3 +777,148 @@ def test_lines_typed_at_a_terminal_are_tagged_at_once(run_folder):
             process.kill()
             os.close(controller)
     assert [line.split()[0] for line in got[:4]] == [b"Paris", b"is", b"nice", b"."] and got[4:] == [b"\n"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# raw text from Python, confidence
+
+
+def test_predict_refuses_raw_text_and_a_lone_sentence(tagger):
+    with pytest.raises(TypeError, match="tag_text"):
+        tagger.predict("I live in Paris")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        tagger.predict(["I", "live", "in", "Paris"])
+    with pytest.raises(TypeError, match="tag_text"):
+        tagger.predict_scored("I live in Paris")
+    with pytest.raises(TypeError, match="a list of str"):
+        tagger.tag_texts("I live in Paris")
+    assert tagger.predict([]) == [] and tagger.predict([[]]) == [[]]  # (no sentence was an IndexError)
+    assert tagger.predict_scored([]) == [] and tagger.predict_scored([[]]) == [([], [], [], [])]
+
+
+@pytest.mark.parametrize("decode", ["viterbi", "argmax"])
+def test_scored_tags_are_the_tags_of_predict(tagger, decode):
+    sentences = [line.split() for line in wikigold_lines()[:200]] + [[]]
+    scored = tagger.predict_scored(sentences, decode)
+    assert [s.tags for s in scored] == tagger.predict(sentences, decode)
+    entities = 0
+    for s in scored:
+        assert len(s.token_scores) == len(s.tags) == len(s.outside)
+        assert all(0.0 <= p <= 1.0 + 1e-12 for p in s.token_scores + s.outside)
+        assert [entity[:3] for entity in s.entities] == chunks(s.tags)
+        for start, end, _, p in s.entities:
+            assert 0.0 <= p <= 1.0 + 1e-12
+            if decode == "viterbi":  # the entity's exact tags are no likelier than any one of them
+                assert p <= min(s.token_scores[start:end]) + 1e-9
+        entities += len(s.entities)
+    assert entities > 20
+
+
+def test_tag_text_finds_entities_with_offsets_into_the_text(tagger):
+    text = "\n  Rain fell on Paris and Lyon yesterday .\r\n\nThey flew from Berlin to\u00a0Zu\u0308rich .\n"
+    found = tagger.tag_text(text)
+    assert {entity.text for entity in found} >= {"Paris", "Berlin"}
+    for entity in found:
+        assert text[entity.start : entity.end] == entity.text and entity.label == "LOC"
+        assert 0.0 < entity.score <= 1.0
+    # the batch form: one list a text, the same entities as one call a text, however it is batched
+    texts = [text, "", "Paris", *wikigold_lines()[:50]]
+    expected = [tagger.tag_text(t) for t in texts]
+
+    def same(found):  # the scores of float32 models differ in the last digits with the batch's make-up
+        assert [[e[:4] for e in f] for f in found] == [[e[:4] for e in f] for f in expected]
+        got = [e.score for f in found for e in f]
+        assert got == pytest.approx([e.score for f in expected for e in f], abs=1e-5)
+
+    same(tagger.tag_texts(texts))
+    same(tagger.tag_texts(iter(texts), batch_tokens=7))
+
+
+def test_tag_text_scores_are_those_of_predict_scored(tagger):
+    text = "Rain fell on Paris and Lyon yesterday ."
+    (scored,) = tagger.predict_scored([text.split()])
+    found = tagger.tag_text(text)
+    assert [(e.label, e.score) for e in found] == [(kind, p) for _, _, kind, p in scored.entities]
+
+
+def test_jsonl_has_the_score_of_every_tag_and_entity(run_folder, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(wikigold_lines()[:100]) + "\n", encoding="utf-8")
+    with_scores = invoke(run_folder, path, "--output-format", "jsonl")
+    without = invoke(run_folder, path, "--output-format", "jsonl", "--no-scores")
+    assert_ok(with_scores)
+    assert_ok(without)
+    scored = [json.loads(line) for line in with_scores.stdout.splitlines()]
+    plain = [json.loads(line) for line in without.stdout.splitlines()]
+    entities = 0
+    for value, bare in zip(scored, plain, strict=True):
+        assert len(value["scores"]) == len(value["tags"]) and "scores" not in bare
+        assert all(0.0 <= p <= 1.0 for p in value["scores"])
+        assert [{k: v for k, v in e.items() if k != "score"} for e in value["entities"]] == bare["entities"]
+        assert all(0.0 <= e["score"] <= 1.0 for e in value["entities"])
+        entities += len(value["entities"])
+        assert {k: v for k, v in value.items() if k != "scores"} | {"entities": bare["entities"]} == bare
+    assert entities > 10
+
+
+def test_min_score_leaves_out_the_less_likely_entities(run_folder, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(wikigold_lines()[:100]) + "\n", encoding="utf-8")
+
+    def entities(*options):
+        result = invoke(run_folder, path, "--output-format", "jsonl", *options)
+        assert_ok(result)
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    every = entities()
+    scores = sorted(e["score"] for value in every for e in value["entities"])
+    threshold = scores[len(scores) // 2]  # the median: about half stay
+    kept = entities("--min-score", str(threshold))
+    for before, after in zip(every, kept, strict=True):
+        assert after["entities"] == [e for e in before["entities"] if e["score"] >= threshold]
+        for e in before["entities"]:
+            if e["score"] < threshold:
+                assert after["tags"][e["start_token"] : e["end_token"]] == ["O"] * (
+                    e["end_token"] - e["start_token"]
+                )
+    assert 0 < sum(len(value["entities"]) for value in kept) < len(scores)
+    # conll output: the same tags
+    result = invoke(run_folder, path, "--min-score", str(threshold))
+    assert_ok(result)
+    tags = [[row[1] for row in block] for block in conll_blocks(result.stdout)]
+    assert tags == [value["tags"] for value in kept]
+    refused = invoke(run_folder, path, "--min-score", "1.5")
+    assert refused.exit_code == 2 and "--min-score" in refused.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        texts.map(lambda text: text.lstrip("\ufeff").replace("\0", "")).filter(
+            lambda text: not any(c in text for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_predict_jsonl_entities_are_the_text_at_their_offsets(run_folder, lines):
+    """windowner predict's jsonl output, on any text: every token and entity is the line at its offsets."""
+    result = invoke(run_folder, "-", "--output-format", "jsonl", input="\n".join(lines) + "\n")
+    assert_ok(result)
+    values = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [value["text"] for value in values] == lines
+    for value in values:
+        text = value["text"]
+        assert_offsets_round_trip(text, value["tokens"])
+        for entity in value["entities"]:
+            assert entity["text"] == text[entity["start_char"] : entity["end_char"]]
+
+
+def test_tag_text_gives_new_words_their_vectors_as_predict_does(run_folder, tmp_path):
+    path = vectors_file(tmp_path, {"zanzibarx": 0.5})
+    tagger = load_run(run_folder)  # (not the shared fixture: its vocabulary grows)
+    rows = len(tagger.vocab)
+    assert tagger.tag_text("Zanzibarx is far", vectors=path) == tagger.tag_text("Zanzibarx is far")
+    assert len(tagger.vocab) == rows + 1 and tagger.vocab.index("Zanzibarx") == rows
+    with pytest.raises(WindownerError, match="no-such-file"):
+        load_run(run_folder).tag_text("Zanzibary", vectors=tmp_path / "no-such-file.txt")

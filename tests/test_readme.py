@@ -52,3 +52,29 @@ def test_the_configuration_table_lists_every_key_with_its_default():
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     table = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+?) \|", section, re.M))
     assert table == dict(_schema_defaults(config_module.Config))
+
+
+def test_raw_text_example_runs(tmp_path, monkeypatch, capsys):
+    """docs/usage.md's raw-text example, as written, on a one-epoch run of the default config."""
+    from click.testing import CliRunner
+
+    from windowner.cli import main
+
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    section = usage.split("## Tagging raw text from Python", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert 'load_run("runs/default")' in code
+    run = tmp_path / "default"
+    config = ROOT / "configs" / "default.yaml"
+    args = ["train", "--config", str(config), "--output", str(run), "--set", "train.epochs=1", "--quiet"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    code = code.replace("runs/default", str(run))
+    namespace: dict = {}
+    exec(compile(code, "docs/usage.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    text, found = namespace["text"], namespace["tagger"].tag_text(namespace["text"])
+    assert len(printed) == len(found) > 0
+    for line, entity in zip(printed, found, strict=True):
+        label, *words, start, end, score = line.split()
+        assert (" ".join(words), label, int(start), int(end)) == entity[:4]
+        assert text[int(start) : int(end)] == entity.text and 0.0 < float(score) <= 1.0

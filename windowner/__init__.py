@@ -5,6 +5,7 @@ The Python API (the command line is a thin layer over it)::
     import windowner
     tagger = windowner.load_run("runs/default")            # a trained run folder
     tagger.predict([["Paris", "is", "in", "France", "."]])  # IOB2 tags, one list per sentence
+    tagger.tag_text("Paris is in France.")                   # entities: text, label, start, end, score
     windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 1, 2·window + 1)
     batch = windowner.Batch(windows, labels)
     loss, grads = tagger.model.loss_and_grads(batch)        # grads["E"]: SparseRows(rows, values)
@@ -21,7 +22,7 @@ from .losses import Batch
 from .model import WindowModel
 from .optim import make_optimizer
 from .spans import read_data, read_spans
-from .tagger import Tagger, load_run
+from .tagger import Entity, Tagger, load_run
 from .train import load_corpus, resume, train, train_step
 from .vectors import read_vectors
 from .vocab import Vocabulary
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Batch",
     "Config",
+    "Entity",
     "Sentence",
     "SparseRows",
     "Tagger",

@@ -40,6 +40,7 @@ from .predict import (
     NewWords,
     html_end,
     html_start,
+    keep_entities,
     open_input,
     open_output,
     predicted_types,
@@ -47,7 +48,7 @@ from .predict import (
     tag_stream,
 )
 from .spans import DATA_FORMATS, read_data
-from .tagger import RUN_FILES, Tagger, load_run, score
+from .tagger import RUN_FILES, Scored, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
 from .train import dry_run as dry_run_summary
@@ -355,6 +356,18 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write `token gold predicted` lines (conlleval's input) here; '-': stdout (the report: stderr).",
 )
+@click.option(
+    "--scores",
+    is_flag=True,
+    help="--predictions: two more columns before gold, each tag's probability and its entity's ('-': none).",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Leave out the predicted entities whose probability is below this (their tokens read O).",
+)
 @click.option("--confusion", is_flag=True, help="Add a confusion matrix of token tags (gold x predicted).")
 @click.option(
     "--decode",
@@ -371,6 +384,8 @@ def evaluate(
     scheme: str,
     vectors_path: str | None,
     predictions_path: str | None,
+    scores: bool,
+    min_score: float,
     confusion: bool,
     decode: str | None,
 ) -> None:
@@ -385,8 +400,13 @@ def evaluate(
     if missing is not None:
         missing(tokens)
         warn(missing.message(run))
+    scored = None
     with blas_threads(tagger.config.train.threads):
-        predicted = tagger.predict(tokens, decode)
+        if (scores and predictions_path is not None) or min_score > 0:
+            scored = [keep_entities(s, min_score) for s in tagger.predict_scored(tokens, decode)]
+            predicted = [s.tags for s in scored]
+        else:
+            predicted = tagger.predict(tokens, decode)
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
     gold = [tagger.task.reference(s) for s in sentences]
     if confusion:
@@ -400,10 +420,11 @@ def evaluate(
     if report["entities"]["micro"]["support"] == 0:
         kind = tagger.task.location_label if tagger.task.name == "location" else "named"
         note(f"{data_path} has no {kind} entities: recall and F1 are 0 by definition")
+    scored = scored if scores else None
     if predictions_path == "-":
-        click.echo(predictions_text(tokens, gold, predicted), nl=False)
+        click.echo(predictions_text(tokens, gold, predicted, scored), nl=False)
     elif predictions_path is not None:
-        write_atomic(predictions_path, predictions_text(tokens, gold, predicted))
+        write_atomic(predictions_path, predictions_text(tokens, gold, predicted, scored))
     text = json.dumps(report, indent=2) if as_json else format_report(report)
     click.echo(text, err=predictions_path == "-")
 
@@ -432,14 +453,30 @@ def protected(run: str, inputs: dict[str, str]) -> dict[Path, str]:
 
 
 def predictions_text(
-    tokens: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+    tokens: Sequence[Sequence[str]],
+    gold: Sequence[Sequence[str]],
+    predicted: Sequence[Sequence[str]],
+    scored: Sequence[Scored] | None = None,
 ) -> str:
     """The lines ``token gold predicted`` that conlleval.pl reads: a line a token, a blank line after each
     sentence, single spaces (a token never holds whitespace: the reader splits on it). conlleval.pl takes
-    the last two columns as gold and guess; it would read a token spelt ``-X-`` as a sentence break."""
+    the last two columns as gold and guess; it would read a token spelt ``-X-`` as a sentence break.
+
+    With ``scored`` (the sentences' :class:`~windowner.tagger.Scored`): ``token tag-score entity-score gold
+    predicted``, the probability of the predicted tag and of the predicted entity the token is in (``-``
+    outside entities), with 4 decimals.
+    """
     lines = []
-    for sentence, gold_tags, predicted_tags in zip(tokens, gold, predicted, strict=True):
-        lines.extend(f"{t} {g} {p}\n" for t, g, p in zip(sentence, gold_tags, predicted_tags, strict=True))
+    for i, (sentence, gold_tags, predicted_tags) in enumerate(zip(tokens, gold, predicted, strict=True)):
+        if scored is None:
+            rows = zip(sentence, gold_tags, predicted_tags, strict=True)
+            lines.extend(f"{t} {g} {p}\n" for t, g, p in rows)
+        else:
+            entity = ["-"] * len(sentence)
+            for start, end, _, probability in scored[i].entities:
+                entity[start:end] = [f"{probability:.4f}"] * (end - start)
+            rows = zip(sentence, scored[i].token_scores, entity, gold_tags, predicted_tags, strict=True)
+            lines.extend(f"{t} {s:.4f} {e} {g} {p}\n" for t, s, e, g, p in rows)
         lines.append("\n")
     return "".join(lines)
 
@@ -696,6 +733,19 @@ def _check_all(max_entries: int | None) -> None:
     "vectors_path",
     help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
 )
+@click.option(
+    "--scores/--no-scores",
+    default=True,
+    show_default=True,
+    help="jsonl and html: the probability of each entity (jsonl: of each tag too); --no-scores: without.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Leave out the entities whose probability is below this (their tokens are tagged O).",
+)
 @_friendly
 def predict(
     run: str,
@@ -705,6 +755,8 @@ def predict(
     output_path: str | None,
     which: str,
     vectors_path: str | None,
+    scores: bool,
+    min_score: float,
 ) -> None:
     """Tag FILE (or standard input: '-' or nothing) with the model of a run folder.
 
@@ -728,7 +780,9 @@ def predict(
                     about = f"tagged by the {which} model of {run}"
                     out.write(html_start(f"{name}: entities", predicted_types(tagger), about).encode())
                 with blas_threads(tagger.config.train.threads):
-                    count, tokens = tag_stream(tagger, records, out, output_format, batch, new_words)
+                    count, tokens = tag_stream(
+                        tagger, records, out, output_format, batch, new_words, scores, min_score
+                    )
                 if output_format == "html":
                     out.write(html_end(count, tokens).encode())
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do

@@ -52,15 +52,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from html import escape
+from itertools import chain
 from pathlib import Path
 from typing import IO, NamedTuple
 
+import numpy as np
+
+from .characters import INVISIBLE, MARKS
 from .conll import entity_type, is_tag, sentence_lines
 from .errors import WindownerError, quote
 from .files import atomic_open
 from .metrics import chunks
 from .spans import JSON_SUFFIXES, json_lines, record_text
-from .tagger import Tagger
+from .tagger import Scored, Tagger
 
 INPUT_FORMATS = ("text", "tokens", "conll", "jsonl")
 OUTPUT_FORMATS = ("conll", "jsonl", "html")
@@ -68,27 +72,57 @@ BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windo
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
 MAX_SENTENCE_TOKENS = 100_000  # the same guard for a CoNLL file without blank lines
 GUESS_LINES = 20  # the lines guess_format looks at
+SCORE_DIGITS = 4  # decimals of the scores in jsonl output
 
 # The tokenisation rule of ``--format text``, in the spirit of CoNLL-2003 (Penn Treebank) tokens. At each
-# place in the line the first alternative that matches is the next token; whitespace separates tokens and
-# is never part of one; every other character is in exactly one token.
-_PART = r"(?:\d+(?:[.,/]\d+)+|\w+)"  # a number with . , or / between digits (3.5, 1,000.25, 1/2), or a word
+# place in the line the first alternative that matches is the next token; whitespace and invisible
+# characters (:data:`~windowner.characters.INVISIBLE`: zero-width space, soft hyphen, ...) separate tokens
+# and are never a token of their own; every other character is in exactly one token. A word is letters,
+# digits and _ (``\w``) with their combining marks, so that a decomposed letter stays in its word; an
+# invisible character between two of its characters is part of it (the look-up drops it: ``normal_form``).
+# The classes of marks and invisible characters are long lists of ranges, slow to test a character
+# against: a lookahead for a character above U+00AC (the first of them) tests most characters at once.
+# Every alternative starts with a character it takes (no lookahead first), so that the regular expression
+# engine skips whitespace without trying them one by one.
+_RARE = r"(?=[^\x00-\xac])"
+_MARK, _INVISIBLE = rf"{_RARE}[{MARKS}]", rf"{_RARE}[{INVISIBLE}]"
+_WORD = rf"\w+(?:{_RARE}(?:[{MARKS}]+\w*|[{INVISIBLE}]+(?=\w|{_MARK})\w*))*"
+_PART = rf"(?:\d+(?:[.,/]\d+)+|{_WORD})"  # a number with . , or / between digits (3.5, 1,000.25), or a word
 _CLITIC = r"(?i:n['’]t|['’](?:s|d|m|re|ve|ll))\b"  # n't 's 'd 'm 're 've 'll (also with ’)
+_URL_END = r"[^\s()<>\"“”‘’«».,;:!?'\-]"  # a URL does not end with punctuation (the sentence's)
+_URL_PATH = rf"(?:\([^\s()]*\)|[^\s()<>\"“”‘’«»]*{_URL_END})+"  # (parentheses only in pairs)
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"  # a part of a domain name
+# a character that is not a word's: a flag (two regional indicators) or any other, with its marks, skin
+# tone (an emoji) or tag characters (a flag of a region)
+_SYMBOL = rf"(?:[\U0001F1E6-\U0001F1FF]{{2}}|[^\s{INVISIBLE}])"
+_GLYPH = rf"{_SYMBOL}(?:{_RARE}[{MARKS}\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F])*"
+_SUFFIX = r"(?i:com|org|net|edu|gov|int|mil|info|biz|io|(?:co|ac)(?=\.[a-z]{2}\b))(?:\.[a-z]{2})?\b"
 TOKEN = re.compile(
-    rf"""
-      \w+(?![\w.,/'’-])                      # a word followed by none of . , / ' ’ - (most words: first,
-                                             # for speed; the alternatives below give it the same token)
+    rf"""(?=\S)(?:                           # (a whitespace character fails here, not in every alternative:
+                                             # the tokeniser is 1.5x faster)
+      \w+(?![\w.,/'’@-]|://|{_RARE}[{MARKS}{INVISIBLE}])  # letters and digits followed by none
+                                             # of . , / ' ’ @ - :// nor a mark or invisible character
+                                             # (most words: first, for speed; the alternatives below
+                                             # give them the same token)
+    | [!"#$%&()*+,/:;<=>?@\[\\\]^`{{|}}~](?![^\x00-\xac])  # a symbol or punctuation mark but . - ' followed
+                                             # by no mark: alone, ( ) , " $ % & ... (second, for speed;
+                                             # the last alternative gives it the same token)
+    | (?i:(?:https?|ftp)://|www\.){_URL_PATH}  # a URL: https://example.com/a_(b)?c=1 www.example.com
+    | \w[\w.+-]*@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,}}  # an e-mail address: jane.doe+news@example.org
+    | (?:{_LABEL}\.)+{_SUFFIX}(?:/{_URL_PATH})?  # a domain name with a common suffix: Amazon.com bbc.co.uk
     | (?:[^\W\d_]\.){{2,}}                   # letters with periods: U.S. e.g. a.m.
     | (?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Gen|Gov|Sen|Rep|Rev|Inc|Ltd|Co|Corp|vs|etc)\.  # a few abbreviations
     | [A-Z]\.(?=\s+[A-Z])                    # an initial before a capitalised word: J. Smith
-    | \w+(?=[nN]['’][tT]\b)                  # a word before n't: do|n't, ca|n't, is|n't
+    | {_WORD}(?=[nN]['’][tT]\b)              # a word before n't: do|n't, ca|n't, is|n't
     | {_CLITIC}                              # a clitic after a word: John|'s, I|'m, do|n't
     | {_PART}(?:(?:-|['’](?!(?i:s|d|m|re|ve|ll|t)\b)){_PART})*
                                              # words and numbers joined by hyphens, or by apostrophes
                                              # that start no clitic: well-known 2026-11-26 O'Neill
     | \.{{2,}} | -{{2,}}                     # an ellipsis, a dash: ... --
-    | \S                                     # any other character, alone: ( ) , . " $ % & ...
-    """,
+    | {_GLYPH}(?:\u200d(?=[^\x00-\x7f]){_GLYPH})*  # any other character, alone,
+                                             # with its marks; an emoji with its skin tone, emoji joined
+                                             # by ZWJ: 👩‍🔬
+    )""",
     re.VERBOSE,
 )
 
@@ -256,24 +290,27 @@ def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Recor
 # writing
 
 
-def entities(record: Record, tags: Sequence[str]) -> list[dict[str, str | int]]:
-    """The entities of a tagged record: the chunks of its IOB2 tags, with their text and offsets."""
+def entities(record: Record, tags: Sequence[str], scored: Scored | None = None) -> list[dict[str, str | int]]:
+    """The entities of a tagged record: the chunks of its IOB2 tags, with their text and offsets (and,
+    given the record's :class:`~windowner.tagger.Scored`, their score)."""
     if tags.count("O") == len(tags):
         return []
     spans = offsets(record.text, record.tokens)
     found = []
-    for start, end, kind in chunks(tags):
+    chunked = chunks(tags) if scored is None else [entity[:3] for entity in scored.entities]
+    for i, (start, end, kind) in enumerate(chunked):
         start_char, end_char = spans[start][0], spans[end - 1][1]
-        found.append(
-            {
-                "text": record.text[start_char:end_char],
-                "type": kind,
-                "start_token": start,
-                "end_token": end,
-                "start_char": start_char,
-                "end_char": end_char,
-            }
-        )
+        entity = {
+            "text": record.text[start_char:end_char],
+            "type": kind,
+            "start_token": start,
+            "end_token": end,
+            "start_char": start_char,
+            "end_char": end_char,
+        }
+        if scored is not None:
+            entity["score"] = scored.entities[i][3]
+        found.append(entity)
     return found
 
 
@@ -289,9 +326,14 @@ def format_conll(record: Record, tags: Sequence[str]) -> str:
     return "".join(rows) + "\n"
 
 
-def format_jsonl(record: Record, tags: Sequence[str]) -> str:
-    """The record as one line of JSON: text, tokens, tags and entities."""
-    value = {"text": record.text, "tokens": record.tokens, "tags": tags, "entities": entities(record, tags)}
+def format_jsonl(record: Record, tags: Sequence[str], scored: Scored | None = None) -> str:
+    """The record as one line of JSON: text, tokens, tags and entities (with the scores of ``scored``, the
+    record's :class:`~windowner.tagger.Scored`: of each tag and each entity, as they are: ``tag_stream``
+    rounds them first, :func:`rounded`)."""
+    value: dict = {"text": record.text, "tokens": record.tokens, "tags": tags}
+    if scored is not None:
+        value["scores"] = scored.token_scores
+    value["entities"] = entities(record, tags, scored)
     line = _JSON.encode(value)
     if not line.isascii():  # characters that str.splitlines() takes for line breaks, written as escapes
         line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -393,12 +435,14 @@ def html_record(text: str, found: Sequence[dict]) -> str:
     return "".join(parts)
 
 
-def format_html(record: Record, tags: Sequence[str]) -> str:
-    """The record as a paragraph of the page (:func:`html_record` of its :func:`entities`)."""
-    return html_record(record.text, entities(record, tags))
+def format_html(record: Record, tags: Sequence[str], scored: Scored | None = None) -> str:
+    """The record as a paragraph of the page (:func:`html_record` of its :func:`entities`, with their
+    scores given the record's :class:`~windowner.tagger.Scored`)."""
+    return html_record(record.text, entities(record, tags, scored))
 
 
-FORMATTERS: dict[str, Callable[[Record, Sequence[str]], str]] = {
+SCORED_FORMATS = ("jsonl", "html")  # the output formats that show the scores (unless told not to)
+FORMATTERS: dict[str, Callable[..., str]] = {
     "conll": format_conll,
     "jsonl": format_jsonl,
     "html": format_html,
@@ -475,21 +519,67 @@ def tag_stream(
     output_format: str = "conll",
     batch_tokens: int = BATCH_TOKENS,
     new_words: Callable[[Sequence[Sequence[str]]], None] | None = None,
+    scores: bool = True,
+    min_score: float = 0.0,
 ) -> tuple[int, int]:
     """Tag ``records`` a batch at a time and write each batch to ``out`` (UTF-8) in ``output_format``.
 
     ``new_words`` (a :class:`NewWords`) is called with each batch's token lists before it is tagged.
+    ``scores``: the jsonl and html outputs have the score of each entity (and jsonl of each tag too:
+    :mod:`windowner.confidence`);
+    ``min_score``: entities that score less are left out (their tokens tagged ``O``), in every format.
     Returns the number of records and of tokens tagged.
     """
     write = FORMATTERS[output_format]
+    scored_output = scores and output_format in SCORED_FORMATS
     count = tokens = 0
     for batch in batches(records, batch_tokens):
         sentences = [record.tokens for record in batch]
         if new_words is not None:
             new_words(sentences)
-        tags = tagger.predict(sentences)
-        out.write("".join([write(record, t) for record, t in zip(batch, tags, strict=True)]).encode("utf-8"))
+        if scored_output or min_score > 0:
+            scored = [keep_entities(s, min_score) for s in tagger.predict_scored(sentences)]
+            if scored_output:
+                scored = rounded(scored)
+                text = "".join([write(r, s.tags, s) for r, s in zip(batch, scored, strict=True)])
+            else:
+                text = "".join([write(r, s.tags) for r, s in zip(batch, scored, strict=True)])
+        else:
+            tags = tagger.predict(sentences)
+            text = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)])
+        out.write(text.encode("utf-8"))
         out.flush()  # a batch is out before the next is read: a reader of a pipe sees progress
         count += len(batch)
         tokens += sum(map(len, sentences))
     return count, tokens
+
+
+def keep_entities(scored: Scored, min_score: float) -> Scored:
+    """``scored`` without its entities that score less than ``min_score``: their tokens are tagged ``O``
+    and score the probability of being outside every entity (``Scored.outside``)."""
+    if min_score <= 0 or all(entity[3] >= min_score for entity in scored.entities):
+        return scored
+    tags, token_scores = list(scored.tags), list(scored.token_scores)
+    for start, end, _, score in scored.entities:
+        if score < min_score:
+            tags[start:end] = ["O"] * (end - start)
+            token_scores[start:end] = scored.outside[start:end]
+    kept = [entity for entity in scored.entities if entity[3] >= min_score]
+    return scored._replace(tags=tags, token_scores=token_scores, entities=kept)
+
+
+def rounded(batch: Sequence[Scored]) -> list[Scored]:
+    """The scores of ``batch`` rounded to :data:`SCORE_DIGITS` decimals, all at once (``round`` on every
+    float costs more than tagging)."""
+    lengths = [len(s.token_scores) for s in batch]
+    counts = [len(s.entities) for s in batch]
+    tokens = np.round(np.fromiter(chain.from_iterable(s.token_scores for s in batch), float), SCORE_DIGITS)
+    found = (entity[3] for s in batch for entity in s.entities)
+    entities = np.round(np.fromiter(found, float, sum(counts)), SCORE_DIGITS).tolist()
+    flat = tokens.tolist()
+    out, t, e = [], 0, 0
+    for s, length, count in zip(batch, lengths, counts, strict=True):
+        kept = [(*entity[:3], p) for entity, p in zip(s.entities, entities[e : e + count], strict=True)]
+        out.append(s._replace(token_scores=flat[t : t + length], entities=kept))
+        t, e = t + length, e + count
+    return out

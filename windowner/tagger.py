@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import metrics
 from .checkpoint import CHECKPOINT_FILE
+from .confidence import confidences, posteriors
 from .config import Config, ModelConfig, dump_config, load_saved_config
 from .conll import Sentence
+from .decoding import allowed_transitions
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
@@ -56,6 +58,42 @@ PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
 RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE)
+
+
+class Entity(NamedTuple):
+    """An entity of raw text (:meth:`Tagger.tag_text`): ``text == source[start:end]``, its ``label`` (type)
+    and ``score``, the probability of exactly this entity (:mod:`windowner.confidence`)."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+
+
+class Scored(NamedTuple):
+    """A tagged sentence with confidence (:meth:`Tagger.predict_scored`): its IOB2 ``tags``, the score of
+    each tag (``token_scores``), its ``entities`` as ``(start, end, type, score)`` (token positions, end
+    exclusive) and, for each token, the probability that it is outside every entity (``outside``)."""
+
+    tags: list[str]
+    token_scores: list[float]
+    entities: list[tuple[int, int, str, float]]
+    outside: list[float]
+
+
+def _check_tokenised(sentences: Any, name: str) -> None:
+    """A str (raw text) or a list of str (one sentence's tokens) is not a list of tokenised sentences."""
+    if isinstance(sentences, str):
+        raise TypeError(
+            f"{name} takes tokenised sentences (a list of lists of str), not a str: for raw text,"
+            " use tag_text(text)"
+        )
+    if len(sentences) and isinstance(sentences[0], str):
+        raise TypeError(
+            f"{name} takes a list of sentences, each a list of tokens: got a list of str (one"
+            " sentence? wrap it in a list; raw text? use tag_text)"
+        )
 
 
 @dataclass
@@ -91,11 +129,87 @@ class Tagger:
         self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
     ) -> list[list[str]]:
         """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``;
-        ``windows``, the sentences' :meth:`windows` if the caller has them already."""
+        ``windows``, the sentences' :meth:`windows` if the caller has them already. For raw text:
+        :meth:`tag_text`."""
+        _check_tokenised(sentences, "predict")
+        if not len(sentences):
+            return []
         scores = self.model.scores(self.windows(sentences) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
         return self.task.decode(scores, lengths, method, self.model.transitions())
+
+    def predict_scored(
+        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> list[Scored]:
+        """:meth:`predict` with confidence: for every sentence its tags, the score of each tag and its
+        entities with their scores (see :mod:`windowner.confidence`)."""
+        _check_tokenised(sentences, "predict_scored")
+        if not len(sentences):
+            return []
+        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        method = decode or self.config.model.decode
+        lengths = [len(tokens) for tokens in sentences]
+        transitions = self.model.transitions()
+        task = self.task
+        best = task.best(scores, lengths, method, transitions)
+        tags = task.read(best, lengths)
+        allowed, allowed_start = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
+        post = posteriors(scores, lengths, allowed, allowed_start, transitions)
+        found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
+        location = task.location_label if task.other_types else None
+        token_scores, entity_scores, outside = confidences(task.tags, best, post, lengths, found, location)
+        return [
+            Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
+            for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
+        ]
+
+    def tag_text(self, text: str, vectors: str | Path | None = None) -> list[Entity]:
+        """The entities of raw text, with character offsets into it and a score (:meth:`tag_texts`)."""
+        return self.tag_texts([text], vectors=vectors)[0]
+
+    def tag_texts(
+        self, texts: Iterable[str], batch_tokens: int = 100_000, vectors: str | Path | None = None
+    ) -> list[list[Entity]]:
+        """The entities of each raw text: ``Entity(text, label, start, end, score)``, ``text[start:end]``
+        being the entity's text, ``score`` the probability of the entity (:mod:`windowner.confidence`).
+
+        Each line of a text is a sentence, cut into tokens as ``windowner predict`` cuts them
+        (:data:`windowner.predict.TOKEN`); they are tagged ``batch_tokens`` tokens at a time. ``vectors``:
+        a vectors file (``"run"``: the run's ``vectors.path``) from which words the run did not keep get
+        their vectors first, as ``windowner predict`` does (without it they read ``<unk>``).
+        """
+        from .predict import TOKEN, NewWords  # (predict.py imports this module)
+
+        new_words = None
+        if vectors is not None:
+            new_words = NewWords(self, Path(self.config.vectors.path if vectors == "run" else vectors))
+
+        texts = list(texts) if not isinstance(texts, str) else texts
+        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+            raise TypeError("tag_texts takes a list of str (tag_text takes one str)")
+        lines = []  # (text number, offset of the line in it, token spans in the line, tokens)
+        for number, text in enumerate(texts):
+            offset = 0
+            for line in text.splitlines(keepends=True):
+                matches = list(TOKEN.finditer(line))
+                if matches:
+                    lines.append((number, offset, [m.span() for m in matches], [m.group() for m in matches]))
+                offset += len(line)
+        found: list[list[Entity]] = [[] for _ in texts]
+        cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
+        for batch in np.split(np.arange(len(lines)), np.flatnonzero(np.diff(cuts)) + 1) if lines else []:
+            chosen = [lines[i] for i in batch.tolist()]
+            if new_words is not None:
+                new_words([line[3] for line in chosen])
+            for (number, offset, spans, _), scored in zip(
+                chosen, self.predict_scored([line[3] for line in chosen]), strict=True
+            ):
+                text = texts[number]
+                for s, e, kind, p in scored.entities:
+                    start, end = offset + spans[s][0], offset + spans[e - 1][1]
+                    found[number].append(Entity(text[start:end], kind, start, end, p))
+        return found
 
     def evaluate(
         self, sentences: Sequence[Sentence], decode: str | None = None, windows: np.ndarray | None = None

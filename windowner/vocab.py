@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .characters import normal_form
 from .errors import WindownerError
 from .files import text_file, write_atomic
 
@@ -52,11 +53,14 @@ class Vocabulary:
 
     def key(self, token: str) -> str:
         """The first form a token is looked up under (lowercased with ``vectors.lowercase``)."""
+        token = normal_form(token)
         return token.lower() if self.lowercase else token
 
     def keys(self, token: str) -> list[str]:
         """The forms a token is looked up under, in order: as written (unless ``lowercase``: GloVe 6B
-        has no capitals), lowercased, then each with every digit replaced by 0."""
+        has no capitals), lowercased, then each with every digit replaced by 0; in NFC and without
+        invisible characters (:func:`~windowner.characters.normal_form`)."""
+        token = normal_form(token)
         lower = token.lower()
         forms = [lower] if self.lowercase or lower == token else [token, lower]
         if self.normalize_digits and DIGIT.search(token):

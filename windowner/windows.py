@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .characters import normal_form
 from .features import encoders
 from .vocab import END, START, Vocabulary
 
@@ -50,6 +51,7 @@ class Layout:
         position = np.arange(total) - sentence_start  # (N,) index within the sentence
         offsets = np.arange(-window, window + 1)  # (K,)
         neighbour = position[:, None] + offsets[None, :]  # (N, K) position of each window word
+        self.lengths = lengths
         self.source = np.clip(np.arange(total)[:, None] + offsets[None, :], 0, max(total - 1, 0))
         self.before = np.flatnonzero(neighbour < 0)  # flat positions of (N, K) that read the start pad
         self.after = np.flatnonzero(neighbour >= np.repeat(lengths, lengths)[:, None])  # ... the end pad
@@ -73,10 +75,17 @@ def sentence_windows(
     Table 0 is the words, looked up in ``vocab``; then the tables of each feature, ``features`` mapping
     each feature's name to its classes (see :mod:`windowner.features`; padding class 0): one table, or
     ``slots`` tables for a feature with several keys a token (``chars``). Every table is encoded for the
-    whole corpus at once and fills the same :class:`Layout`.
+    whole corpus at once and fills the same :class:`Layout`. Tokens are read in their
+    :func:`~windowner.characters.normal_form` (NFC, without invisible characters).
     """
     layout = Layout(np.array([len(tokens) for tokens in sentences], dtype=np.int64), window)
     tokens = [token for sentence in sentences for token in sentence]
+    if not "".join(tokens).isascii():  # words and features read NFC, without invisible characters
+        tokens = list(map(normal_form, tokens))
+        ends = np.cumsum(layout.lengths).tolist()
+        sentences = [
+            tokens[end - length : end] for end, length in zip(ends, layout.lengths.tolist(), strict=True)
+        ]
     tables = [layout.fill(vocab.encode(tokens), vocab.row[START], vocab.row[END])]
     for encoder in encoders(features or {}):
         if encoder.feature.per_token is not None:  # each token alone: the whole corpus in one call
