@@ -588,13 +588,19 @@ def _check_all(max_entries: int | None) -> None:
     orders = [case_problem(case)[0].parameter_names() for case in all_cases()]
     longest = max(orders, key=len)
     names = sorted({name for order in orders for name in order}, key=longest.index)
-    click.echo(f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>9}" for n in names))
+    widths = {name: max(9, len(name) + 1) for name in names}  # E_gazetteer is wider than a number
+    click.echo(
+        f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>{widths[n]}}" for n in names)
+    )
     failed, skipped = [], 0
     for case in all_cases():
         checks = {check.name: check for check in check_case(case, max_entries)}
         skipped += sum(check.skipped for check in checks.values())
         cells = "".join(
-            f"{checks[name].max_relative_error:>9.1e}" if name in checks else f"{'-':>9}" for name in names
+            f"{checks[name].max_relative_error:>{widths[name]}.1e}"
+            if name in checks
+            else f"{'-':>{widths[name]}}"
+            for name in names
         )
         vectors = "fine-tuned" if case.fine_tune else "frozen"
         bad = [name for name, check in checks.items() if not check.ok]

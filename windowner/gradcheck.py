@@ -220,8 +220,8 @@ def all_cases(l2: float = 1e-2) -> Iterator[Case]:
 
 def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
     """The model and batch of one ``gradcheck --all`` case: a small random float64 model with that
-    activation and loss, a casing table and a character n-gram bag, dropout on x and h and word
-    dropout."""
+    activation and loss, a casing table, a character n-gram bag and a gazetteer table, dropout on x and h
+    and word dropout."""
     rng = np.random.default_rng(seed)
     shape = ModelConfig(
         hidden=10,
@@ -229,7 +229,7 @@ def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
         dropout=0.2,
         input_dropout=0.1,
         word_dropout=0.1,
-        features=FeaturesConfig(case=3, chars=2),
+        features=FeaturesConfig(case=3, chars=2, gazetteer=2),
     )
     if case.activation == "leaky_relu":
         shape = replace(shape, slope=0.1)

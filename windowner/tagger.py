@@ -7,6 +7,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
 * ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
+* ``gazetteers/LABEL.txt``: a copy of each list of names the ``gazetteer`` feature matches
+  (:mod:`windowner.gazetteer`), which ``config.yaml`` names relative to the folder;
 * ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
   what splits scores into seen and unseen words;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
@@ -19,6 +21,7 @@ Every file is written to a temporary name and renamed into place, so that a read
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -35,6 +38,7 @@ from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
+from .gazetteer import Gazetteers
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -65,6 +69,7 @@ class Tagger:
     config: Config
     train_words: frozenset[str] | None = None
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -77,7 +82,9 @@ class Tagger:
     def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
         tables, see :func:`~windowner.windows.sentence_windows`)."""
-        return sentence_windows(sentences, self.vocab, self.config.model.window, self.features)
+        return sentence_windows(
+            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers
+        )
 
     def predict(
         self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
@@ -142,7 +149,11 @@ class Tagger:
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
-        write_atomic(folder / CONFIG_FILE, dump_config(self.config))
+        config = self.config
+        if config.model.gazetteers:  # copies of the lists in the folder, named relative to it (or none)
+            saved = self.gazetteers.save(folder) if self.gazetteers is not None else {}
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, gazetteers=saved))
+        write_atomic(folder / CONFIG_FILE, dump_config(config))
 
     @classmethod
     def load(cls, folder: str | Path, which: str = "best") -> Tagger:
@@ -159,6 +170,14 @@ class Tagger:
         check_parameter(path, "threshold", threshold, ())
         loss = make_loss(config.train.loss, config.train.corruptions)
         features = _read_features(folder / FEATURES_FILE, config.model.features.active())
+        gazetteers = None
+        if "gazetteer" in features:
+            gazetteers = Gazetteers.read(config.model.gazetteers, base=folder)  # relative to the run
+            if features["gazetteer"] != gazetteers.classes:
+                raise WindownerError(
+                    f"{folder / FEATURES_FILE}: the gazetteer classes are not those of the lists of"
+                    f" config.yaml ({', '.join(gazetteers.lists)})"
+                )
         tables = ("E", *(FEATURES[name].table for name in features))
         expected = expected_shapes(
             config.model, loss, len(vocab), len(task.classes), params.get("E"), features
@@ -168,7 +187,7 @@ class Tagger:
         train_words = None
         if (folder / TRAIN_WORDS_FILE).is_file():
             train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
-        return cls(model, vocab, task, config, train_words, features)
+        return cls(model, vocab, task, config, train_words, features, gazetteers)
 
 
 def check_run_folder(folder: Path, names: Sequence[str]) -> None:

@@ -39,6 +39,7 @@ from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
 from .files import remove_stale_temporaries, write_atomic
 from .folders import fresh_sibling, locked, remove_leftovers, replace_folder
+from .gazetteer import Gazetteers
 from .interrupts import deferred
 from .losses import Batch, Epoch, Examples
 from .model import WindowModel, make_loss
@@ -137,7 +138,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
             f"train.loss {settings.loss!r} scores one class: it cannot learn the other types"
             " (task.other_types: false, or train.loss softmax or crf)"
         )
-    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train])
+    gazetteers = Gazetteers.read(shape.gazetteers) if shape.features.gazetteer else None
+    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train], gazetteers)
     tables = {"E": corpus.E}
     for name, values in features.items():  # N(0, σ²), on the scale of the word vectors
         size = (len(values), getattr(shape.features, name))
@@ -147,7 +149,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     loss = make_loss(settings.loss, settings.corruptions)
     model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
     train_words = frozenset(corpus.vocab.key(token) for s in corpus.train for token in s.tokens)
-    return Tagger(model, corpus.vocab, corpus.task, config, train_words, features), corpus, rng
+    tagger = Tagger(model, corpus.vocab, corpus.task, config, train_words, features, gazetteers)
+    return tagger, corpus, rng
 
 
 def train(
@@ -264,7 +267,9 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
                 f" {' and '.join(RESUMABLE)}, not {quote(key)}"
             )
     config = load_saved_config(folder / CONFIG_FILE, overrides)
-    return dataclasses.replace(config, output=str(folder))
+    lists = {label: str(folder / path) for label, path in config.model.gazetteers.items()}  # the run's copies
+    model = dataclasses.replace(config.model, gazetteers=lists)
+    return dataclasses.replace(config, output=str(folder), model=model)
 
 
 def _progress(progress: bool | str) -> Progress:
