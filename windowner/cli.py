@@ -27,6 +27,7 @@ from . import metrics
 from .config import Config, check_output, dump_config, load_config
 from .conll import SCHEMES, entity_type, read_conll
 from .decoding import DECODERS
+from .ensemble import COMBINE, Ensemble, load_runs
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import write_atomic
 from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
@@ -52,6 +53,10 @@ from .train import train as run_training
 
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
+COMBINE_HELP = (
+    "With several runs: average their scores (and a CRF's transitions), then decode once; or vote: each"
+    " run decodes, each token takes the class most runs gave it."
+)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -310,6 +315,7 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 
 @main.command(name="eval")
 @click.argument("run", type=click.Path())
+@click.argument("more_runs", nargs=-1, type=click.Path())
 @click.option(
     "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Tagged CoNLL file."
 )
@@ -333,9 +339,11 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     type=click.Choice(DECODERS),
     help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
 )
+@click.option("--combine", type=click.Choice(COMBINE), default="mean", show_default=True, help=COMBINE_HELP)
 @_friendly
 def evaluate(
     run: str,
+    more_runs: tuple[str, ...],
     data_path: str,
     as_json: bool,
     which: str,
@@ -344,15 +352,18 @@ def evaluate(
     predictions_path: str | None,
     confusion: bool,
     decode: str | None,
+    combine: str,
 ) -> None:
-    """Score the model of a run folder on a tagged file."""
+    """Score the model of a run folder on a tagged file; of several (the seeds of a config), their
+    ensemble."""
+    runs = [run, *more_runs]
     if predictions_path is not None:
         keep = {
             Path(data_path): "the --data file",
-            **{Path(run) / name: f"the run's {name}" for name in RUN_FILES},
+            **{Path(folder) / name: f"the run's {name}" for folder in runs for name in RUN_FILES},
         }
         check_predictions_output(predictions_path, as_json, keep)
-    tagger = load_run(run, which)
+    tagger = load_tagger(runs, which, combine)
     sentences = read_conll(data_path, scheme)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
@@ -377,6 +388,21 @@ def evaluate(
         write_atomic(predictions_path, predictions_text(tokens, gold, predicted))
     text = json.dumps(report, indent=2) if as_json else format_report(report)
     click.echo(text, err=predictions_path == "-")
+
+
+def load_tagger(runs: Sequence[str], which: str, combine: str) -> Tagger | Ensemble:
+    """The run of one folder, or the ensemble of several (:mod:`windowner.ensemble`)."""
+    return load_run(runs[0], which) if len(runs) == 1 else load_runs(runs, which, combine)
+
+
+def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list[str], str]:
+    """``predict``'s arguments ``RUN [RUN...] [FILE]``: the run folders and the input. Every argument is a
+    run but the last, which is the input unless it is a folder (an input is a file or ``-``); with no
+    input, standard input."""
+    given = [run, *([file] if file is not None else []), *more]
+    if len(given) == 1 or Path(given[-1]).is_dir():
+        return given, "-"
+    return given[:-1], given[-1]
 
 
 def unknown_types(task: Task, gold: Sequence[Sequence[str]]) -> list[str]:
@@ -623,7 +649,8 @@ def _check_all(max_entries: int | None) -> None:
 
 @main.command()
 @click.argument("run", type=click.Path())
-@click.argument("file", default="-")
+@click.argument("file", required=False)
+@click.argument("more", nargs=-1)
 @click.option(
     "--format",
     "input_format",
@@ -647,21 +674,27 @@ def _check_all(max_entries: int | None) -> None:
     "vectors_path",
     help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
 )
+@click.option("--combine", type=click.Choice(COMBINE), default="mean", show_default=True, help=COMBINE_HELP)
 @_friendly
 def predict(
     run: str,
-    file: str,
+    file: str | None,
+    more: tuple[str, ...],
     input_format: str,
     output_format: str,
     output_path: str | None,
     which: str,
     vectors_path: str | None,
+    combine: str,
 ) -> None:
     """Tag FILE (or standard input: '-' or nothing) with the model of a run folder.
 
-    Reads and writes a batch at a time, so a large file never sits whole in memory.
+    RUN [RUN...] [FILE]: with several run folders (the seeds of a config), their ensemble; the last
+    argument is FILE unless it is a folder. Reads and writes a batch at a time, so a large file never
+    sits whole in memory.
     """
-    tagger = load_run(run, which)
+    runs, file = run_arguments(run, file, more)
+    tagger = load_tagger(runs, which, combine)
     source = vectors_file(tagger, vectors_path)
     new_words = NewWords(tagger, source) if source is not None else None
     stdout = sys.stdout.buffer
