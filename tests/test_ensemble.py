@@ -59,7 +59,7 @@ def test_an_ensemble_of_one_is_that_run(runs, sentences, combine, decode):
 
 def test_the_mean_of_scores_and_transitions(runs, sentences):
     a, b = (load_run(run) for run in runs)
-    ensemble = load_runs(runs)
+    ensemble = load_runs(runs, combine="mean")
     assert ensemble._source == [0, 0]  # the seeds of one config share their windows
     mean = (a.model.scores(a.windows(sentences)) + b.model.scores(b.windows(sentences))) / 2
     np.testing.assert_allclose(ensemble.scores(sentences), mean, rtol=1e-6)
@@ -102,16 +102,13 @@ def test_runs_of_another_task_or_loss_are_refused(runs):
 def test_eval_takes_several_runs(runs):
     result = CliRunner().invoke(main, ["eval", *map(str, runs), "--data", str(DEV), "--json"])
     assert_ok(result)
-    report = json.loads(result.stdout)
-    expected = load_runs(runs).evaluate(read_conll(DEV))
-    assert report == json.loads(json.dumps(expected))
-    vote = CliRunner().invoke(
-        main, ["eval", *map(str, runs), "--data", str(DEV), "--json", "--combine", "vote"]
-    )
-    assert_ok(vote)
-    assert json.loads(vote.stdout) == json.loads(
-        json.dumps(load_runs(runs, combine="vote").evaluate(read_conll(DEV)))
-    )
+    expected = Ensemble([load_run(run) for run in runs], "vote").evaluate(read_conll(DEV))
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected))  # vote is the default
+    args = ["eval", *map(str, runs), "--data", str(DEV), "--json", "--combine", "mean"]
+    mean = CliRunner().invoke(main, args)
+    assert_ok(mean)
+    expected = load_runs(runs, combine="mean").evaluate(read_conll(DEV))
+    assert json.loads(mean.stdout) == json.loads(json.dumps(expected))
 
 
 def test_predict_takes_several_runs_and_the_last_argument_is_the_input_unless_a_folder(runs, tmp_path):

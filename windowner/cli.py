@@ -54,8 +54,8 @@ from .train import train as run_training
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
 COMBINE_HELP = (
-    "With several runs: average their scores (and a CRF's transitions), then decode once; or vote: each"
-    " run decodes, each token takes the class most runs gave it."
+    "With several runs: vote (each run decodes, each token takes the class most runs gave it), or mean"
+    " (average their scores and a CRF's transitions, then decode once)."
 )
 
 
@@ -339,7 +339,7 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     type=click.Choice(DECODERS),
     help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
 )
-@click.option("--combine", type=click.Choice(COMBINE), default="mean", show_default=True, help=COMBINE_HELP)
+@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
 @_friendly
 def evaluate(
     run: str,
@@ -674,7 +674,7 @@ def _check_all(max_entries: int | None) -> None:
     "vectors_path",
     help="Vectors for words the run did not keep: a file, or 'none'. Default: the run's vectors.path.",
 )
-@click.option("--combine", type=click.Choice(COMBINE), default="mean", show_default=True, help=COMBINE_HELP)
+@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
 @_friendly
 def predict(
     run: str,
