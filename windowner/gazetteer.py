@@ -97,21 +97,17 @@ class Gazetteer:
         matches, left to right (module docstring)."""
         folded = [token.casefold() for token in tokens]
         out = [0] * len(folded)
-        starts, entries = self.starts, self.entries
-        i, n = 0, len(folded)
-        while i < n:
-            lengths = starts.get(folded[i])
-            if lengths is not None:
-                for length in lengths:  # longest first
-                    if i + length <= n and (length == 1 or tuple(folded[i : i + length]) in entries):
-                        out[i] = 1
-                        out[i + 1 : i + length] = [2] * (length - 1)
-                        i += length
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        starts, entries, n = self.starts, self.entries, len(folded)
+        done = 0  # the first token after the last match
+        for i in [i for i, token in enumerate(folded) if token in starts]:  # where some entry starts
+            if i < done:
+                continue  # inside the last match
+            for length in starts[folded[i]]:  # longest first
+                if i + length <= n and (length == 1 or tuple(folded[i : i + length]) in entries):
+                    out[i] = 1
+                    out[i + 1 : i + length] = [2] * (length - 1)
+                    done = i + length
+                    break
         return out
 
 
@@ -140,7 +136,10 @@ class Gazetteers:
         for label, path in paths.items():
             check_label(label)
             path = Path(base) / path if base is not None else Path(path)
-            lists[label] = Gazetteer.read(label, path)
+            try:
+                lists[label] = Gazetteer.read(label, path)
+            except WindownerError as err:  # which list of the config
+                raise WindownerError(f"model.gazetteers.{label}: {err}") from None
         return cls(lists)
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
