@@ -42,7 +42,7 @@ from .predict import (
     read_records,
     tag_stream,
 )
-from .tagger import RUN_FILES, Tagger, load_run, score
+from .tagger import CONFIG_FILE, RUN_FILES, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
 from .train import dry_run as dry_run_summary
@@ -397,10 +397,10 @@ def load_tagger(runs: Sequence[str], which: str, combine: str) -> Tagger | Ensem
 
 def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list[str], str]:
     """``predict``'s arguments ``RUN [RUN...] [FILE]``: the run folders and the input. Every argument is a
-    run but the last, which is the input unless it is a folder (an input is a file or ``-``); with no
+    run but the last, which is the input unless it is a run folder (a folder with a config.yaml); with no
     input, standard input."""
     given = [run, *([file] if file is not None else []), *more]
-    if len(given) == 1 or Path(given[-1]).is_dir():
+    if len(given) == 1 or (Path(given[-1]) / CONFIG_FILE).is_file():
         return given, "-"
     return given[:-1], given[-1]
 
@@ -690,7 +690,7 @@ def predict(
     """Tag FILE (or standard input: '-' or nothing) with the model of a run folder.
 
     RUN [RUN...] [FILE]: with several run folders (the seeds of a config), their ensemble; the last
-    argument is FILE unless it is a folder. Reads and writes a batch at a time, so a large file never
+    argument is FILE unless it is a run folder. Reads and writes a batch at a time, so a large file never
     sits whole in memory.
     """
     runs, file = run_arguments(run, file, more)
