@@ -4,6 +4,7 @@ elsewhere."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -175,3 +176,13 @@ def test_resume_reads_the_run_s_copies(gazetteer_run, tmp_path):
     assert yaml.safe_load((moved / "config.yaml").read_text())["model"]["gazetteers"] == {
         "LOC": "gazetteers/LOC.txt"
     }
+
+
+def test_lists_of_a_feature_that_is_off_are_neither_read_nor_saved(gazetteer_run, tmp_path):
+    tagger = load_run(gazetteer_run)
+    model = dataclasses.replace(tagger.config.model, gazetteers={"LOC": str(tmp_path / "gone.txt")})
+    model = dataclasses.replace(model, features=dataclasses.replace(model.features, gazetteer=0))
+    off = dataclasses.replace(tagger, config=dataclasses.replace(tagger.config, model=model), gazetteers=None)
+    off.save_metadata(tmp_path / "run")
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["model"]["gazetteers"] == {}
+    assert not (tmp_path / "run" / "gazetteers").exists()
