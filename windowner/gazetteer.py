@@ -20,8 +20,9 @@ sorted order), and every key is a class of the look-up table ``E_gazetteer`` (cl
 (:mod:`windowner.features`): the same embedding gate and gradient.
 
 **Speed.** Entries are indexed by their first token (casefolded): a dictionary from it to the lengths
-of the entries that start with it, longest first, and a set of the entries. A token that starts no
-entry (most) costs one dictionary look-up a list.
+of the entries that start with it, longest first, a set of their first two tokens and a set of the
+entries. A token that starts no entry (most) costs one dictionary look-up a list; one followed by a token
+that no entry has second (``the`` before most words) one more.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Gazetteer:
         for entry in entries:
             lengths.setdefault(entry[0], set()).add(len(entry))
         self.starts = {first: sorted(n, reverse=True) for first, n in lengths.items()}
+        self.pairs = {entry[:2] for entry in entries if len(entry) > 1}  # the first two tokens of each
 
     @classmethod
     def read(cls, label: str, path: str | Path) -> Gazetteer:
@@ -97,12 +99,15 @@ class Gazetteer:
         matches, left to right (module docstring)."""
         folded = [token.casefold() for token in tokens]
         out = [0] * len(folded)
-        starts, entries, n = self.starts, self.entries, len(folded)
+        starts, entries, pairs, n = self.starts, self.entries, self.pairs, len(folded)
         done = 0  # the first token after the last match
         for i in [i for i, token in enumerate(folded) if token in starts]:  # where some entry starts
             if i < done:
                 continue  # inside the last match
-            for length in starts[folded[i]]:  # longest first
+            lengths = starts[folded[i]]
+            if lengths[0] > 1 and tuple(folded[i : i + 2]) not in pairs:  # no longer entry can match here
+                lengths = lengths[-1:] if lengths[-1] == 1 else ()
+            for length in lengths:  # longest first
                 if i + length <= n and (length == 1 or tuple(folded[i : i + length]) in entries):
                     out[i] = 1
                     out[i + 1 : i + length] = [2] * (length - 1)
