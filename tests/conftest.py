@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
+
+# Hypothesis: a short profile for every run (CI), a long one on demand: HYPOTHESIS_PROFILE=long pytest ...
+# or pytest --hypothesis-profile=long ... (docs/usage.md). No deadline: a shared machine is slow at times.
+settings.register_profile("ci", max_examples=25, deadline=None)
+settings.register_profile("long", max_examples=2_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True, scope="session")

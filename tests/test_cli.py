@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from windowner.cli import format_report, main, one_line, unknown_types
+from windowner.cli import CONFIG_ENTRIES, format_report, main, one_line, unknown_types
 from windowner.config import config_from_dict
 from windowner.conll import read_conll
 from windowner.folders import locked
@@ -114,8 +114,25 @@ def test_train_missing_data_file(write, tmp_path):
     assert_one_line_error(result, "nowhere.conll")
 
 
+@pytest.mark.parametrize("command", [["train"], ["train", "--dry-run"], ["gradcheck"]])
+def test_a_copied_config_names_the_key_of_a_path_that_is_not_there(tmp_path, command):
+    """configs/default.yaml copied elsewhere: its relative paths now point at nothing."""
+    copy = tmp_path / "mine.yaml"
+    copy.write_text(DEFAULT.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run(
+        *command, "--config", copy, *(["--output", tmp_path / "run"] if command[0] == "train" else [])
+    )
+    message = assert_one_line_error(
+        result, "config key 'data.train'", "no such file", "relative to the config"
+    )
+    assert str(tmp_path / ".." / "data") not in message and str(tmp_path.parent / "data") in message
+    fixed = run(*command, "--config", copy, "--set", f"data.train={REPO / 'data/wikigold/train.conll'}")
+    assert "config key 'data.dev'" in fixed.stderr
+
+
 def test_train_malformed_data_file(write, tmp_path):
     write("train.conll", "a O\nb I-LOC\n\nlonely\n")
+    write("v.txt", "a 0.5\n")  # there: a missing file is an error naming its config key, before any reading
     config = write("run.yaml", "data:\n  train: train.conll\nvectors:\n  path: v.txt\n")
     result = run("train", "--config", config, "--output", tmp_path / "run")
     assert_one_line_error(result, "train.conll:4:")
@@ -499,7 +516,7 @@ def test_a_signal_during_training_is_one_line_and_its_status(tmp_path, signum, s
     resume = f"; saved a checkpoint: continue with windowner train --resume {output}"
     assert re.fullmatch(re.escape(line) + " " + where + re.escape(resume) + "\n", errors.read_text())
     assert (output / "model.npz").is_file() and (output / "checkpoint.npz").is_file()
-    assert [p.name for p in output.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in output.iterdir() if p.name.startswith(".")] == [".windowner"]  # the mark alone
     assert [p.name for p in output.parent.iterdir() if p.name.startswith(".")] == []  # no lock file left
 
 
@@ -526,6 +543,20 @@ def test_gradcheck_with_the_default_config():
     assert_ok(result)
     assert re.search(r"default.yaml: \d+ training windows \(\d+ sentences?\)", result.stdout)  # crf
     assert "all gradients agree" in result.stdout
+
+
+def test_gradcheck_with_a_config_checks_a_sample_by_default_and_says_its_time():
+    """`gradcheck --config` once checked every entry of the real model: 6 minutes without a line."""
+    result = run("gradcheck", "--config", DEFAULT, "--batch", "3", "--set", "model.hidden=20")
+    assert_ok(result)
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
+    assert rows["W"][1:3] == ["20x270", str(CONFIG_ENTRIES)]  # 200 of 5,400
+    assert rows["c"][2] == "9"  # all of a smaller one
+    assert re.search(r"entries, 200 a parameter at most in \d+\.\d s$", result.stdout.rstrip())
+    every = run("gradcheck", "--batch", "2", "--max-entries", "0")  # 0: every entry
+    assert_ok(every)
+    rows = {line.split()[0]: line.split() for line in every.stdout.splitlines() if line.strip()}
+    assert rows["W"][1:3] == ["100x40", "4000"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -562,7 +593,7 @@ def test_eval_json(trained_run):
     assert set(report["entities"]) == {"LOC", "micro"}
     assert set(report["groups"]) == {"seen", "unseen"}
     for scores in (report["entities"]["LOC"], report["entities"]["micro"], report["tokens"]["LOC"]):
-        assert set(scores) == {"precision", "recall", "f1", "support"}
+        assert set(scores) == {"precision", "recall", "f1", "support", "predicted"}
         for key in ("precision", "recall", "f1"):
             assert 0.0 <= scores[key] <= 1.0
     gold_locations = sum(tag == "B-LOC" for s in read_conll(TEST_DATA) for tag in s.tags)
@@ -711,6 +742,31 @@ def test_format_report_renders_groups_when_the_report_has_them():
     assert section[4].split() == ["seen", "tokens", "100.00", "100.00", "100.00", "2", "4", "100.00"]
 
 
+def test_a_group_with_no_support_shows_dashes_not_zeros():
+    """A group (or type) with nothing to find has no recall: a dash, and no precision or F1 either when
+    nothing was predicted in it; a prediction there is a false positive."""
+    gold = [["B-LOC", "O"], ["O", "O"]]
+    pred = [["B-LOC", "O"], ["O", "B-PER"]]
+    groups = [["seen", "seen"], ["unseen", "unseen"]]
+    nothing = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0}
+    report = {
+        "entities": {name: s.as_dict() for name, s in entity_scores(gold, pred).items()},
+        "tokens": {"LOC": token_scores(gold, pred, "LOC").as_dict(), "accuracy": accuracy(gold, pred)},
+        "groups": {name: g.as_dict() for name, g in grouped_scores(gold, pred, groups).items()},
+    }
+    report["entities"]["MISC"] = nothing
+    text = format_report(report)
+    rows = {tuple(line.split()[:2]): line.split() for line in text.splitlines() if line.strip()}
+    assert rows[("MISC", "-")] == ["MISC", "-", "-", "-", "0"]
+    assert rows[("PER", "0.00")] == ["PER", "0.00", "-", "0.00", "0"]  # predicted, not in the gold data
+    assert rows[("unseen", "entities")] == ["unseen", "entities", "0.00", "-", "0.00", "0"]
+    assert rows[("seen", "entities")] == ["seen", "entities", "100.00", "100.00", "100.00", "1"]
+    report["groups"]["unseen"]["entities"]["micro"] = nothing
+    assert ["unseen", "entities", "-", "-", "-", "0"] in [
+        line.split() for line in format_report(report).splitlines()
+    ]
+
+
 @pytest.mark.parametrize("name", ["2024", "run #1"])
 def test_output_is_a_folder_name_not_yaml(tmp_path, monkeypatch, name):
     # --output is a path: it must not be read as a YAML value (2024 is no integer, "#" starts no comment).
@@ -830,10 +886,11 @@ def test_train_dry_run_shows_the_config_and_the_data_and_writes_nothing(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_train_dry_run_refuses_what_train_would_refuse(trained_run):
-    assert_one_line_error(
-        run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run"), "--overwrite"
-    )
+def test_train_dry_run_notes_what_train_would_refuse(trained_run):
+    refused = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run")
+    assert_ok(refused)  # the config and the data all the same; the folder is a note
+    assert refused.stdout.endswith("train would refuse it (see the note)\n")
+    assert "already holds a trained model" in refused.stderr and "--overwrite" in refused.stderr
     result = run("train", "--config", DEFAULT, "--output", trained_run, "--dry-run", "--overwrite")
     assert_ok(result)
     assert "the run there is replaced once the new one has saved a model" in result.stdout

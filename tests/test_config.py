@@ -34,6 +34,50 @@ def error_of(call) -> str:
 # files and paths
 
 
+def _marked_keys(path: Path) -> dict[str, bool]:
+    """Every value key of a shipped config file (dotted) and whether its comment starts with "changed"."""
+    keys, sections = {}, []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0]
+        if not text.strip():
+            continue
+        depth = (len(text) - len(text.lstrip())) // 2
+        key, _, value = text.strip().partition(":")
+        sections[depth:] = [key]
+        if value.strip():
+            comment = line.split("#", 1)[1].strip() if "#" in line else ""
+            keys[".".join(sections)] = comment.startswith("changed")
+    return keys
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "entities.yaml"])
+def test_shipped_configs_mark_what_they_change(name):
+    """A key marked "changed" differs from the value it takes when left out, and every key that differs
+    is marked (paths and the required keys aside)."""
+    path = REPO / "configs" / name
+    config = load_config(path).to_dict()
+    minimal = load_config(None, [f"data.train={DEFAULT}", f"vectors.path={DEFAULT}"]).to_dict()
+    for key, marked in _marked_keys(path).items():
+        if key in ("data.train", "data.dev", "data.test", "vectors.path"):
+            continue
+        *sections, last = key.split(".")
+        value, default = config, minimal
+        for section in sections:
+            value, default = value[section], default[section]
+        changed = value[last] != default[last]
+        assert marked == changed, f"{name}: {key} is {value[last]!r}, left out {default[last]!r}"
+
+
+def test_the_two_wikigold_configs_differ_only_in_the_task():
+    default = load_config(DEFAULT).to_dict()
+    entities = load_config(REPO / "configs" / "entities.yaml").to_dict()
+    assert default["task"]["name"] == "location" and entities["task"]["name"] == "entities"
+    assert entities["output"] == "runs/entities"
+    for section in ("task", "output"):
+        default.pop(section), entities.pop(section)
+    assert default == entities
+
+
 def test_default_config_loads():
     config = load_config(DEFAULT)
     assert isinstance(config, Config)
@@ -41,7 +85,7 @@ def test_default_config_loads():
     assert Path(config.data.train).resolve() == data / "wikigold" / "train.conll"
     assert Path(config.data.dev).resolve() == data / "wikigold" / "dev.conll"
     assert Path(config.data.test).resolve() == data / "wikigold" / "test.conll"
-    assert Path(config.vectors.path).resolve() == data / "glove" / "glove.6B.50d.wikigold.txt"
+    assert Path(config.vectors.path).resolve() == data / "glove" / "glove.6B.50d.20k.txt.gz"
     for path in (config.data.train, config.data.dev, config.data.test, config.vectors.path):
         assert Path(path).is_absolute() and Path(path).is_file(), path
     assert config.task.name == "location" and config.task.location_label == "LOC"

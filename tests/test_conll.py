@@ -90,6 +90,20 @@ def test_read_iobes_file_converted(write, scheme):
     assert tags_of(read_conll(path, scheme)) == [["B-LOC", "B-LOC", "O", "B-PER", "I-PER", "I-PER"]]
 
 
+@pytest.mark.parametrize("scheme", ["auto", "iobes", "biluo"])
+def test_read_biluo_file_as_iobes(write, scheme):
+    """spaCy's BILUO tags (U- a one-token entity, L- the last token) are IOBES under other letters."""
+    text = "Paris U-LOC\nLondon U-LOC\nand O\nJohn B-PER\nvan I-PER\nDyke L-PER\n\nNew B-LOC\nYork L-LOC\n"
+    expected = [["B-LOC", "B-LOC", "O", "B-PER", "I-PER", "I-PER"], ["B-LOC", "I-LOC"]]
+    assert tags_of(read_conll(write("biluo.conll", text), scheme)) == expected
+
+
+@pytest.mark.parametrize("scheme", ["iob1", "iob2"])
+def test_biluo_tags_in_a_file_read_as_iob_raise(write, scheme):
+    path = write("biluo.conll", "a O\nParis U-LOC\n")
+    raises_at(path, 2, lambda: read_conll(path, scheme), scheme, "U-LOC")
+
+
 @pytest.mark.parametrize("scheme", ["iob1", "iob2"])
 def test_iobes_tags_in_a_file_read_as_iob_raise(write, scheme):
     path = write("iobes.conll", "Paris S-LOC\nis O\n")

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
 from windowner.errors import Terminated, WindownerError
-from windowner.files import atomic_open, remove_stale_temporaries, text_file, write_atomic
+from windowner.files import (
+    atomic_open,
+    output_target,
+    refuse_to_replace,
+    remove_stale_temporaries,
+    text_file,
+    write_atomic,
+)
 
 
 def hidden(folder) -> list[str]:
@@ -41,6 +50,107 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, err
         raise error
     assert path.read_bytes() == b"old"
     assert hidden(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# targets that are not regular files: written as they are, never replaced
+
+
+def read_pipe(fifo) -> tuple[threading.Thread, list[bytes]]:
+    """A thread that reads the named pipe ``fifo`` to its end; the bytes land in the list."""
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as stream:
+            got.append(stream.read())
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_a_named_pipe_is_written_into_not_replaced(tmp_path):
+    """Promise: what an output file replaces. A FIFO given as the output stays a FIFO (a rename made it a
+    regular file)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    thread, got = read_pipe(fifo)
+    write_atomic(fifo, "tagged\n")
+    thread.join(5)
+    assert got == [b"tagged\n"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file
+
+
+def test_a_character_device_is_written_into_not_replaced(tmp_path):
+    """/dev/null stays the null device; as root, a device node of a folder too (a rename made it a file).
+    The node of our own comes first: code that replaces a device must never reach the system's /dev/null."""
+    if os.geteuid() == 0:
+        node = tmp_path / "null"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # the null device
+        with atomic_open(node, "wb") as out:
+            out.write(b"nothing")
+        assert stat.S_ISCHR(os.lstat(node).st_mode) and os.lstat(node).st_rdev == os.makedev(1, 3)
+        assert [p.name for p in tmp_path.iterdir()] == ["null"]
+    assert output_target(os.devnull) == (Path(os.devnull), None)
+    write_atomic(os.devnull, "nothing\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_symbolic_link_to_a_file_replaces_the_file_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "out.txt"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o600  # the file it replaced keeps its permissions
+    dangling = tmp_path / "dangling.txt"
+    dangling.symlink_to(tmp_path / "real" / "new.txt")
+    write_atomic(dangling, "made")  # as a shell's `>` does: the link's target is made
+    assert dangling.is_symlink() and (tmp_path / "real" / "new.txt").read_text() == "made"
+
+
+def test_a_directory_is_an_error_and_stays_as_it_was(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "mine.txt").write_text("mine")
+    with pytest.raises(WindownerError, match="folder: is a directory, expected a file name"):
+        write_atomic(tmp_path / "folder", "text")
+    assert (tmp_path / "folder" / "mine.txt").read_text() == "mine"
+
+
+def test_the_descriptors_of_the_process_are_written_through_not_replaced(tmp_path, capfd):
+    """/dev/stdout is the process's standard output (as a shell reads it), whatever it is: a file opened
+    for appending keeps what it held (replacing the file it names lost it)."""
+    log = tmp_path / "log.txt"
+    log.write_text("before\n")
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        assert output_target(f"/dev/fd/{fd}")[1] == fd
+        write_atomic(f"/dev/fd/{fd}", "after\n")
+        write_atomic(f"/proc/self/fd/{fd}", "again\n")
+    finally:
+        os.close(fd)
+    assert log.read_text() == "before\nafter\nagain\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["log.txt"]
+    assert output_target("/dev/stdout") == (Path("/dev/stdout"), 1)  # before writing: never replace it
+    write_atomic("/dev/stdout", "to stdout\n")
+    assert capfd.readouterr().out == "to stdout\n"
+
+
+def test_refuse_to_replace_allows_a_device_and_names_a_kept_file(tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("input")
+    keep = {data: "the input file", Path(os.devnull): "not a file to keep"}
+    refuse_to_replace(os.devnull, keep, "the output")  # nothing is replaced
+    with pytest.raises(WindownerError, match=r"link: is the input file; the output would replace it"):
+        (tmp_path / "link").symlink_to(data)
+        refuse_to_replace(tmp_path / "link", keep, "the output")
+    with pytest.raises(WindownerError, match="no folder"):
+        refuse_to_replace(tmp_path / "absent" / "out.txt", keep, "the output")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from windowner.errors import WindownerError
-from windowner.folders import fresh_sibling, lock_path, locked, remove_leftovers, replace_folder
+from windowner.folders import fresh_sibling, lock_path, locked, recover, replace_folder, stranded
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,23 +82,132 @@ def test_replace_folder_swaps_in_the_new_run_and_keeps_the_users_files(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # neither the new nor the old folder is left
 
 
-def test_remove_leftovers_of_a_killed_overwrite(tmp_path):
+def test_recover_removes_the_run_files_a_killed_overwrite_left_and_nothing_else(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     for name in (".run.new-abcd1234", ".run.old-efgh5678", ".other.new-abcd1234", ".run.new-short"):
         (tmp_path / name).mkdir()
+    (tmp_path / ".run.new-abcd1234" / "model.npz").write_text("new model")
+    (tmp_path / ".run.old-efgh5678" / "model.npz").write_text("replaced model")
     (tmp_path / ".run.new-ijkl9012").write_text("a file, not ours")
-    removed = remove_leftovers(folder)
-    assert sorted(p.name for p in removed) == [".run.new-abcd1234", ".run.old-efgh5678"]
+    done = recover(folder, ["model.npz"])
+    assert [line.split(",")[0] for line in done] == [
+        f"removed {tmp_path / '.run.new-abcd1234'}",
+        f"removed {tmp_path / '.run.old-efgh5678'}",
+    ]
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".other.new-abcd1234", ".run.new-ijkl9012", ".run.new-short", "run"]
 
 
-def test_remove_leftovers_puts_back_an_old_run_whose_replacement_never_arrived(tmp_path):
+def test_recover_puts_back_an_old_run_whose_replacement_never_arrived(tmp_path):
     # Killed between the two renames of replace_folder: the old run is only under its hidden name.
     old = tmp_path / ".run.old-abcd1234"
     old.mkdir()
     (old / "model.npz").write_text("old model")
-    assert remove_leftovers(tmp_path / "run") == []
+    assert stranded(tmp_path / "run") == old
+    assert recover(tmp_path / "run", ["model.npz"]) == [
+        f"put back the run that a stopped --overwrite had left in {old}"
+    ]
     assert (tmp_path / "run" / "model.npz").read_text() == "old model"
-    assert not old.exists()
+    assert not old.exists() and stranded(tmp_path / "run") is None
+
+
+def test_recover_never_deletes_a_file_it_did_not_write(tmp_path):
+    """Promise: what any crash leaves. The next command puts the user's files back; it deletes run files
+    only."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "model.npz").write_text("the new run's model")
+    new, old = tmp_path / ".run.new-abcd1234", tmp_path / ".run.old-efgh5678"
+    new.mkdir()
+    old.mkdir()
+    (new / "notes.txt").write_text("mine, on its way")  # step 1 of the swap had moved it
+    (new / "model.npz").write_text("a replacement that never arrived")
+    (old / "data").mkdir()  # a folder of the user's, left behind by a kill in step 4
+    (old / "data" / "1.txt").write_text("mine too")
+    (old / "model.npz").write_text("the replaced run's model")
+    (old / "scores.json").write_text("taken")
+    (folder / "scores.json").write_text("the new run's scores")
+    (old / "plan.txt").write_text("mine, and the folder has a plan.txt of its own")
+    (folder / "plan.txt").write_text("the other plan")
+    done = recover(folder, ["model.npz", "scores.json"])
+    assert (folder / "notes.txt").read_text() == "mine, on its way"
+    assert (folder / "data" / "1.txt").read_text() == "mine too"
+    assert (folder / "model.npz").read_text() == "the new run's model"
+    assert (old / "plan.txt").read_text() == "mine, and the folder has a plan.txt of its own"  # never lost
+    assert not new.exists() and sorted(p.name for p in old.iterdir()) == ["plan.txt"]
+    assert done[-1].startswith(f"left {old} (from a stopped --overwrite): it holds files whose names")
+
+
+def test_the_lock_holds_for_the_folder_however_it_is_named(tmp_path, monkeypatch):
+    """Promise: what the lock covers. One lock for one folder, whatever names it: a symbolic link,
+    ``a/../b``, a relative and an absolute path (two trains through two names both ran)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "b")
+    monkeypatch.chdir(tmp_path)
+    names = [tmp_path / "b", tmp_path / "link", tmp_path / "a" / ".." / "b", Path("b"), Path("./link/")]
+    for holder in names:
+        with locked(holder):
+            for other in names:
+                with pytest.raises(WindownerError, match="is in use by another training run"):
+                    with locked(other):
+                        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "link"]  # every lock file removed
+
+
+def names_and_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Killed(BaseException):
+    """What the process 'dies' of in the simulation: nothing runs after it (every later call fails too)."""
+
+
+def kill_at(monkeypatch, k: int) -> dict[str, int]:
+    """From the k-th call on (1-based), every rename, unlink and rmdir raises Killed: the process is dead
+    and its clean-up code cannot act either."""
+    calls = {"count": 0}
+    for name in ("rename", "replace", "unlink", "rmdir"):
+        real = getattr(os, name)
+
+        def dying(*args, _real=real, **kwargs):
+            calls["count"] += 1
+            if calls["count"] >= k:
+                raise Killed()
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, dying)
+    return calls
+
+
+@pytest.mark.parametrize("k", range(1, 14))
+def test_a_kill_at_any_step_of_the_swap_loses_no_file(tmp_path, monkeypatch, k):
+    """Promise: what --overwrite keeps. A process killed at the k-th rename or removal of the swap: the next
+    command (recover) leaves every user file in the folder, and a whole run (the old or the new) there."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    old_run = {"model.npz": b"old model", "config.yaml": b"old config"}
+    users = {"notes.txt": b"mine", "more.txt": b"mine too", "sub/deep.txt": b"deep"}
+    for name, data in {**old_run, **users}.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(data)
+    new = fresh_sibling(folder)
+    new_run = {"model.npz": b"new model", "config.yaml": b"new config"}
+    for name, data in new_run.items():
+        (new / name).write_bytes(data)
+    with monkeypatch.context() as patch:
+        calls = kill_at(patch, k)
+        try:
+            replace_folder(new, folder, ["model.npz", "config.yaml"])
+        except Killed:
+            pass
+    recover(folder, ["model.npz", "config.yaml"])
+    left = names_and_bytes(folder)
+    assert {name: left[name] for name in users} == users
+    run = {name: left[name] for name in old_run}
+    assert run in (old_run, new_run)  # one run's files, never a mix
+    assert set(left) == {*users, *old_run}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    if k > calls["count"]:
+        assert run == new_run  # not killed: the swap finished

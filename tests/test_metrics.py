@@ -133,7 +133,7 @@ def test_score_rejects_inconsistent_counts():
 
 def test_score_as_dict_is_plain_json():
     d = Score.from_counts(np.int64(1), np.int64(2), np.int64(4)).as_dict()
-    assert d == {"precision": 0.5, "recall": 0.25, "f1": pytest.approx(1 / 3), "support": 4}
+    assert d == {"precision": 0.5, "recall": 0.25, "f1": pytest.approx(1 / 3), "support": 4, "predicted": 2}
     assert type(d["precision"]) is float and type(d["support"]) is int
     json.dumps(d)
 

@@ -37,6 +37,27 @@ def test_lines_of_a_resumed_epoch_count_from_where_it_was():
     ]
 
 
+def test_a_log_that_showed_an_epoch_going_shows_its_end():
+    """A line every 30 s: at 30, 60 and 90 batches, then one at the end (100 %), not a last word of 90 %;
+    an epoch shorter than the interval writes nothing."""
+    now = [0.0]
+    lines = []
+    progress = Progress("lines", every=30.0, write=lines.append, clock=lambda: now[0])
+    for _ in progress.track(batches(100), epoch=1, epochs=2, total=100):
+        now[0] += 1.0
+    assert [line.split(": batch ")[1].split(" (")[0] for line in lines] == [
+        "30/100",
+        "60/100",
+        "90/100",
+        "100/100",
+    ]
+    assert lines[-1].endswith("(100%), 32 windows/s, ETA 0:00 (run 1:40)")
+    lines.clear()
+    for _ in progress.track(batches(20), epoch=2, epochs=2, total=20):
+        now[0] += 1.0
+    assert lines == []
+
+
 def test_none_shows_nothing_and_passes_every_batch(capsys):
     given = batches(3)
     assert list(Progress("none").track(given, 1, 1, 3)) == given

@@ -11,17 +11,26 @@ import windowner.config as config_module
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _python_example(path, heading):
+    text = (ROOT / path).read_text(encoding="utf-8")
+    return re.search(r"```python\n(.*?)```", text.split(heading, 1)[1], re.S).group(1)
+
+
 def test_python_api_example_runs(tmp_path, monkeypatch, capsys):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Python API", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = _python_example("README.md", "## Python API")
     assert "runs/api-example" in code
     code = code.replace("runs/api-example", str(tmp_path / "api-example"))
     monkeypatch.chdir(ROOT)
-    exec(compile(code, "README.md", "exec"), {})
+    session = {}
+    exec(compile(code, "README.md", "exec"), session)
     printed = capsys.readouterr().out
     assert "(100, 270) (9, 100)" in printed
     assert (tmp_path / "api-example" / "model.npz").is_file()
+    # docs/code.md goes on from the README's example, in the same session
+    exec(compile(_python_example("docs/code.md", "## The Python API"), "docs/code.md", "exec"), session)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[('") and len(lines) == 4  # the checks, then three losses
+    assert all(float(line) > 0 for line in lines[1:])
 
 
 def _schema_defaults(schema, prefix=""):

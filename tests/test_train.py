@@ -1,5 +1,6 @@
 """Training end to end on the shipped data: the score it reaches, determinism, the run folder."""
 
+import gzip
 import json
 import re
 import signal
@@ -84,6 +85,16 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
         runs[name] = np.load(tmp_path / name / "last.npz", allow_pickle=False)
     assert all(np.array_equal(runs["a"][k], runs["b"][k]) for k in "EWbUc")
     assert not np.array_equal(runs["a"]["W"], runs["c"]["W"])
+
+
+def test_a_library_call_without_progress_prints_nothing(tmp_path, capsys):
+    """``train(config, progress=False)`` is quiet (no epoch lines on stdout); the epoch lines come with
+    progress shown (or with an ``echo`` of one's own, as the other tests here pass)."""
+    small = ("train.epochs=1", "model.hidden=10", "data.test=null")
+    train(config(tmp_path, *small), progress=False, note=lambda message: None)
+    assert capsys.readouterr().out == ""
+    train(config(tmp_path, *small), progress="lines", overwrite=True, note=lambda message: None)
+    assert "epoch   1" in capsys.readouterr().out
 
 
 def test_entities_task_with_fine_tuning(tmp_path):
@@ -281,22 +292,23 @@ def quiet_resume(folder, overrides=()):
 @pytest.fixture
 def ctrl_c_at(monkeypatch):
     """``ctrl_c_at(n)``: Ctrl-C arrives in the middle of the n-th training step from now on (after its loss,
-    before its update), as SIGINT sent to this process."""
+    before its update), as SIGINT sent to this process (``ctrl_c_at(n, times=2)``: twice, at once)."""
     monkeypatch.setattr(signal, "SIGINT", signal.SIGINT)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a terminal
-    calls = {"count": 0, "at": None}
+    calls = {"count": 0, "at": None, "times": 1}
     problem = LossWatch.problem
 
     def counting(self, loss):
         calls["count"] += 1
         if calls["count"] == calls["at"]:
-            signal.raise_signal(signal.SIGINT)
+            for _ in range(calls["times"]):
+                signal.raise_signal(signal.SIGINT)
         return problem(self, loss)
 
     monkeypatch.setattr(LossWatch, "problem", counting)
 
-    def arm(n):
-        calls["count"], calls["at"] = 0, n
+    def arm(n, times=1):
+        calls["count"], calls["at"], calls["times"] = 0, n, times
 
     yield arm
     signal.signal(signal.SIGINT, previous)
@@ -389,8 +401,8 @@ def test_resume_trains_a_finished_run_on_as_if_it_had_been_longer(tmp_path):
 
 
 def test_resume_refuses_a_run_whose_inputs_changed(tmp_path, write, ctrl_c_at):
-    vectors = ROOT / "data" / "glove" / "glove.6B.50d.wikigold.txt"
-    copy = write("vectors.txt", vectors.read_text(encoding="utf-8"))
+    vectors = ROOT / "data" / "glove" / "glove.6B.50d.20k.txt.gz"
+    copy = write("vectors.txt", gzip.decompress(vectors.read_bytes()).decode("utf-8"))
     run = tmp_path / "run"
     options = ["model.hidden=10", "train.epochs=1", f"vectors.path={copy}", f"output={run}"]
     ctrl_c_at(5)
@@ -430,6 +442,41 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_model(tmp_path, ctr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def test_a_run_that_saved_nothing_leaves_nothing_and_says_so(tmp_path, ctrl_c_at):
+    """Promise: what a failed run leaves. A run that diverged, or was interrupted twice, in its first epoch
+    left a folder of metadata with no model and no checkpoint, and the second Ctrl-C said only
+    "interrupted"."""
+    folder = tmp_path / "run"
+    common = ["model.hidden=10", f"output={folder}"]
+    diverging = load_config(
+        DEFAULT, [*common, "train.optimizer=sgd", "train.lr=1e38", "train.fine_tune=true", "train.epochs=1"]
+    )
+    with pytest.raises(WindownerError, match=rf"nothing was kept \({re.escape(str(folder))} was removed\)$"):
+        quiet_train(diverging)
+    assert list(tmp_path.iterdir()) == []
+    folder.mkdir()  # an empty folder of the user's stays, empty
+    with pytest.raises(WindownerError, match=rf"nothing was kept \(its files were removed from {folder}\)$"):
+        quiet_train(diverging)
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+    ctrl_c_at(5, times=2)  # the second Ctrl-C stops at once, in epoch 1
+    with pytest.raises(Terminated) as info:
+        quiet_train(load_config(DEFAULT, [*common, "train.epochs=2"]))
+    assert str(info.value) == (
+        "at once (a second signal); no model and no checkpoint had been saved: nothing was kept"
+        f" (its files were removed from {folder})"
+    )
+    assert list(folder.iterdir()) == []
+    batches = -(-32_533 // load_config(DEFAULT).train.batch_size)  # of epoch 1: 32,533 training windows
+    ctrl_c_at(batches + 5, times=2)  # in epoch 2: the checkpoint of epoch 1 stays, and is said
+    with pytest.raises(Terminated) as info:
+        quiet_train(load_config(DEFAULT, [*common, "train.epochs=2"]))
+    assert str(info.value) == (
+        "at once (a second signal); its last checkpoint stays:"
+        f" continue with windowner train --resume {folder}"
+    )
+    assert load_checkpoint(folder / "checkpoint.npz").checkpoint.epoch == 2 and load_run(folder)
+
+
 def test_a_run_folder_in_use_is_refused_and_what_a_killed_run_left_is_removed(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
@@ -453,18 +500,20 @@ def test_the_python_api_refuses_the_current_folder_too(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_finite_blow_up_stops_training_and_keeps_the_best_model(tmp_path):
+def test_a_finite_blow_up_stops_training(tmp_path):
     # sgd at lr 100: the loss rises to about 30 times the untrained model's and stays finite; before, such a
-    # run ended with F1 0 and "saved". The batch is named; the best model so far is the epoch 1 model.
+    # run ended with F1 0 and "saved". The batch is named; in epoch 1, nothing is kept, and that is said.
     cfg = config(tmp_path, "train.optimizer=sgd", "train.lr=100", "model.hidden=10", "train.epochs=2")
     with pytest.raises(WindownerError) as info:
         quiet_train(cfg)
     message = str(info.value)
     assert re.fullmatch(
         r"training diverged in epoch 1, batch 20 of [\d,]+ \(mean loss of the last 20 batches [\d.]+,"
-        r" more than 10 times the untrained model's \d\.\d+\): lower train.lr \(now 100\)",
+        r" more than 10 times the untrained model's \d\.\d+\): lower train.lr \(now 100\); no model and no"
+        rf" checkpoint had been saved: nothing was kept \({re.escape(str(tmp_path / 'run'))} was removed\)",
         message,
     ), message
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ The Python API (the command line is a thin layer over it)::
     batch = windowner.Batch(windows, labels)
     loss, grads = tagger.model.loss_and_grads(batch)        # grads["E"]: SparseRows(rows, values)
 
-See README.md for the whole API.
+See README.md and docs/code.md for the whole API.
 """
 
 from .config import Config, load_config
@@ -22,6 +22,7 @@ from .layers import SparseRows
 from .losses import Batch
 from .model import WindowModel
 from .optim import make_optimizer
+from .spans import read_data, read_spans
 from .tagger import Tagger, load_run
 from .train import load_corpus, resume, train, train_step
 from .vectors import read_vectors
@@ -48,6 +49,8 @@ __all__ = [
     "make_optimizer",
     "make_windows",
     "read_conll",
+    "read_data",
+    "read_spans",
     "read_vectors",
     "resume",
     "sentence_windows",

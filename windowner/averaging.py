@@ -14,7 +14,7 @@ with momentum), so over the k steps it missed its average followed the closed fo
 θ̄ ← d^k·θ̄ + (1 − d^k)·θ: it is applied when the row is next touched, before the optimiser moves it, and
 to every row by :meth:`Average.current`. With ``adam`` and momentum an untouched row does drift; its
 average then treats it as standing still between the steps that touch it (a small difference, stated
-in the README).
+in docs/gradients.md §11).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command line: ``windowner train``, ``eval``, ``predict``, ``plot``, ``gradcheck``.
+"""The command line: ``windowner train``, ``eval``, ``predict``, ``plot``, ``gradcheck``, ``package``.
 
 A thin layer over the Python API. Every user error is a :class:`WindownerError`; it is printed as one
 line on stderr and the command exits with status 1 (2 for click's own usage errors, 130 on Ctrl-C, 143
@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,23 +26,28 @@ import numpy as np
 
 from . import metrics
 from .config import Config, check_output, dump_config, load_config
-from .conll import SCHEMES, entity_type, read_conll
+from .conll import SCHEMES, entity_type
 from .decoding import DECODERS
 from .ensemble import COMBINE, Ensemble, load_runs
 from .errors import Terminated, WindownerError, raise_terminated
-from .files import write_atomic
-from .gradcheck import TOLERANCE, all_cases, case_problem, check_case, check_gradients, random_problem
+from .files import refuse_to_replace, write_atomic
+from .gradcheck import TOLERANCE, Check, all_cases, case_problem, check_case, check_gradients, random_problem
+from .package import MAX_WORDS, missing_vectors, package_run
 from .plot import plot_run
 from .predict import (
     BATCH_TOKENS,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     NewWords,
+    html_end,
+    html_start,
     open_input,
     open_output,
+    predicted_types,
     read_records,
     tag_stream,
 )
+from .spans import DATA_FORMATS, read_data
 from .tagger import CONFIG_FILE, RUN_FILES, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
@@ -53,6 +59,7 @@ from .train import train as run_training
 
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
+CONFIG_ENTRIES = 200  # gradcheck --config: entries of each parameter checked by default (seconds)
 COMBINE_HELP = (
     "With several runs: vote (each run decodes, each token takes the class most runs gave it), or mean"
     " (average their scores and a CRF's transitions, then decode once)."
@@ -197,6 +204,11 @@ def note(message: str) -> None:
     _write_stderr(f"windowner: note: {one_line(message)}\n")
 
 
+def warn(message: str) -> None:
+    """A warning on stderr: the command did its work, but not as well as it could (a missing file)."""
+    _write_stderr(f"windowner: warning: {one_line(message)}\n")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="windowner")
 @click.option(
@@ -289,9 +301,13 @@ def train(
 
 def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None:
     """What ``train --dry-run`` prints: the resolved config (YAML), the data files (sentences, tokens, the
-    share with a word vector), the tag counts of each, the vectors and the task; or all that as JSON."""
+    share with a word vector), the tag counts of each, the vectors and the task; or all that as JSON. An
+    output folder that ``train`` would refuse (it holds a model, it is a folder of the user's) is a note
+    on stderr: the dry run shows the rest all the same."""
     for remark in summary["remarks"]:
         note(remark)
+    if summary["refused"]:
+        note(f"train would stop at the output folder: {summary['refused']}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -317,7 +333,19 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 @click.argument("run", type=click.Path())
 @click.argument("more_runs", nargs=-1, type=click.Path())
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Tagged CoNLL file."
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Tagged file: CoNLL, or JSON lines of texts and character spans (see --format).",
+)
+@click.option(
+    "--format",
+    "data_format",
+    type=click.Choice(DATA_FORMATS),
+    default="auto",
+    show_default=True,
+    help="conll, or jsonl (text and spans); auto: jsonl for a name ending .jsonl, .json or .ndjson.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -345,6 +373,7 @@ def evaluate(
     run: str,
     more_runs: tuple[str, ...],
     data_path: str,
+    data_format: str,
     as_json: bool,
     which: str,
     scheme: str,
@@ -358,15 +387,17 @@ def evaluate(
     ensemble."""
     runs = [run, *more_runs]
     if predictions_path is not None:
-        keep = {
-            Path(data_path): "the --data file",
-            **{Path(folder) / name: f"the run's {name}" for folder in runs for name in RUN_FILES},
-        }
+        inputs = {data_path: "the --data file"}
+        keep = {path: name for folder in runs for path, name in protected(folder, inputs).items()}
         check_predictions_output(predictions_path, as_json, keep)
     tagger = load_tagger(runs, which, combine)
-    sentences = read_conll(data_path, scheme)
+    sentences = read_data(data_path, scheme, data_format)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
+    missing = missing_vectors(tagger, vectors_path)
+    if missing is not None:
+        missing(tokens)
+        warn(missing.message(run))
     with blas_threads(tagger.config.train.threads):
         predicted = tagger.predict(tokens, decode)
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
@@ -418,12 +449,14 @@ def check_predictions_output(path: str, as_json: bool, keep: dict[Path, str]) ->
         if as_json:
             raise WindownerError("--json and --predictions - both write to stdout: give --predictions a file")
         return
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise WindownerError(f"{path}: no folder {target.parent} to write the predictions in")
-    for other, name in keep.items():
-        if target.exists() and other.exists() and target.samefile(other):
-            raise WindownerError(f"{path}: is {name}; the predictions would replace it")
+    refuse_to_replace(path, keep, "the predictions")
+
+
+def protected(run: str, inputs: dict[str, str]) -> dict[Path, str]:
+    """What an output file of ``eval`` or ``predict`` must not replace: the files of the run folder and the
+    command's ``inputs`` (each path with the words that name it; ``-``, standard input, is none)."""
+    keep = {Path(path): name for path, name in inputs.items() if path != "-"}
+    return {**keep, **{Path(run) / name: f"the run's {name}" for name in RUN_FILES}}
 
 
 def predictions_text(
@@ -452,13 +485,14 @@ def add_vectors(tagger: Tagger, sentences: list[tuple[str, ...]], vectors_path: 
 def vectors_file(tagger: Tagger, vectors_path: str | None) -> Path | None:
     """The vectors of words the run did not keep: ``--vectors``, else the run's ``vectors.path``.
 
-    None for ``--vectors none``, and (with a note) when the run's file is no longer there.
+    None for ``--vectors none``, for a packaged run (it carries its vectors: ``windowner package``) given
+    no ``--vectors``, and when the run's file is no longer there (the commands then warn with the cost:
+    :func:`~windowner.package.missing_vectors`).
     """
-    if vectors_path == "none":
+    if vectors_path == "none" or (vectors_path is None and tagger.package is not None):
         return None
     path = Path(vectors_path or tagger.config.vectors.path)
     if vectors_path is None and not path.is_file():
-        note(f"{path} (the run's vectors.path) is not here: words the run did not keep read <unk>")
         return None
     return path
 
@@ -489,8 +523,17 @@ def percent(fraction: float) -> str:
 
 
 def score_cells(name: str, scores: dict[str, Any]) -> list[str]:
-    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`."""
-    return [name, *(percent(scores[key]) for key in ("precision", "recall", "f1")), str(scores["support"])]
+    """``name``, precision, recall and F1 in percent, and the support of one :meth:`Score.as_dict`.
+
+    With no support (nothing to find) recall is 0/0, a dash rather than 0.00; so are precision and F1
+    when nothing was predicted either (F1 = 2TP / (2TP + FP + FN)); a prediction there is a false
+    positive, precision and F1 0.00.
+    """
+    support, predicted = scores["support"], scores.get("predicted", 0)
+    empty = support == 0 and predicted == 0
+    undefined = {"precision": empty, "recall": support == 0, "f1": empty}
+    cells = ["-" if undefined[key] else percent(scores[key]) for key in ("precision", "recall", "f1")]
+    return [name, *cells, str(support)]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -541,7 +584,11 @@ def format_groups(groups: dict[str, dict[str, Any]]) -> str:
     help="Windows in the batch (crf: whole sentences, until they hold this many).",
 )
 @click.option(
-    "--max-entries", type=click.IntRange(1), help="Check at most this many entries of each parameter."
+    "--max-entries",
+    type=click.IntRange(0),
+    help=f"Check at most this many entries of each parameter, drawn at random (0: every entry). Default:"
+    f" every entry of the random problem; {CONFIG_ENTRIES} with --config (every entry of a real model"
+    " takes minutes).",
 )
 @click.option(
     "--all",
@@ -555,10 +602,14 @@ def gradcheck(
 ) -> None:
     """Compare every analytic gradient with central differences in float64.
 
-    With --config, the model the config trains (same initialisation) on a batch of its training data;
-    without, the default model on a small random problem that needs no files; with --all, every
-    combination of the toolbox on small random models.
+    With --config, the model the config trains (same initialisation) on a batch of its training data
+    (200 random entries of each parameter unless --max-entries says otherwise); without, the default
+    model on a small random problem that needs no files; with --all, every combination of the toolbox on
+    small random models. Each parameter's row is printed as soon as it is checked.
     """
+    started = time.perf_counter()
+    budget = CONFIG_ENTRIES if max_entries is None and config_path is not None else max_entries
+    max_entries = budget or None  # 0: every entry
     if every:
         if config_path or overrides:
             raise WindownerError("--all checks random models: it takes no --config or --set")
@@ -589,22 +640,26 @@ def gradcheck(
             f" l2_vectors {l2_vectors}"
         )
 
-    checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed)
-    click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
-    for check in checks:
+    def show(check: Check) -> None:
         shape = "x".join(map(str, model.params[check.name].shape))
         verdict = "ok" if check.ok else "FAIL"
         error = check.max_relative_error
         skipped = f"  ({check.skipped} at a kink, left out)" if check.skipped else ""
         click.echo(f"{check.name:<10}{shape:>14}{check.entries:>10}{error:>20.2e}  {verdict}{skipped}")
+
+    click.echo(f"{'parameter':<10}{'shape':>14}{'entries':>10}{'max relative error':>20}")
+    checks = check_gradients(model, examples, l2, l2_vectors, True, max_entries, rng, seed=seed, report=show)
     failed = [check.name for check in checks if not check.ok]
     if failed:
         names = ", ".join(failed)
         click.echo(f"windowner: error: gradients of {names} exceed the tolerance {TOLERANCE:g}", err=True)
         sys.exit(1)
+    entries = sum(check.entries for check in checks)
+    sampled = f", {max_entries} a parameter at most" if max_entries is not None else ""
     click.echo(
         f"all gradients agree with central differences (tolerance {TOLERANCE:g};"
-        f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve)"
+        f" entries below {checks[0].tiny:.1e} compared at that size, the smallest differences resolve):"
+        f" {entries:,} entries{sampled} in {time.perf_counter() - started:.1f} s"
     )
 
 
@@ -658,14 +713,16 @@ def _check_all(max_entries: int | None) -> None:
     default="text",
     show_default=True,
     help="text: raw text, a sentence or paragraph a line; tokens: whitespace-separated tokens, a sentence"
-    " a line; conll: the token in the first column, a blank line between sentences.",
+    " a line; conll: the token in the first column, a blank line between sentences; jsonl: a JSON object"
+    " a line, its 'text' tagged (annotation tools' exports).",
 )
 @click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
     default="conll",
     show_default=True,
-    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities.",
+    help="conll: token and tag a line; jsonl: a JSON object a sentence, with its entities; html: a page"
+    " that highlights the entities (self-contained: open it in a browser).",
 )
 @click.option("--output", "output_path", help="Write to this file (whole or not at all), not to stdout.")
 @click.option("--model", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -694,9 +751,14 @@ def predict(
     sits whole in memory.
     """
     runs, file = run_arguments(run, file, more)
+    if output_path is not None and output_path != "-":
+        inputs = {file: "the input file"}
+        keep = {path: name for folder in runs for path, name in protected(folder, inputs).items()}
+        refuse_to_replace(output_path, keep, "the tagged text")
     tagger = load_tagger(runs, which, combine)
     source = vectors_file(tagger, vectors_path)
-    new_words = NewWords(tagger, source) if source is not None else None
+    missing = missing_vectors(tagger, vectors_path)
+    new_words = NewWords(tagger, source) if source is not None else missing
     stdout = sys.stdout.buffer
     gc.freeze()  # the run's objects (a vocabulary: tens of thousands) are not scanned again by every
     # collection of what tagging makes: 18-23 -> 14-15 ms of collections in tagging 200,000 tokens
@@ -705,15 +767,22 @@ def predict(
             batch = 1 if stream.isatty() else BATCH_TOKENS  # typed lines are tagged as they come
             with open_output(output_path, stdout) as out:
                 records = read_records(stream, name, input_format)
+                if output_format == "html":
+                    about = f"tagged by the {which} model of {run}"
+                    out.write(html_start(f"{name}: entities", predicted_types(tagger), about).encode())
                 with blas_threads(tagger.config.train.threads):
-                    count, _ = tag_stream(tagger, records, out, output_format, batch, new_words)
+                    count, tokens = tag_stream(tagger, records, out, output_format, batch, new_words)
+                if output_format == "html":
+                    out.write(html_end(count, tokens).encode())
     except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         sys.exit(141)
     if count == 0:
         note(f"{name} holds no sentence: nothing to tag")
-    if new_words is not None and new_words.added:
+    if isinstance(new_words, NewWords) and new_words.added:
         note(f"{new_words.added:,} words outside the run's vocabulary take their vectors from {source}")
+    if missing is not None and count:
+        warn(missing.message(run))
 
 
 @main.command()
@@ -731,6 +800,44 @@ def plot(run: str, output_path: str | None) -> None:
     Needs matplotlib: pip install 'windowner[plot]'.
     """
     say(f"wrote {plot_run(run, output_path)}")
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.argument("output", type=click.Path())
+@click.option(
+    "--vectors",
+    "vectors_path",
+    type=click.Path(dir_okay=False),
+    help="The vectors file to carry words from. Default: the run's vectors.path.",
+)
+@click.option(
+    "--max-words",
+    default=MAX_WORDS,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Carry the vectors of this many of the file's first (most frequent) words; 0: the run's own only.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the run or package in OUTPUT.")
+@_friendly
+def package(run: str, output: str, vectors_path: str | None, max_words: int, overwrite: bool) -> None:
+    """Write a copy of RUN to OUTPUT that carries the vectors its predictions need.
+
+    OUTPUT holds the best model with the run's vocabulary and the vectors of the most frequent words of the
+    vectors file, and no training state: `predict` and `eval` on it read no vectors file, on any machine.
+    """
+    done = package_run(run, output, vectors_path, max_words, overwrite)
+    for line in done.recovered:
+        note(line)
+    if done.source is None:
+        carried = "all of them the run's (no vectors file read)"
+    else:
+        first = f"the first {max_words:,} words of {done.source}"
+        carried = f"{done.from_run:,} from the run and {done.added:,} of {first}"
+    say(
+        f"wrote {done.folder} ({done.size / 1e6:.1f} MB): {done.rows:,} word vectors, {carried};"
+        " predict and eval on it read no vectors file"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,7 @@ from .layers import ACTIVATIONS
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
+from .spans import DATA_FORMATS
 from .tasks import TASKS
 
 
@@ -67,6 +68,7 @@ class DataConfig:
     dev: str | None = _option(None, path=True)  # evaluated after each epoch; picks the best epoch
     test: str | None = _option(None, path=True)  # evaluated once, with the best epoch's model
     scheme: str = _option("auto", choices=SCHEMES)  # tag encoding of the files
+    format: str = _option("auto", choices=DATA_FORMATS)  # conll, jsonl (text and spans), auto: by name
 
 
 @dataclass
@@ -395,6 +397,30 @@ def check_output(
                 f"the output folder {config.output!r} holds {path}, an input of this run, which the run's"
                 f" {name} would replace: give the run a folder of its own"
             )
+
+
+INPUT_KEYS = ("data.train", "data.dev", "data.test", "vectors.path")  # the files a run reads
+
+
+def check_inputs(config: Config) -> None:
+    """Refuse, naming the config key, an input file (:data:`INPUT_KEYS`) that is not there or is a folder.
+
+    A copied config's relative paths otherwise fail as a bare "no such file" that names no key: the paths
+    of a config file are relative to the file's folder, those of ``--set`` to the current folder.
+    """
+    for key in INPUT_KEYS:
+        section, name = key.split(".")
+        path = getattr(getattr(config, section), name)
+        if path is None:
+            continue
+        target = Path(path).expanduser()
+        if target.is_file() or (target.exists() and not target.is_dir()):
+            continue
+        what = "is a folder, not a file" if target.is_dir() else "no such file"
+        raise WindownerError(
+            f"config key {key!r}: {path}: {what} (a relative path in a config file is relative to the"
+            " config file's folder; given with --set, to the current folder)"
+        )
 
 
 def _resolve_paths(raw: dict[str, Any], schema: Any, base: Path, prefix: str) -> None:

@@ -14,10 +14,12 @@ called BIO), the one scheme used everywhere inside windowner:
   directly follows another of the same type.
 * IOB2 / BIO: every entity starts with ``B-X``, continues with ``I-X``.
 * IOBES: ``S-X`` for a one-token entity, ``E-X`` for the last token of a longer one.
+* BILUO (spaCy's name for IOBES): ``U-X`` (unit) is ``S-X``, ``L-X`` (last) is ``E-X``; read as IOBES.
 
 IOB1 and IOB2 need no telling apart: rewriting every ``I-X`` that starts an entity (it follows ``O`` or
 a tag of another type) as ``B-X`` turns IOB1 into IOB2 and leaves IOB2 as it is. IOBES is recognised by
-its ``E-``/``S-`` tags. Tags without a prefix other than ``O`` (``LOC``, ``PER``) are an error.
+its ``E-``/``S-`` tags (BILUO by its ``L-``/``U-`` tags). Tags without a prefix other than ``O``
+(``LOC``, ``PER``) are an error.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from pathlib import Path
 from .errors import WindownerError, quote
 from .files import text_file
 
-SCHEMES = ("auto", "iob1", "iob2", "iobes")
-_TAG = re.compile(r"^(O|[BIES]-\S+)$")
+SCHEMES = ("auto", "iob1", "iob2", "iobes", "biluo")  # biluo: IOBES under spaCy's letters, read as iobes
+_TAG = re.compile(r"^(O|[BIESLU]-\S+)$")
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,12 @@ class Sentence:
 def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     """Read a CoNLL-style file into sentences with IOB2 tags.
 
-    ``scheme`` is ``auto`` (IOBES if the file has an ``E-``/``S-`` tag, else IOB1/IOB2), or one of
-    ``iob1``, ``iob2``, ``iobes`` to insist on one. Raises :class:`WindownerError` naming the file for a
+    ``scheme`` is ``auto`` (IOBES if the file has an ``E-``/``S-`` tag or BILUO's ``L-``/``U-``, else
+    IOB1/IOB2), or one of ``iob1``, ``iob2``, ``iobes`` to insist on one (``biluo`` is ``iobes``: the
+    letters of both are read in either). Raises :class:`WindownerError` naming the file for a
     file that is missing, binary, not UTF-8 (with the line) or holds no sentence (empty, or only blank and
     ``-DOCSTART-`` lines), and naming the line for a line with a single column or a tag that is not
-    ``O`` / ``B-X`` / ``I-X`` / ``E-X`` / ``S-X``.
+    ``O`` / ``B-X`` / ``I-X`` / ``E-X`` / ``S-X`` / ``L-X`` / ``U-X``.
     """
     path = Path(path)
     if scheme not in SCHEMES:
@@ -65,8 +68,8 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
         )
 
     if scheme == "auto":
-        scheme = "iobes" if any(tag[0] in "ES" for _, tags in raw for tag in tags) else "iob1"
-    convert = iobes_to_iob2 if scheme == "iobes" else iob1_to_iob2
+        scheme = "iobes" if any(tag[0] in "ESLU" for _, tags in raw for tag in tags) else "iob1"
+    convert = iobes_to_iob2 if scheme in ("iobes", "biluo") else iob1_to_iob2
     return [Sentence(tokens, tuple(convert(tags))) for tokens, tags in raw]
 
 
@@ -100,7 +103,8 @@ def sentence_lines(
 def _read_sentences(
     lines: Iterable[tuple[int, str]], path: Path, scheme: str
 ) -> Iterator[tuple[tuple[str, ...], list[str]]]:
-    """Yield (tokens, raw tags) for each sentence; ``E-``/``S-`` tags are an error in IOB1/IOB2."""
+    """Yield (tokens, raw tags) for each sentence; ``E-``/``S-`` (``L-``/``U-``) tags are an error in
+    IOB1/IOB2."""
     for sentence in sentence_lines(lines):
         tags = []
         for number, line, _ in sentence:
@@ -110,8 +114,15 @@ def _read_sentences(
                 raise WindownerError(f"{path}:{number}: expected a token and a tag, found one column {found}")
             tag = columns[-1]
             if not _TAG.match(tag):
-                raise WindownerError(f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X")
-            if tag[0] in "ES" and scheme in ("iob1", "iob2"):
+                hint = (
+                    line.lstrip().startswith(("{", "["))
+                    and " (JSON? name it .jsonl or set data.format: jsonl)"
+                )
+                raise WindownerError(
+                    f"{path}:{number}: tag {quote(tag)} is not O, B-X, I-X, E-X or S-X (L-X, U-X: BILUO)"
+                    + (hint or "")
+                )
+            if tag[0] in "ESLU" and scheme in ("iob1", "iob2"):
                 raise WindownerError(
                     f"{path}:{number}: tag {quote(tag)} in a file read as {scheme} (data.scheme, or --scheme)"
                 )
@@ -136,12 +147,13 @@ def iob1_to_iob2(tags: Iterable[str]) -> list[str]:
 
 
 def iobes_to_iob2(tags: Iterable[str]) -> list[str]:
-    """IOBES to IOB2: ``S-X`` becomes ``B-X``, ``E-X`` becomes ``I-X`` (then as :func:`iob1_to_iob2`).
+    """IOBES (or BILUO) to IOB2: ``S-X`` (``U-X``) becomes ``B-X``, ``E-X`` (``L-X``) becomes ``I-X``
+    (then as :func:`iob1_to_iob2`).
 
-    >>> iobes_to_iob2(["S-LOC", "B-PER", "E-PER", "O"])
-    ['B-LOC', 'B-PER', 'I-PER', 'O']
+    >>> iobes_to_iob2(["S-LOC", "B-PER", "E-PER", "O", "U-ORG", "B-LOC", "L-LOC"])
+    ['B-LOC', 'B-PER', 'I-PER', 'O', 'B-ORG', 'B-LOC', 'I-LOC']
     """
-    renamed = ("B-" + t[2:] if t[0] == "S" else "I-" + t[2:] if t[0] == "E" else t for t in tags)
+    renamed = ("B-" + t[2:] if t[0] in "SU" else "I-" + t[2:] if t[0] in "EL" else t for t in tags)
     return iob1_to_iob2(renamed)
 
 

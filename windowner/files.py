@@ -3,6 +3,10 @@
 * :func:`atomic_open` / :func:`write_atomic`: a reader never sees half a file. The temporary file is
   ``.NAME.XXXXXXXX`` beside ``NAME`` (8 random characters); it is removed when the write fails or is
   interrupted (Ctrl-C, or SIGTERM once the CLI turns it into :class:`~windowner.errors.Terminated`).
+  Only a regular file is replaced (see :func:`output_target`): a symbolic link's target file is, the link
+  stays; a device or a named pipe (``/dev/null``, a FIFO) and the process's own descriptors
+  (``/dev/stdout``, ``/dev/fd/N``) are written as they are, never replaced; a directory is an error.
+* :func:`refuse_to_replace`: an output file must not be one of the files a command reads or keeps.
 * :func:`remove_stale_temporaries`: removes the temporary files a killed process (SIGKILL) left.
 * :func:`text_file`: opens UTF-8 text for reading; a missing file, a directory, a binary file or a bad
   byte is a :class:`~windowner.errors.WindownerError` naming the file (and, for a bad byte, the line).
@@ -15,9 +19,10 @@ import io
 import json
 import os
 import re
+import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -38,16 +43,85 @@ _SIGNATURES = (  # (first bytes, what the file is): binary formats a user may pa
 )
 
 
+_DESCRIPTOR = re.compile(r"/dev/(?:stdout|stderr|fd/(?P<fd>\d+))|/proc/self/fd/(?P<proc>\d+)")
+_HOPS = 40  # symbolic links followed at most (the kernel's own limit)
+
+
+def output_target(path: str | Path) -> tuple[Path, int | None]:
+    """Where writing to ``path`` goes: ``(file, descriptor)``.
+
+    ``descriptor`` is a file descriptor of this process when ``path`` names one (``/dev/stdout``,
+    ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link to one of them), as a shell reads
+    them: written through a copy of that descriptor, so that ``> log`` and ``>> log`` keep what the
+    shell gave. Otherwise ``file`` is the path with every symbolic link followed: a regular file there is
+    replaced (the link stays a link), a character device or a named pipe is written as it is. Raises
+    :class:`WindownerError` for a directory and for what cannot be written as a stream (a socket, a block
+    device).
+    """
+    hop = os.path.abspath(path)
+    for _ in range(_HOPS):
+        own = _DESCRIPTOR.fullmatch(hop)
+        if own:
+            number = own["fd"] or own["proc"]
+            return Path(hop), int(number) if number else (1 if hop.endswith("stdout") else 2)
+        if not os.path.islink(hop):
+            break
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target, None
+    except OSError:  # a loop of links, a folder we may not enter: the write names the problem
+        return target, None
+    if stat.S_ISDIR(mode):
+        raise WindownerError(f"{path}: is a directory, expected a file name")
+    if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        kind = "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
+        raise WindownerError(f"{path}: is {kind}: give a file, a character device or a named pipe")
+    return target, None
+
+
+def is_stream(path: str | Path) -> bool:
+    """Whether writing to ``path`` writes into something as it is (a device, a pipe, a descriptor of this
+    process) rather than replacing a regular file."""
+    target, descriptor = output_target(path)
+    if descriptor is not None:
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; on success it replaces ``path``, on failure it is removed."""
-    path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Open a temporary file beside ``path``; on success it replaces ``path``, on failure it is removed.
+
+    ``path`` is resolved first (:func:`output_target`): a link's target file is replaced, not the link, and
+    keeps its permissions; a device, a named pipe or a descriptor of this process is written directly
+    (not atomically: it cannot be replaced).
+    """
+    encoding = {} if "b" in mode else {"encoding": "utf-8"}
+    target, descriptor = output_target(path)
+    if descriptor is not None:
+        with os.fdopen(os.dup(descriptor), mode, **encoding) as stream:
+            yield stream
+        return
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+        kept = os.stat(target).st_mode
+    except OSError:
+        kept = None
+    if kept is not None and not stat.S_ISREG(kept):
+        with open(target, mode, **encoding) as stream:
+            yield stream
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, mode, **encoding) as file:
             yield file
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a run folder is for sharing
-        os.replace(temporary, path)
+        os.chmod(temporary, stat.S_IMODE(kept) if kept is not None else 0o644)  # mkstemp makes it private
+        os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise
@@ -57,6 +131,21 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_open(path) as file:
         file.write(text)
+
+
+def refuse_to_replace(path: str | Path, keep: dict[Path, str], what: str) -> None:
+    """Refuse, before any work, an output file ``path`` that cannot be written or would replace a file of
+    ``keep`` (each with the words that name it: ``{data: "the --data file"}``). ``what`` is what the file
+    would hold (``the predictions``). A device, a named pipe or a descriptor (``/dev/null``,
+    ``/dev/stdout``) replaces nothing and is always allowed."""
+    target, _ = output_target(path)
+    if not target.parent.is_dir():
+        raise WindownerError(f"{path}: no folder {Path(path).parent} to write {what} in")
+    if is_stream(path) or not target.exists():
+        return
+    for other, name in keep.items():
+        if other.exists() and target.samefile(other):
+            raise WindownerError(f"{path}: is {name}; {what} would replace it")
 
 
 def remove_stale_temporaries(folder: str | Path, names: Iterable[str]) -> list[Path]:
@@ -75,12 +164,17 @@ def remove_stale_temporaries(folder: str | Path, names: Iterable[str]) -> list[P
         return []
     removed = []
     for entry in entries:
-        target, suffix = entry.name[1:-9], entry.name[-8:]
-        ours = entry.name.startswith(".") and entry.name[-9:-8] == "." and target in names
-        if ours and _TEMPORARY_SUFFIX.fullmatch(suffix) and entry.is_file() and not entry.is_symlink():
+        if is_temporary(entry.name, names) and entry.is_file() and not entry.is_symlink():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
+
+
+def is_temporary(name: str, names: Collection[str]) -> bool:
+    """Whether ``name`` is that of a temporary file of :func:`atomic_open` for one of ``names``."""
+    target, suffix = name[1:-9], name[-8:]
+    ours = name.startswith(".") and name[-9:-8] == "." and target in names
+    return ours and bool(_TEMPORARY_SUFFIX.fullmatch(suffix))
 
 
 @contextmanager

@@ -128,12 +128,14 @@ class Score:
         return cls(precision, recall, f1, int(support), int(predicted), int(correct))
 
     def as_dict(self) -> dict[str, float | int]:
-        """Return ``{"precision", "recall", "f1", "support"}`` as plain python numbers (for JSON)."""
+        """Return ``{"precision", "recall", "f1", "support", "predicted"}`` as plain python numbers (for
+        JSON); ``predicted`` tells a precision of 0.0 with nothing predicted (undefined) from a wrong one."""
         return {
             "precision": float(self.precision),
             "recall": float(self.recall),
             "f1": float(self.f1),
             "support": int(self.support),
+            "predicted": int(self.predicted),
         }
 
 

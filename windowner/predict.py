@@ -6,6 +6,8 @@
 * ``tokens``: tokens separated by whitespace, one sentence a line;
 * ``conll``: the token in the first column, any other columns (tags among them) ignored, a blank line
   between sentences, ``-DOCSTART-`` lines skipped.
+* ``jsonl``: JSON lines, each object's ``"text"`` cut into tokens as ``text`` is (blank lines skipped;
+  spans and other keys ignored): what annotation tools export (:mod:`windowner.spans`).
 
 With ``text`` and ``tokens`` every input line is one record, an empty line an empty record (no tokens),
 so that output record i always belongs to input line i.
@@ -18,6 +20,10 @@ so that output record i always belongs to input line i.
   one, else after a space; ``-DOCSTART-`` lines and extra blank lines are not copied.
 * ``jsonl``: a JSON object a record, ``{"text", "tokens", "tags", "entities"}``; each entity is
   ``{"text", "type", "start_token", "end_token", "start_char", "end_char"}``, ends exclusive.
+* ``html``: one self-contained page (styles inline, no script, nothing fetched) showing each record's
+  text with its entities highlighted, a colour a type, the type (and an entity's ``score``, when it has
+  one) as a small label; a legend of the types the model predicts, the records numbered.
+  :func:`html_start`, :func:`format_html` a record, :func:`html_end`.
 
 ``text`` is the input line (without its line break) for ``text`` input and the tokens joined by single
 spaces for ``tokens`` and ``conll`` input; character offsets are Python ``str`` indices (code points) into
@@ -36,20 +42,23 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from html import escape
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from .conll import sentence_lines
+from .conll import entity_type, sentence_lines
 from .errors import WindownerError
 from .files import atomic_open
 from .metrics import chunks
+from .spans import json_lines, record_text
 from .tagger import Tagger
 
-INPUT_FORMATS = ("text", "tokens", "conll")
-OUTPUT_FORMATS = ("conll", "jsonl")
+INPUT_FORMATS = ("text", "tokens", "conll", "jsonl")
+OUTPUT_FORMATS = ("conll", "jsonl", "html")
 BATCH_TOKENS = 100_000  # tokens tagged at a time: about 45 MB of strings, windows and scores
 MAX_LINE_BYTES = 1_000_000  # longer lines are an error: text without line breaks is rarely meant
 MAX_SENTENCE_TOKENS = 100_000  # the same guard for a CoNLL file without blank lines
@@ -167,6 +176,8 @@ def read_records(stream: IO[bytes], name: str, input_format: str) -> Iterator[Re
         return (Record(" ".join(tokens), tokens) for tokens in (line.split() for _, line in lines))
     if input_format == "conll":
         return _conll_records(lines, name)
+    if input_format == "jsonl":
+        return _jsonl_records(lines, name)
     raise WindownerError(f"unknown input format {input_format!r}: expected one of {', '.join(INPUT_FORMATS)}")
 
 
@@ -175,6 +186,13 @@ def _conll_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Reco
     for sentence in sentence_lines(lines, name, MAX_SENTENCE_TOKENS):
         tokens = [token for _, _, token in sentence]
         yield Record(" ".join(tokens), tokens, [line.rstrip() for _, line, _ in sentence])
+
+
+def _jsonl_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:
+    """JSON lines (:func:`~windowner.spans.json_lines`): each object's ``text``, cut into tokens."""
+    for where, record in json_lines(lines, name):
+        text = record_text(record, where)
+        yield Record(text, tokenize(text))
 
 
 def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Record]]:
@@ -240,7 +258,116 @@ def format_jsonl(record: Record, tags: Sequence[str]) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with options builds one a call
 
 
-FORMATTERS: dict[str, Callable[[Record, Sequence[str]], str]] = {"conll": format_conll, "jsonl": format_jsonl}
+# html: displaCy's colours for the usual types (CoNLL, OntoNotes), then a palette for the others
+TYPE_COLOURS = {
+    **dict.fromkeys(("LOC", "LOCATION"), "#ff9561"),
+    "GPE": "#feca74",
+    **dict.fromkeys(("PER", "PERSON"), "#aa9cfc"),
+    **dict.fromkeys(("ORG", "ORGANIZATION", "ORGANISATION"), "#7aecec"),
+    "MISC": "#f0d0ff",
+}
+PALETTE = ("#bfeeb7", "#ffeb80", "#c887fb", "#9cc9cc", "#ff8197", "#bfe1d9", "#e4e7d2", "#feca74", "#7aecec")
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  max-width: 60rem; margin: 2rem auto; padding: 0 1.5rem; color: #1f2328; background: #fff;
+  counter-reset: record; }
+header { border-bottom: 1px solid #d8dee4; margin-bottom: 1.5rem; padding-bottom: .75rem; }
+h1 { font-size: 1.25rem; font-weight: 600; margin: 0 0 .25rem; overflow-wrap: anywhere; }
+.about { color: #59636e; font-size: .85rem; margin: 0 0 .75rem; overflow-wrap: anywhere; }
+.legend { display: flex; flex-wrap: wrap; gap: .4rem; margin: 0; padding: 0; list-style: none; }
+.legend li { font-size: .75rem; font-weight: 700; letter-spacing: .03em; padding: .2rem .55rem;
+  border-radius: .3rem; color: #1f2328; }
+.record { position: relative; margin: 0 0 .9rem; padding-left: 3rem; line-height: 2.3;
+  white-space: pre-wrap; overflow-wrap: anywhere; counter-increment: record; }
+.record::before { content: counter(record); position: absolute; left: 0; width: 2.2rem; text-align: right;
+  color: #8c959f; font-size: .75rem; line-height: 3.07; font-variant-numeric: tabular-nums; }
+.record.empty { margin: 0; line-height: 0; }
+.record.empty::before { content: none; }
+mark { color: inherit; padding: .2em .35em; margin: 0 .1em; border-radius: .35em; line-height: 1;
+  -webkit-box-decoration-break: clone; box-decoration-break: clone; }
+mark .type { font-size: .62em; font-weight: 700; letter-spacing: .03em; margin-left: .45em;
+  vertical-align: middle; }
+mark .score { font-size: .62em; font-variant-numeric: tabular-nums; margin-left: .3em; opacity: .7;
+  vertical-align: middle; }
+footer { color: #59636e; font-size: .8rem; border-top: 1px solid #d8dee4; margin-top: 2rem;
+  padding-top: .75rem; }
+"""
+
+
+_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # the page may load nothing, run nothing
+
+
+def type_colour(kind: str) -> str:
+    """The background of an entity type: :data:`TYPE_COLOURS`, else a :data:`PALETTE` colour by the
+    name's CRC-32 (the same type always gets the same colour, on every page)."""
+    return TYPE_COLOURS.get(kind.upper()) or PALETTE[zlib.crc32(kind.encode("utf-8")) % len(PALETTE)]
+
+
+def html_start(title: str, types: Sequence[str], about: str = "") -> str:
+    """The page up to its first record: the title, a line ``about`` the tagging, a legend of ``types``."""
+    legend = "".join(f'<li style="background: {type_colour(kind)}">{escape(kind)}</li>' for kind in types)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<header>\n<h1>{escape(title)}</h1>\n"
+        + (f'<p class="about">{escape(about)}</p>\n' if about else "")
+        + f'<ul class="legend" aria-label="entity types">{legend}</ul>\n</header>\n<main>\n'
+    )
+
+
+def html_end(records: int, tokens: int) -> str:
+    """The end of the page: how much was tagged."""
+    return (
+        f"</main>\n<footer>{records:,} record{'s' * (records != 1)}, {tokens:,} token{'s' * (tokens != 1)};"
+        " tagged by windowner</footer>\n</body>\n</html>\n"
+    )
+
+
+def html_record(text: str, found: Sequence[dict]) -> str:
+    """A record as a paragraph: ``text`` (escaped) with each entity of ``found`` (dicts of
+    :func:`entities`, in order, not overlapping) marked, its type and, if it has one, its ``score``."""
+    if not text.strip():
+        return '<p class="record empty"></p>\n'
+    parts, done = ['<p class="record">'], 0
+    for entity in found:
+        start, end, kind = entity["start_char"], entity["end_char"], escape(str(entity["type"]))
+        score = entity.get("score")
+        label = f'<span class="type">{kind}</span>'
+        title = kind
+        if score is not None:
+            label += f'<span class="score">{float(score):.2f}</span>'
+            title += f", score {float(score):.3f}"
+        parts.append(escape(text[done:start]))
+        parts.append(
+            f'<mark class="entity" data-type="{kind}" title="{title}"'
+            f' style="background: {type_colour(str(entity["type"]))}">{escape(text[start:end])}{label}</mark>'
+        )
+        done = end
+    parts.append(escape(text[done:]) + "</p>\n")
+    return "".join(parts)
+
+
+def format_html(record: Record, tags: Sequence[str]) -> str:
+    """The record as a paragraph of the page (:func:`html_record` of its :func:`entities`)."""
+    return html_record(record.text, entities(record, tags))
+
+
+FORMATTERS: dict[str, Callable[[Record, Sequence[str]], str]] = {
+    "conll": format_conll,
+    "jsonl": format_jsonl,
+    "html": format_html,
+}
+
+
+def predicted_types(tagger: Tagger) -> list[str]:
+    """The entity types a tagger's predictions hold: the location type's alone for the location task."""
+    task = tagger.task
+    if task.name == "location":
+        return [task.location_label]
+    return sorted({entity_type(tag) for tag in task.tags} - {""})
 
 
 @contextmanager

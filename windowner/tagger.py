@@ -14,7 +14,10 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``labels.json``: the task, its class names (``classes``) and the location type;
 * ``config.yaml``: the resolved config of the run;
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
-* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.checkpoint`).
+* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.checkpoint`);
+* ``.windowner``: the mark of a folder windowner made (:data:`~windowner.folders.MARKER`).
+* ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.package`): the run carries
+  the vectors its predictions need, and never reads a vectors file it is not given.
 
 Every file is written to a temporary name and renamed into place, so that a reader never sees half a file.
 """
@@ -38,6 +41,7 @@ from .conll import Sentence
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
+from .folders import MARKER, real_folder, stranded
 from .gazetteer import Gazetteers
 from .layers import ACTIVATIONS
 from .losses import Loss
@@ -51,17 +55,20 @@ MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
 LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
 HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
 FEATURES_FILE = "features.json"
+META_FILE = "meta.json"  # written by `windowner package`: the run carries its vectors
 PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE)
 
 
 @dataclass
 class Tagger:
     """A model with what it needs to read text: vocabulary, task and config; ``features``, the classes
     of each feature the model reads (:mod:`windowner.features`); ``train_words``, the words of its
-    training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen."""
+    training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen;
+    ``package``, the ``meta.json`` of a packaged run (None otherwise): its vocabulary holds the vectors
+    its predictions need, so no vectors file is read unless one is given."""
 
     model: WindowModel
     vocab: Vocabulary
@@ -69,6 +76,7 @@ class Tagger:
     config: Config
     train_words: frozenset[str] | None = None
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    package: dict[str, Any] | None = None
     gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
@@ -187,7 +195,14 @@ class Tagger:
         train_words = None
         if (folder / TRAIN_WORDS_FILE).is_file():
             train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
-        return cls(model, vocab, task, config, train_words, features, gazetteers)
+        package = None
+        if (folder / META_FILE).is_file():
+            package = read_json(folder / META_FILE)
+            if not isinstance(package, dict) or not isinstance(package.get("vectors"), dict):
+                raise WindownerError(
+                    f"{folder / META_FILE}: expected the JSON object windowner package writes"
+                )
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers)
 
 
 def check_run_folder(folder: Path, names: Sequence[str]) -> None:
@@ -196,6 +211,13 @@ def check_run_folder(folder: Path, names: Sequence[str]) -> None:
         hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
         raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
     if not folder.is_dir():
+        hidden = stranded(real_folder(folder))  # the folder itself, also through a link
+        if hidden is not None:
+            raise WindownerError(
+                f"{folder}: no such run folder, but its run is in {hidden}: an --overwrite was stopped while"
+                f" it swapped folders; the next windowner train --output {folder} (or --resume) puts it back,"
+                " or rename the folder yourself"
+            )
         raise WindownerError(f"{folder}: no such run folder")
     for name in names:
         if not (folder / name).is_file():

@@ -33,7 +33,7 @@ ENVIRONMENT = "WINDOWNER_THREADS"
 def automatic_threads() -> int:
     """The automatic choice: one thread, whatever the batch and the hidden size.
 
-    Measured with ``benchmarks/threads.py`` (README): on an idle 2-core machine a second thread pays
+    Measured (``benchmarks/threads.py``, docs/benchmarks.md): on an idle 2-core machine a second thread pays
     only for large products (H = 300 at a batch of 256 and more: 13–26 % faster), and with one core busy
     elsewhere two threads run 3–4 times slower than one at every size. One thread is never slower than
     two on a busy machine and at most a quarter slower on an idle one; ``train.threads: 2`` is there for

@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import shlex
-import shutil
 import sys
 import time
 from collections import Counter
@@ -32,13 +32,24 @@ import numpy as np
 
 from .averaging import Average, swapped_in
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, Saved, fingerprint, load_checkpoint, save_checkpoint
-from .config import Config, check_output, load_saved_config
-from .conll import Sentence, entity_type, read_conll
+from .config import Config, check_inputs, check_output, load_saved_config
+from .conll import Sentence, entity_type
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .errors import Terminated, WindownerError, quote
 from .features import FEATURES, feature_classes
-from .files import remove_stale_temporaries, write_atomic
-from .folders import fresh_sibling, locked, remove_leftovers, replace_folder
+from .files import is_temporary, remove_stale_temporaries, write_atomic
+from .folders import (
+    MARKER,
+    discard,
+    fresh_sibling,
+    is_marked,
+    locked,
+    mark,
+    real_folder,
+    recover,
+    replace_folder,
+    stranded,
+)
 from .gazetteer import Gazetteers
 from .interrupts import deferred
 from .losses import Batch, Epoch, Examples
@@ -46,14 +57,17 @@ from .model import WindowModel, make_loss
 from .optim import Optimizer, make_optimizer
 from .progress import Progress
 from .schedules import make_schedule
+from .spans import read_data
 from .tagger import (
     CONFIG_FILE,
     HISTORY_FILE,
+    LABELS_FILE,
     LAST_FILE,
     MODEL_FILE,
     PLOT_FILE,
     RUN_FILES,
     SCORES_FILE,
+    VOCAB_FILE,
     Tagger,
     check_parameter,
     check_run_folder,
@@ -86,12 +100,13 @@ class Corpus:
 
 def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     """Read the config's data files and the vectors of the words they use (``vectors.keep: data``)."""
+    check_inputs(config)
     data = config.data
-    train = read_conll(data.train, data.scheme)
+    train = read_data(data.train, data.scheme, data.format)
     if not train:
         raise WindownerError(f"{data.train}: no sentences")
-    dev = read_conll(data.dev, data.scheme) if data.dev else []
-    test = read_conll(data.test, data.scheme) if data.test else []
+    dev = read_data(data.dev, data.scheme, data.format) if data.dev else []
+    test = read_data(data.test, data.scheme, data.format) if data.test else []
     task = make_task(config.task.name, train, config.task.location_label, config.task.other_types)
     vectors = config.vectors
     wanted = None
@@ -149,14 +164,14 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     loss = make_loss(settings.loss, settings.corruptions)
     model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
     train_words = frozenset(corpus.vocab.key(token) for s in corpus.train for token in s.tokens)
-    tagger = Tagger(model, corpus.vocab, corpus.task, config, train_words, features, gazetteers)
+    tagger = Tagger(model, corpus.vocab, corpus.task, config, train_words, features, gazetteers=gazetteers)
     return tagger, corpus, rng
 
 
 def train(
     config: Config,
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
@@ -167,7 +182,10 @@ def train(
     once). A folder that already holds a trained model or a checkpoint is an error unless ``overwrite``:
     the new run then trains in a fresh folder beside it and takes the old run's place only once it has
     saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
-    was. ``echo`` prints the report lines (stdout; with ``quiet`` only the final results), ``note`` the
+    was. A folder windowner did not make (it holds no :data:`~windowner.folders.MARKER`) and that is not
+    empty is the user's: refused, every file in it left as it was. ``echo`` prints the report lines (with
+    ``quiet`` only the final results; None: ``print`` them to stdout when ``progress`` shows anything, and
+    print nothing with ``progress=False``, so that a library call is quiet unless asked), ``note`` the
     remarks (stderr); ``progress`` is a mode of :class:`~windowner.progress.Progress` (True: ``bar``,
     False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.threads`.
 
@@ -175,34 +193,56 @@ def train(
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
     """
     check_output(config, RUN_FILES)
+    note = note or _note
     with (
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
+        _put_back(Path(config.output), note)
+        return _train(
+            config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, resuming=False
+        )
 
 
 def resume(
     folder: str | Path,
     overrides: Sequence[str] = (),
     progress: bool | str = True,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] | None = None,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
-    scores. It ends with the same weights, bit for bit, as a run never interrupted.
+    scores. It ends with the same weights, bit for bit, as a run never interrupted. ``progress``, ``echo``,
+    ``note`` and ``quiet`` are those of :func:`train`.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
     ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
     """
-    config = resume_config(folder, overrides)
-    check_output(config, RUN_FILES)
-    with (
-        blas_threads(config.train.threads),
-        locked(config.output),
-    ):
-        return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
+    note = note or _note
+    if stranded(real_folder(folder)) is None:
+        check_run_folder(Path(folder), (CONFIG_FILE,))  # before the lock, which makes missing parent folders
+    with locked(folder):
+        _put_back(Path(folder), note)
+        config = resume_config(folder, overrides)
+        check_output(config, RUN_FILES)
+        with blas_threads(config.train.threads):
+            return _train(
+                config, _progress(progress), _echo(echo, progress), False, note, quiet, resuming=True
+            )
+
+
+SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
+
+
+def _note(message: str) -> None:
+    print(f"windowner: note: {message}", file=sys.stderr)
+
+
+def _put_back(output: Path, note: Callable[[str], Any]) -> None:
+    """Put back what a killed ``--overwrite`` left beside ``output`` (its lock held), and say so."""
+    for line in recover(real_folder(output), SWAPPED):
+        note(line)
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
@@ -212,12 +252,18 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
     settings that cannot work together) and returns a summary: the resolved ``config``, for each data
     file its ``sentences``, ``tokens``, ``tags`` (the count of each IOB2 tag) and ``coverage`` (the
     share of tokens with a word vector); the ``vectors`` kept, the ``task`` and its ``classes``, the
-    training ``windows``, the ``output`` folder and what would happen to it (``folder``), and the
+    training ``windows``, the ``output`` folder and what would happen to it (``folder``; ``refused``, the
+    error ``train`` would stop with there, or None: a dry run shows the rest all the same), and the
     ``remarks`` training would note.
     """
     output = Path(config.output)
     check_output(config, RUN_FILES)
-    _check_free(output, overwrite)
+    try:
+        _check_ours(output)
+        _check_free(output, overwrite)
+        refused = None
+    except WindownerError as err:
+        refused = str(err)
     tagger, corpus, _ = initialise(config)
     _check_settings(config, corpus)
     data = {}
@@ -234,7 +280,12 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
             "tags": {tag: counts[tag] for tag in order},
             "coverage": corpus.coverage(sentences),
         }
-    if _holds_work(output):
+    hidden = stranded(real_folder(output))
+    if hidden is not None:
+        folder = f"its run is in {hidden} (a stopped --overwrite): train puts it back first"
+    elif refused:
+        folder = "train would refuse it (see the note)"
+    elif _holds_work(output):
         folder = "the run there is replaced once the new one has saved a model (--overwrite)"
     else:
         folder = "a folder that holds no model" if output.exists() else "a new folder"
@@ -247,6 +298,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         "windows": data["train"]["tokens"],  # a window a token
         "output": str(output),
         "folder": folder,
+        "refused": refused,
         "remarks": _remarks(config, corpus, tagger.model),
     }
 
@@ -272,6 +324,13 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
     return dataclasses.replace(config, output=str(folder), model=model)
 
 
+def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
+    """The report lines' printer: ``echo``, or by default ``print`` unless ``progress`` shows nothing."""
+    if echo is not None:
+        return echo
+    return (lambda line: None) if progress in (False, "none") else print
+
+
 def _progress(progress: bool | str) -> Progress:
     return Progress({True: "bar", False: "none"}.get(progress, progress))  # type: ignore[arg-type]
 
@@ -286,12 +345,12 @@ def _train(
     resuming: bool,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
-    note = note or (lambda message: print(f"windowner: note: {message}", file=sys.stderr))
+    note = note or _note
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
     output = Path(config.output)
-    remove_stale_temporaries(output, RUN_FILES)  # what a killed run left: nobody else writes here now
-    remove_leftovers(output)
+    _check_ours(output)
+    remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
     saved = _read_checkpoint(output) if resuming else None
     if not resuming:
         _check_free(output, overwrite)
@@ -325,14 +384,20 @@ def _train(
     for remark in _remarks(config, corpus, model):
         note(remark)
     folder = output  # where the files go; with --overwrite, first a fresh folder beside it
+    existed, marked = output.is_dir(), is_marked(output)
     if saved is not None:
         say(f"resuming {output} {state.where()} (step {state.step:,})")
     elif _holds_work(output):  # --overwrite: the old run stays until the new one has a model
-        folder = fresh_sibling(output)
-    else:
-        for name in RUN_FILES:
-            (output / name).unlink(missing_ok=True)
-    with deferred() as signals, _discarded_unless_swapped(folder, output):
+        folder = fresh_sibling(real_folder(output))
+    else:  # a folder of ours (or an empty one): what a run that saved no model left goes
+        for name in SWAPPED:
+            if name != MARKER:
+                (output / name).unlink(missing_ok=True)
+    swap = _Swap(folder if folder != output else None)
+    cleared = _cleared(output, existed)
+    with deferred() as signals, _kept_or_removed(swap, output, existed, marked):
+        folder.mkdir(parents=True, exist_ok=True)
+        mark(folder)  # first: a folder that holds a run file holds the mark
         tagger.save_metadata(folder)
         for epoch in range(state.epoch, settings.epochs + 1):
             started = time.perf_counter() - state.seconds
@@ -345,7 +410,7 @@ def _train(
                     loss = take_step(batch)
                 except Diverging as problem:  # raised before the batch's update: none of it is applied
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
-                    raise _diverged(epoch, where, settings.lr, state, folder, output) from None
+                    raise _diverged(epoch, where, settings.lr, state, folder, output, cleared) from None
                 state.step, state.batch = step, state.batch + 1
                 state.total += loss * len(batch.labels)
                 state.seen += len(batch.labels)
@@ -366,7 +431,7 @@ def _train(
             broken = [name for name, value in model.params.items() if not np.isfinite(value).all()]
             if broken:
                 where = f"at its end ({broken[0]} is not finite)"
-                raise _diverged(epoch, where, settings.lr, state, folder, output)
+                raise _diverged(epoch, where, settings.lr, state, folder, output, cleared)
             with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄ if averaging
                 if fine_tune:
                     record["moved"] = movement(model, seen_rows)
@@ -389,8 +454,8 @@ def _train(
             state.losses = watch.state()
             _save_checkpoint(folder, state, model, optimizer, average, rng)
             if folder != output:  # the new run has a model: it takes the old run's place
-                replace_folder(folder, output, (*RUN_FILES, PLOT_FILE))  # the old run's plot goes too
-                folder = output
+                replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
+                folder, swap.done = output, True
             say(_epoch_line(record, corpus.task, improved))
             if _stopped_early(settings, state):
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
@@ -468,16 +533,57 @@ def config_step(
     )
 
 
+@dataclass
+class _Swap:
+    """The fresh folder of ``--overwrite`` (None: training goes into the output folder itself), and
+    whether it has taken the old run's place."""
+
+    fresh: Path | None
+    done: bool = False
+
+
 @contextmanager
-def _discarded_unless_swapped(folder: Path, output: Path) -> Iterator[None]:
-    """Remove ``folder``, the fresh folder of ``--overwrite``, should the body fail before it took the
-    old run's place (the old run then stays as it was)."""
+def _kept_or_removed(swap: _Swap, output: Path, existed: bool, marked: bool) -> Iterator[None]:
+    """What a run that fails (an error, a divergence, a signal) leaves.
+
+    The fresh folder of ``--overwrite`` is discarded if it never took the old run's place (the old run
+    stays as it was; files of the user's that were on their way go back). A run that saved neither a
+    model nor a checkpoint leaves nothing: its files are removed, and its folder if the run made it (an
+    empty folder it was given stays, empty). A second signal, which stops at once, gets the sentence
+    that says what was kept.
+    """
     try:
         yield
-    except BaseException:
-        if folder != output and folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+    except BaseException as err:
+        if swap.fresh is not None and not swap.done:
+            if swap.fresh.exists():
+                discard(swap.fresh, real_folder(output), SWAPPED)
+            kept = f"before the new run had a model; {output} still holds the old run"
+        elif (output / CHECKPOINT_FILE).exists():
+            command = f"windowner train --resume {shlex.quote(str(output))}"
+            kept = f"its last checkpoint stays: continue with {command}"
+        elif (output / MODEL_FILE).exists():
+            kept = f"the best model so far is in {output}"
+        else:
+            for name in SWAPPED:
+                if name != MARKER or not marked:
+                    (output / name).unlink(missing_ok=True)
+            remove_stale_temporaries(output, SWAPPED)
+            if not existed:
+                try:
+                    output.rmdir()
+                except OSError:  # something else was written there meanwhile: it stays
+                    pass
+            kept = _cleared(output, existed)
+        if isinstance(err, Terminated) and not err.detail:
+            err.detail = f"at once (a second signal); {kept}"
         raise
+
+
+def _cleared(output: Path, existed: bool) -> str:
+    """What a run that saved neither a model nor a checkpoint says it left."""
+    where = f"its files were removed from {output}" if existed else f"{output} was removed"
+    return f"no model and no checkpoint had been saved: nothing was kept ({where})"
 
 
 def _finish(corpus: Corpus, state: Checkpoint, output: Path, echo: Callable[[str], Any]) -> dict[str, Any]:
@@ -604,6 +710,25 @@ def _holds_work(output: Path) -> bool:
     return (output / MODEL_FILE).exists() or (output / CHECKPOINT_FILE).exists()
 
 
+def _check_ours(output: Path) -> None:
+    """A folder windowner did not make is the user's: a run goes only into a new folder, an empty one or a
+    run folder (one that holds :data:`~windowner.folders.MARKER`, or the run of a windowner from before
+    the mark: config.yaml, vocab.txt, labels.json and a model or a checkpoint)."""
+    if not output.is_dir() or is_marked(output):
+        return
+    earlier = all((output / name).is_file() for name in (CONFIG_FILE, VOCAB_FILE, LABELS_FILE))
+    if earlier and _holds_work(output):
+        return
+    names = sorted(name for name in os.listdir(output) if not is_temporary(name, SWAPPED))
+    if names:  # (the temporary files of a run that was killed are no one's)
+        shown = ", ".join(quote(name) for name in names[:3])
+        shown += f" and {len(names) - 3:,} more" if len(names) > 3 else ""
+        raise WindownerError(
+            f"{output} is a folder of yours, not a run folder (windowner did not make it; it holds {shown}):"
+            " give the run a new or an empty folder (--output), or move those files away"
+        )
+
+
 def _check_free(output: Path, overwrite: bool) -> None:
     """A folder that holds a model or a checkpoint is trained into only with ``overwrite``."""
     if overwrite or not _holds_work(output):
@@ -671,16 +796,18 @@ def _remarks(config: Config, corpus: Corpus, model: WindowModel) -> list[str]:
 
 
 def _diverged(
-    epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path
+    epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path, cleared: str
 ) -> WindownerError:
     """The error of a run that diverged ``where`` in ``epoch`` (a batch and what was wrong): what to do,
-    what is kept."""
+    what is kept (``cleared``: what a run that saved nothing says, see :func:`_kept_or_removed`)."""
     if folder != output:
         kept = f"; {output} still holds the run it was to replace"
     elif state.best_epoch:
         kept = f"; the best model so far (epoch {state.best_epoch}) is in {output}"
+    elif (output / CHECKPOINT_FILE).exists():
+        kept = f"; {output} keeps the checkpoint it was resumed from"
     else:
-        kept = ""
+        kept = f"; {cleared}"
     return WindownerError(f"training diverged in epoch {epoch}, {where}: lower train.lr (now {lr:g}){kept}")
 
 
