@@ -120,11 +120,12 @@ def test_predict_takes_several_runs_and_the_last_argument_is_the_input_unless_a_
         for line, row in zip(text.read_text().splitlines(), tags, strict=True)
     )
     runner = CliRunner()
-    from_file = runner.invoke(main, ["predict", *map(str, runs), str(text)])
+    from_file = runner.invoke(main, ["predict", *map(str, runs), str(text), "--vectors", "none"])
     assert_ok(from_file)
     assert from_file.stdout == expected
     for stdin_form in ([], ["-"]):  # no input argument, or '-': standard input
-        result = runner.invoke(main, ["predict", *map(str, runs), *stdin_form], input=text.read_text())
+        args = ["predict", *map(str, runs), *stdin_form, "--vectors", "none"]  # the runs' words alone
+        result = runner.invoke(main, args, input=text.read_text())
         assert_ok(result)
         assert result.stdout == expected
     missing = runner.invoke(main, ["predict", *map(str, runs), str(tmp_path / "nothing.txt")])

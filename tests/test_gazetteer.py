@@ -134,8 +134,9 @@ def gazetteer_run(tmp_path_factory) -> Path:
 
 def test_a_run_carries_its_lists_and_predicts_the_same_elsewhere(gazetteer_run, tmp_path):
     saved = yaml.safe_load((gazetteer_run / "config.yaml").read_text())
-    assert saved["model"]["gazetteers"] == {"LOC": "gazetteers/LOC.txt"}  # relative to the run folder
-    assert (gazetteer_run / "gazetteers" / "LOC.txt").read_text().startswith("# invented test list\n")
+    assert saved["model"]["gazetteers"] == {"LOC": "gazetteers.json"}  # relative to the run folder
+    lists = json.loads((gazetteer_run / "gazetteers.json").read_text(encoding="utf-8"))
+    assert list(lists) == ["LOC"] and lists["LOC"].startswith("# invented test list\nNew York\n")
     features = json.loads((gazetteer_run / "features.json").read_text())
     assert features["gazetteer"] == [PAD, "LOC:O", "LOC:B", "LOC:I"]
     sentences = [["Rain", "in", "New", "York", "City", "and", "London", "."], ["St.", "Louis", "won"]]
@@ -153,8 +154,11 @@ def test_a_run_carries_its_lists_and_predicts_the_same_elsewhere(gazetteer_run, 
 def test_a_run_whose_features_json_disagrees_with_its_lists_is_an_error(gazetteer_run, tmp_path):
     moved = tmp_path / "run"
     shutil.copytree(gazetteer_run, moved)
-    (moved / "gazetteers" / "LOC.txt").unlink()
-    with pytest.raises(WindownerError, match="LOC.txt: no such file"):
+    (moved / "gazetteers.json").write_text('{"ORG": "Acme"}')
+    with pytest.raises(WindownerError, match="gazetteers.json: holds no list LOC .it has ORG."):
+        load_run(moved)
+    (moved / "gazetteers.json").unlink()
+    with pytest.raises(WindownerError, match="gazetteers.json: no such file"):
         load_run(moved)
     shutil.copytree(gazetteer_run, tmp_path / "other")
     features = tmp_path / "other" / "features.json"
@@ -174,7 +178,7 @@ def test_resume_reads_the_run_s_copies(gazetteer_run, tmp_path):
     after = load_run(moved)
     assert after.gazetteers is not None and not np.array_equal(after.model.params["E_gazetteer"], before)
     assert yaml.safe_load((moved / "config.yaml").read_text())["model"]["gazetteers"] == {
-        "LOC": "gazetteers/LOC.txt"
+        "LOC": "gazetteers.json"
     }
 
 
@@ -185,4 +189,18 @@ def test_lists_of_a_feature_that_is_off_are_neither_read_nor_saved(gazetteer_run
     off = dataclasses.replace(tagger, config=dataclasses.replace(tagger.config, model=model), gazetteers=None)
     off.save_metadata(tmp_path / "run")
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["model"]["gazetteers"] == {}
-    assert not (tmp_path / "run" / "gazetteers").exists()
+    assert not (tmp_path / "run" / "gazetteers.json").exists()
+
+
+def test_a_package_of_the_run_carries_its_lists(gazetteer_run, tmp_path):
+    result = CliRunner().invoke(
+        main, ["package", str(gazetteer_run), str(tmp_path / "package"), "--max-words", "0"]
+    )
+    assert_ok(result)
+    assert (tmp_path / "package" / "gazetteers.json").read_bytes() == (
+        gazetteer_run / "gazetteers.json"
+    ).read_bytes()
+    sentences = [["Rain", "in", "New", "York", "City", "and", "London", "."], ["St.", "Louis", "won"]]
+    packaged, run = load_run(tmp_path / "package"), load_run(gazetteer_run)
+    np.testing.assert_array_equal(packaged.windows(sentences), run.windows(sentences))
+    assert packaged.predict(sentences) == run.predict(sentences)

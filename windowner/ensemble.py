@@ -88,6 +88,12 @@ class Ensemble:
         return self.taggers[0].vocab
 
     @property
+    def package(self) -> dict[str, Any] | None:
+        """The first run's ``meta.json`` if every run is a package (they carry their vectors), else None."""
+        packages = [tagger.package for tagger in self.taggers]
+        return packages[0] if all(package is not None for package in packages) else None
+
+    @property
     def train_words(self) -> frozenset[str] | None:
         return self.taggers[0].train_words
 

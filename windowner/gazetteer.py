@@ -28,17 +28,18 @@ that no entry has second (``the`` before most words) one more.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .errors import WindownerError, quote
 from .features import PAD, Feature
-from .files import text_file, write_atomic
+from .files import read_json, text_file, write_atomic
 
 STATUS = ("O", "B", "I")  # outside, begins, continues a match
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a list's label: a word that is also a file name
-FOLDER = "gazetteers"  # a run folder keeps a copy of each list as gazetteers/LABEL.txt
+RUN_FILE = "gazetteers.json"  # a run folder's copy of its lists: {label: the list's text}
 
 
 def check_label(label: str, key: str = "model.gazetteers") -> str:
@@ -89,7 +90,17 @@ class Gazetteer:
 
     @classmethod
     def read(cls, label: str, path: str | Path) -> Gazetteer:
-        return cls(label, read_text(path), str(path))
+        """The list of ``label`` in ``path``: a text file, or a run's ``gazetteers.json`` (which holds
+        the text of every list of the run by label)."""
+        path = Path(path)
+        if path.name != RUN_FILE:
+            return cls(label, read_text(path), str(path))
+        lists = read_json(path)
+        if not isinstance(lists, dict) or not all(isinstance(text, str) for text in lists.values()):
+            raise WindownerError(f"{path}: expected {{LABEL: the text of a list, ...}}")
+        if label not in lists:
+            raise WindownerError(f"{path}: holds no list {label} (it has {', '.join(lists) or 'none'})")
+        return cls(label, lists[label], str(path))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -157,11 +168,9 @@ class Gazetteers:
         return [names[c + 1] for c in code]
 
     def save(self, folder: str | Path) -> dict[str, str]:
-        """Copy every list into ``folder/gazetteers/LABEL.txt``; returns ``{label: relative path}``, what
-        the run's config.yaml records (relative to the run folder, so that the folder can move)."""
-        (Path(folder) / FOLDER).mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for label, gazetteer in self.lists.items():
-            paths[label] = f"{FOLDER}/{label}.txt"
-            write_atomic(Path(folder) / paths[label], gazetteer.text)
-        return paths
+        """Copy every list into ``folder/gazetteers.json`` (``{label: text}``, one regular file of the run
+        folder, written atomically); returns ``{label: "gazetteers.json"}``, what the run's config.yaml
+        records (relative to the run folder, so that the folder can move)."""
+        texts = {label: gazetteer.text for label, gazetteer in self.lists.items()}
+        write_atomic(Path(folder) / RUN_FILE, json.dumps(texts, ensure_ascii=False, indent=1) + "\n")
+        return {label: RUN_FILE for label in texts}

@@ -7,7 +7,7 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
 * ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
-* ``gazetteers/LABEL.txt``: a copy of each list of names the ``gazetteer`` feature matches
+* ``gazetteers.json``: a copy of each list of names the ``gazetteer`` feature matches, ``{label: text}``
   (:mod:`windowner.gazetteer`), which ``config.yaml`` names relative to the folder;
 * ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
   what splits scores into seen and unseen words;
@@ -42,6 +42,7 @@ from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
 from .folders import MARKER, real_folder, stranded
+from .gazetteer import RUN_FILE as GAZETTEERS_FILE
 from .gazetteer import Gazetteers
 from .layers import ACTIVATIONS
 from .losses import Loss
@@ -59,7 +60,7 @@ META_FILE = "meta.json"  # written by `windowner package`: the run carries its v
 PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE, GAZETTEERS_FILE)
 
 
 @dataclass
