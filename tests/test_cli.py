@@ -969,6 +969,7 @@ def test_gradcheck_all_has_a_column_for_every_parameter():
         "E",
         "E_case",
         "E_chars",
+        "E_gazetteer",
         "W",
         "b",
         "a",

@@ -106,7 +106,7 @@ def test_every_case_of_all_passes():
         checks = check_case(case, max_entries=4)
         assert all(check.ok for check in checks), (case, checks)
         names = {check.name for check in checks}
-        assert ("E" in names) == case.fine_tune and "E_case" in names
+        assert ("E" in names) == case.fine_tune and {"E_case", "E_chars", "E_gazetteer"} <= names
         assert ("a" in names) == (case.activation == "prelu") and ("A" in names) == (case.loss == "crf")
 
 

@@ -39,6 +39,11 @@ def _schema_defaults(schema, prefix=""):
         kind = getattr(config_module, field.type, None) if isinstance(field.type, str) else field.type
         if dataclasses.is_dataclass(kind):
             yield from _schema_defaults(kind, f"{prefix}{field.name}.")
+        elif field.default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+            yield (
+                f"{prefix}{field.name}",
+                f"`{yaml.safe_dump(field.default_factory(), default_flow_style=True).strip()}`",
+            )
         elif field.default is dataclasses.MISSING:
             yield f"{prefix}{field.name}", "required"
         elif field.default is None:

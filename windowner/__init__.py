@@ -6,6 +6,7 @@ The Python API (the command line is a thin layer over it)::
     tagger = windowner.load_run("runs/default")            # a trained run folder
     tagger.predict([["Paris", "is", "in", "France", "."]])  # IOB2 tags, one list per sentence
     tagger.tag_text("Paris is in France.")                   # entities: text, label, start, end, score
+    seeds = windowner.load_runs(["runs/s0", "runs/s1"])     # several runs tag as one (the same predict)
     windows = tagger.windows([["Paris", "is", "nice"]])     # int rows of E, (3, 1, 2·window + 1)
     batch = windowner.Batch(windows, labels)
     loss, grads = tagger.model.loss_and_grads(batch)        # grads["E"]: SparseRows(rows, values)
@@ -15,6 +16,7 @@ See README.md and docs/code.md for the whole API.
 
 from .config import Config, load_config
 from .conll import Sentence, read_conll
+from .ensemble import Ensemble, load_runs
 from .errors import WindownerError
 from .gradcheck import check_gradients
 from .layers import SparseRows
@@ -33,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Batch",
     "Config",
+    "Ensemble",
     "Entity",
     "Sentence",
     "SparseRows",
@@ -44,6 +47,7 @@ __all__ = [
     "load_config",
     "load_corpus",
     "load_run",
+    "load_runs",
     "make_optimizer",
     "make_windows",
     "read_conll",

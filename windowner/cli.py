@@ -28,6 +28,7 @@ from . import metrics
 from .config import Config, check_output, dump_config, load_config
 from .conll import SCHEMES, entity_type
 from .decoding import DECODERS
+from .ensemble import COMBINE, Ensemble, load_runs
 from .errors import Terminated, WindownerError, raise_terminated
 from .files import refuse_to_replace, write_atomic
 from .gradcheck import TOLERANCE, Check, all_cases, case_problem, check_case, check_gradients, random_problem
@@ -48,7 +49,7 @@ from .predict import (
     tag_stream,
 )
 from .spans import DATA_FORMATS, read_data
-from .tagger import RUN_FILES, Scored, Tagger, load_run, score
+from .tagger import CONFIG_FILE, RUN_FILES, Scored, Tagger, load_run, score
 from .tasks import Task
 from .threads import blas_threads
 from .train import dry_run as dry_run_summary
@@ -60,6 +61,10 @@ from .train import train as run_training
 EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
 CONFIG_ENTRIES = 200  # gradcheck --config: entries of each parameter checked by default (seconds)
+COMBINE_HELP = (
+    "With several runs: vote (each run decodes, each token takes the class most runs gave it), or mean"
+    " (average their scores and a CRF's transitions, then decode once)."
+)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -327,6 +332,7 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
 
 @main.command(name="eval")
 @click.argument("run", type=click.Path())
+@click.argument("more_runs", nargs=-1, type=click.Path())
 @click.option(
     "--data",
     "data_path",
@@ -374,9 +380,11 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     type=click.Choice(DECODERS),
     help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
 )
+@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
 @_friendly
 def evaluate(
     run: str,
+    more_runs: tuple[str, ...],
     data_path: str,
     data_format: str,
     as_json: bool,
@@ -388,11 +396,16 @@ def evaluate(
     min_score: float,
     confusion: bool,
     decode: str | None,
+    combine: str,
 ) -> None:
-    """Score the model of a run folder on a tagged file."""
+    """Score the model of a run folder on a tagged file; of several (the seeds of a config), their
+    ensemble."""
+    runs = [run, *more_runs]
     if predictions_path is not None:
-        check_predictions_output(predictions_path, as_json, protected(run, {data_path: "the --data file"}))
-    tagger = load_run(run, which)
+        inputs = {data_path: "the --data file"}
+        keep = {path: name for folder in runs for path, name in protected(folder, inputs).items()}
+        check_predictions_output(predictions_path, as_json, keep)
+    tagger = load_tagger(runs, which, combine)
     sentences = read_data(data_path, scheme, data_format)
     tokens = [s.tokens for s in sentences]
     add_vectors(tagger, tokens, vectors_path)
@@ -427,6 +440,21 @@ def evaluate(
         write_atomic(predictions_path, predictions_text(tokens, gold, predicted, scored))
     text = json.dumps(report, indent=2) if as_json else format_report(report)
     click.echo(text, err=predictions_path == "-")
+
+
+def load_tagger(runs: Sequence[str], which: str, combine: str) -> Tagger | Ensemble:
+    """The run of one folder, or the ensemble of several (:mod:`windowner.ensemble`)."""
+    return load_run(runs[0], which) if len(runs) == 1 else load_runs(runs, which, combine)
+
+
+def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list[str], str]:
+    """``predict``'s arguments ``RUN [RUN...] [FILE]``: the run folders and the input. Every argument is a
+    run but the last, which is the input unless it is a run folder (a folder with a config.yaml); with no
+    input, standard input."""
+    given = [run, *([file] if file is not None else []), *more]
+    if len(given) == 1 or (Path(given[-1]) / CONFIG_FILE).is_file():
+        return given, "-"
+    return given[:-1], given[-1]
 
 
 def unknown_types(task: Task, gold: Sequence[Sequence[str]]) -> list[str]:
@@ -678,13 +706,19 @@ def _check_all(max_entries: int | None) -> None:
     orders = [case_problem(case)[0].parameter_names() for case in all_cases()]
     longest = max(orders, key=len)
     names = sorted({name for order in orders for name in order}, key=longest.index)
-    click.echo(f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>9}" for n in names))
+    widths = {name: max(9, len(name) + 1) for name in names}  # E_gazetteer is wider than a number
+    click.echo(
+        f"{'activation':<11}{'loss':<9}{'vectors':<11}{'l2':<6}" + "".join(f"{n:>{widths[n]}}" for n in names)
+    )
     failed, skipped = [], 0
     for case in all_cases():
         checks = {check.name: check for check in check_case(case, max_entries)}
         skipped += sum(check.skipped for check in checks.values())
         cells = "".join(
-            f"{checks[name].max_relative_error:>9.1e}" if name in checks else f"{'-':>9}" for name in names
+            f"{checks[name].max_relative_error:>{widths[name]}.1e}"
+            if name in checks
+            else f"{'-':>{widths[name]}}"
+            for name in names
         )
         vectors = "fine-tuned" if case.fine_tune else "frozen"
         bad = [name for name, check in checks.items() if not check.ok]
@@ -707,7 +741,8 @@ def _check_all(max_entries: int | None) -> None:
 
 @main.command()
 @click.argument("run", type=click.Path())
-@click.argument("file", default="-")
+@click.argument("file", required=False)
+@click.argument("more", nargs=-1)
 @click.option(
     "--format",
     "input_format",
@@ -746,10 +781,12 @@ def _check_all(max_entries: int | None) -> None:
     show_default=True,
     help="Leave out the entities whose probability is below this (their tokens are tagged O).",
 )
+@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
 @_friendly
 def predict(
     run: str,
-    file: str,
+    file: str | None,
+    more: tuple[str, ...],
     input_format: str | None,
     output_format: str,
     output_path: str | None,
@@ -757,14 +794,20 @@ def predict(
     vectors_path: str | None,
     scores: bool,
     min_score: float,
+    combine: str,
 ) -> None:
     """Tag FILE (or standard input: '-' or nothing) with the model of a run folder.
 
-    Reads and writes a batch at a time, so a large file never sits whole in memory.
+    RUN [RUN...] [FILE]: with several run folders (the seeds of a config), their ensemble; the last
+    argument is FILE unless it is a run folder. Reads and writes a batch at a time, so a large file never
+    sits whole in memory.
     """
+    runs, file = run_arguments(run, file, more)
     if output_path is not None and output_path != "-":
-        refuse_to_replace(output_path, protected(run, {file: "the input file"}), "the tagged text")
-    tagger = load_run(run, which)
+        inputs = {file: "the input file"}
+        keep = {path: name for folder in runs for path, name in protected(folder, inputs).items()}
+        refuse_to_replace(output_path, keep, "the tagged text")
+    tagger = load_tagger(runs, which, combine)
     source = vectors_file(tagger, vectors_path)
     missing = missing_vectors(tagger, vectors_path)
     new_words = NewWords(tagger, source) if source is not None else missing

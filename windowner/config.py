@@ -30,6 +30,7 @@ from .decoding import DECODERS
 from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import text_file
+from .gazetteer import check_label
 from .init import INITIALISERS
 from .layers import ACTIVATIONS
 from .losses import LOSSES
@@ -95,6 +96,7 @@ class FeaturesConfig:
     shape: int = _option(0, minimum=0)  # the word shape (Paris: Xxx)
     headline: int = _option(0, minimum=0)  # whether the sentence is all caps
     chars: int = _option(0, minimum=0)  # the mean of the character 3- and 4-grams
+    gazetteer: int = _option(0, minimum=0)  # in, at the start of, or outside a match of model.gazetteers
 
     def active(self) -> tuple[str, ...]:
         """The names of the features that are on (dimension > 0)."""
@@ -117,6 +119,9 @@ class ModelConfig:
     word_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # a window word reads <unk>, training
     decode: str = _option("argmax", choices=DECODERS)  # argmax per token, or viterbi over valid IOB2 paths
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    # lists of names {LABEL: text file, one entry a line} that model.features.gazetteer matches; a run
+    # folder keeps a copy of each (its config.yaml: gazetteers/LABEL.txt, relative to the folder)
+    gazetteers: dict[str, str] = field(default_factory=dict, metadata={"path": True})
 
 
 @dataclass
@@ -183,6 +188,11 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
 
 def check_together(config: Config) -> None:
     """Values that are fine alone and cannot train together."""
+    if config.model.features.gazetteer and not config.model.gazetteers:
+        raise WindownerError(
+            "config key 'model.features.gazetteer' is on and model.gazetteers names no list:"
+            " give model.gazetteers {LABEL: path, ...} (data/gazetteers/ has lists of places)"
+        )
     schedule, lr = config.train.schedule, config.train.lr
     if schedule.name == "cyclic" and schedule.max_lr < lr:
         raise WindownerError(
@@ -320,6 +330,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         raise WindownerError(f"unknown config key {quote(key)}{_known(schema)}")
     if _fields(schema)[last].metadata.get("path") and isinstance(value, str) and value:
         value = os.path.abspath(os.path.expanduser(value))  # relative to the current folder
+    if _fields(schema)[last].metadata.get("path") and isinstance(value, dict):  # {label: path}
+        value = {
+            k: os.path.abspath(os.path.expanduser(v)) if isinstance(v, str) and v else v
+            for k, v in value.items()
+        }
     node[last] = value
 
 
@@ -349,6 +364,8 @@ def build(schema: Any, raw: Any, prefix: str) -> Any:
 
 
 def _check_value(key: str, value: Any, kind: Any, meta: Any) -> Any:
+    if typing.get_origin(kind) is dict:
+        return _check_paths(key, value)
     optional = type(None) in typing.get_args(kind)
     base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
     if value is None:
@@ -380,6 +397,20 @@ def _check_value(key: str, value: Any, kind: Any, meta: Any) -> Any:
     if maximum is not None and value > maximum:
         raise WindownerError(f"config key {key!r} must be at most {maximum:,}, got {quote(value)}")
     return value
+
+
+def _check_paths(key: str, value: Any) -> dict[str, str]:
+    """A mapping of labels (words) to paths (model.gazetteers); null or ``{}`` for none."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WindownerError(f"config key {key!r} must be a mapping {{LABEL: path, ...}}, got {quote(value)}")
+    for label, path in value.items():
+        check_label(label, key)
+        if not isinstance(path, str):
+            raise WindownerError(f"config key '{key}.{label}' must be a path, got {quote(path)}")
+        _check_text(f"{key}.{label}", path, {"path": True}, False)
+    return dict(value)
 
 
 def _check_text(key: str, value: str, meta: Any, optional: bool) -> None:
@@ -465,6 +496,11 @@ def _resolve_paths(raw: dict[str, Any], schema: Any, base: Path, prefix: str) ->
             _resolve_paths(value, kind, base, f"{prefix}{key}.")
         elif fields[key].metadata.get("path") and isinstance(value, str) and value:
             raw[key] = os.path.normpath(base / Path(value).expanduser())
+        elif fields[key].metadata.get("path") and isinstance(value, dict):  # {label: path}
+            raw[key] = {
+                k: os.path.normpath(base / Path(v).expanduser()) if isinstance(v, str) and v else v
+                for k, v in value.items()
+            }
 
 
 def _fields(schema: Any) -> dict[str, dataclasses.Field]:

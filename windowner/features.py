@@ -23,12 +23,14 @@ concatenates the K rows to x after the word vectors: the same embedding gate as 
   of a long word the first and last 6 of each length. The token reads the *mean* of its n-grams' rows
   (:mod:`windowner.layers.bag`), so a word without a vector ("Volgograd") still reads what its pieces
   ("grad", "vol") learnt from other words.
+* ``gazetteer``: whether the token begins, continues or is outside the longest match of an entry of each
+  of the run's lists of names (``model.gazetteers``; :mod:`windowner.gazetteer`).
 
-``case`` and ``headline`` have fixed classes; ``suffix``, ``prefix``, ``shape`` and ``chars`` take theirs
-from the training data: the keys seen at least twice there, every other key (a word's suffix never met
-in training) class 1, ``<unk>``. A feature with several keys a token (``chars``) fills ``slots`` tables
-of the windows, 0 in the slots a token does not use. The classes of a run are saved
-in its ``features.json``.
+``case`` and ``headline`` have fixed classes, ``gazetteer`` those its lists' labels call for;
+``suffix``, ``prefix``, ``shape`` and ``chars`` take theirs from the training data: the keys seen at
+least twice there, every other key (a word's suffix never met in training) class 1, ``<unk>``. A
+feature with several keys a token (``chars``) fills ``slots`` tables of the windows, 0 in the slots a
+token does not use. The classes of a run are saved in its ``features.json``.
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ def char_ngrams(token: str) -> list[str]:
     return grams
 
 
+def _no_lists(tokens: Sequence[str]) -> list[str]:
+    raise ValueError("the gazetteer feature reads the run's lists: encode with encoders(..., gazetteers)")
+
+
 def _headline(tokens: Sequence[str]) -> list[str]:
     flag = "no" if any(ch.islower() for token in tokens for ch in token) else "yes"
     return [flag] * len(tokens)
@@ -147,6 +153,7 @@ FEATURES: dict[str, Feature] = {
     "shape": Feature("shape", shape),
     "headline": Feature("headline", per_sentence=_headline, fixed=(PAD, "no", "yes")),
     "chars": Feature("chars", char_ngrams, slots=CHAR_SLOTS),
+    "gazetteer": Feature("gazetteer", per_sentence=_no_lists),  # a run's is Gazetteers.feature
 }
 
 
@@ -174,10 +181,20 @@ class Encoder:
         return out
 
 
-def feature_classes(names: Iterable[str], sentences: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """The classes of each feature in ``names`` for a run trained on ``sentences`` (tokens)."""
-    return {name: FEATURES[name].classes_of(sentences) for name in names}
+def feature_classes(
+    names: Iterable[str], sentences: Sequence[Sequence[str]], gazetteers: Any = None
+) -> dict[str, tuple[str, ...]]:
+    """The classes of each feature in ``names`` for a run trained on ``sentences`` (tokens);
+    ``gazetteers`` (:class:`~windowner.gazetteer.Gazetteers`) the run's lists, if it has any."""
+    return {name: _feature(name, gazetteers).classes_of(sentences) for name in names}
 
 
-def encoders(classes: Mapping[str, Sequence[str]]) -> list[Encoder]:
-    return [Encoder(FEATURES[name], values) for name, values in classes.items()]
+def encoders(classes: Mapping[str, Sequence[str]], gazetteers: Any = None) -> list[Encoder]:
+    return [Encoder(_feature(name, gazetteers), values) for name, values in classes.items()]
+
+
+def _feature(name: str, gazetteers: Any) -> Feature:
+    """The feature ``name``; the gazetteer feature of the run's lists ``gazetteers``."""
+    if name == "gazetteer" and gazetteers is not None:
+        return gazetteers.feature
+    return FEATURES[name]

@@ -7,6 +7,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``last.npz``: the last epoch's parameters;
 * ``vocab.txt``: the word of each row of E, one a line;
 * ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
+* ``gazetteers.json``: a copy of each list of names the ``gazetteer`` feature matches, ``{label: text}``
+  (:mod:`windowner.gazetteer`), which ``config.yaml`` names relative to the folder;
 * ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
   what splits scores into seen and unseen words;
 * ``labels.json``: the task, its class names (``classes``) and the location type;
@@ -22,6 +24,7 @@ Every file is written to a temporary name and renamed into place, so that a read
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -41,6 +44,8 @@ from .errors import WindownerError, quote
 from .features import FEATURES
 from .files import read_arrays, read_json, write_arrays, write_atomic
 from .folders import MARKER, real_folder, stranded
+from .gazetteer import RUN_FILE as GAZETTEERS_FILE
+from .gazetteer import Gazetteers
 from .layers import ACTIVATIONS
 from .losses import Loss
 from .model import WindowModel, make_loss
@@ -57,7 +62,7 @@ META_FILE = "meta.json"  # written by `windowner package`: the run carries its v
 PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE, GAZETTEERS_FILE)
 
 
 class Entity(NamedTuple):
@@ -111,6 +116,7 @@ class Tagger:
     train_words: frozenset[str] | None = None
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
     package: dict[str, Any] | None = None
+    gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -123,7 +129,9 @@ class Tagger:
     def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
         tables, see :func:`~windowner.windows.sentence_windows`)."""
-        return sentence_windows(sentences, self.vocab, self.config.model.window, self.features)
+        return sentence_windows(
+            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers
+        )
 
     def predict(
         self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
@@ -148,21 +156,10 @@ class Tagger:
         if not len(sentences):
             return []
         scores = self.model.scores(self.windows(sentences) if windows is None else windows)
-        method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
-        transitions = self.model.transitions()
-        task = self.task
-        best = task.best(scores, lengths, method, transitions)
-        tags = task.read(best, lengths)
-        allowed, allowed_start = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
-        post = posteriors(scores, lengths, allowed, allowed_start, transitions)
-        found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
-        location = task.location_label if task.other_types else None
-        token_scores, entity_scores, outside = confidences(task.tags, best, post, lengths, found, location)
-        return [
-            Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
-            for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
-        ]
+        return scored_tags(
+            self.task, scores, lengths, decode or self.config.model.decode, self.model.transitions()
+        )
 
     def tag_text(self, text: str, vectors: str | Path | None = None) -> list[Entity]:
         """The entities of raw text, with character offsets into it and a score (:meth:`tag_texts`)."""
@@ -264,7 +261,11 @@ class Tagger:
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
-        write_atomic(folder / CONFIG_FILE, dump_config(self.config))
+        config = self.config
+        if config.model.gazetteers:  # copies of the lists in the folder, named relative to it (or none)
+            saved = self.gazetteers.save(folder) if self.gazetteers is not None else {}
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, gazetteers=saved))
+        write_atomic(folder / CONFIG_FILE, dump_config(config))
 
     @classmethod
     def load(cls, folder: str | Path, which: str = "best") -> Tagger:
@@ -281,6 +282,14 @@ class Tagger:
         check_parameter(path, "threshold", threshold, ())
         loss = make_loss(config.train.loss, config.train.corruptions)
         features = _read_features(folder / FEATURES_FILE, config.model.features.active())
+        gazetteers = None
+        if "gazetteer" in features:
+            gazetteers = Gazetteers.read(config.model.gazetteers, base=folder)  # relative to the run
+            if features["gazetteer"] != gazetteers.classes:
+                raise WindownerError(
+                    f"{folder / FEATURES_FILE}: the gazetteer classes are not those of the lists of"
+                    f" config.yaml ({', '.join(gazetteers.lists)})"
+                )
         tables = ("E", *(FEATURES[name].table for name in features))
         expected = expected_shapes(
             config.model, loss, len(vocab), len(task.classes), params.get("E"), features
@@ -297,7 +306,32 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        return cls(model, vocab, task, config, train_words, features, package)
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers)
+
+
+def scored_tags(
+    task: Task,
+    scores: np.ndarray,
+    lengths: Sequence[int],
+    method: str,
+    transitions: dict[str, np.ndarray] | None,
+    best: np.ndarray | None = None,
+) -> list[Scored]:
+    """Tags with confidence from class scores ``(N, C)`` (:meth:`Tagger.predict_scored`): the classes
+    ``best`` ``(N,)`` (None: ``method``'s decoding of ``scores``), the score of each tag and each entity
+    under the distribution of ``scores`` and ``transitions`` that ``method`` decodes."""
+    if best is None:
+        best = task.best(scores, lengths, method, transitions)
+    tags = task.tags_of(best, lengths)
+    allowed, allowed_start = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
+    post = posteriors(scores, lengths, allowed, allowed_start, transitions)
+    found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
+    location = task.location_label if task.other_types else None
+    token_scores, entity_scores, outside = confidences(task.tags, best, post, lengths, found, location)
+    return [
+        Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
+        for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
+    ]
 
 
 def check_run_folder(folder: Path, names: Sequence[str]) -> None:

@@ -68,7 +68,7 @@ class Task:
         impossible IOB2 transitions, with a ``crf`` model's ``transitions`` (see :mod:`windowner.decoding`).
         A location task with other types keeps the location type's tags and reads the others as ``O``.
         """
-        return self.read(self.best(scores, lengths, method, transitions), lengths)
+        return self.tags_of(self.best(scores, lengths, method, transitions), lengths)
 
     def best(
         self,
@@ -77,15 +77,14 @@ class Task:
         method: str = "argmax",
         transitions: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """The class of every token, int ``(N,)``: the first step of :meth:`decode`."""
+        """The class of every token, int ``(N,)``, that :meth:`decode` reads as tags."""
         if method == "viterbi":
             allowed, allowed_start = allowed_transitions(self.tags)
             return viterbi(scores, lengths, allowed, allowed_start, transitions)
         return scores.argmax(axis=1)
 
-    def read(self, best: np.ndarray, lengths: Sequence[int]) -> list[list[str]]:
-        """The classes of every token ``(N,)`` as IOB2 tags, split into sentences of ``lengths``: the second
-        step of :meth:`decode`."""
+    def tags_of(self, best: np.ndarray, lengths: Sequence[int]) -> list[list[str]]:
+        """The IOB2 tags of the classes ``best`` ``(N,)``, split into sentences of ``lengths``."""
         names = self.tags
         # IOB1 to IOB2 for every token at once: an I-X whose previous token in its sentence is not of
         # type X starts an entity, and reads B-X (as conll.iob1_to_iob2 does, sentence by sentence)

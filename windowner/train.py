@@ -50,6 +50,7 @@ from .folders import (
     replace_folder,
     stranded,
 )
+from .gazetteer import Gazetteers
 from .interrupts import deferred
 from .losses import Batch, Epoch, Examples
 from .model import WindowModel, make_loss
@@ -152,7 +153,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
             f"train.loss {settings.loss!r} scores one class: it cannot learn the other types"
             " (task.other_types: false, or train.loss softmax or crf)"
         )
-    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train])
+    gazetteers = Gazetteers.read(shape.gazetteers) if shape.features.gazetteer else None
+    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train], gazetteers)
     tables = {"E": corpus.E}
     for name, values in features.items():  # N(0, σ²), on the scale of the word vectors
         size = (len(values), getattr(shape.features, name))
@@ -162,7 +164,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     loss = make_loss(settings.loss, settings.corruptions)
     model = WindowModel.initialise(tables, shape, classes, rng, loss, labels)
     train_words = frozenset(corpus.vocab.key(token) for s in corpus.train for token in s.tokens)
-    return Tagger(model, corpus.vocab, corpus.task, config, train_words, features), corpus, rng
+    tagger = Tagger(model, corpus.vocab, corpus.task, config, train_words, features, gazetteers=gazetteers)
+    return tagger, corpus, rng
 
 
 def train(
@@ -220,7 +223,8 @@ def resume(
     naming it with both values. Not compared: :data:`RESUMABLE`, ``output`` (the folder resumed, which
     may have moved), the data and vectors paths (a file may move: what the run reads from them is
     compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
-    and ``vectors.cache`` (how the vectors file is read, not what).
+    ``vectors.cache`` (how the vectors file is read, not what) and the paths of
+    ``model.gazetteers`` (the run reads its own copy of the lists; what they say is in the windows).
     """
     note = note or _note
     if stranded(real_folder(folder)) is None:
@@ -309,6 +313,9 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
 RESUMABLE = ("train.epochs", "train.patience")  # the keys `resume` may change
 # the keys `resume` does not compare with the checkpoint's config, beside RESUMABLE (see `resume`)
 NOT_COMPARED = ("output", "data.train", "data.dev", "data.test", "vectors.path", "vectors.cache")
+# nor the paths of the gazetteer lists (the run reads its own copy; what the lists say is in the windows,
+# which the fingerprint compares)
+NOT_COMPARED_UNDER = ("model.gazetteers.",)
 
 
 def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -324,7 +331,9 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
                 f" {' and '.join(RESUMABLE)}, not {quote(key)}"
             )
     config = load_saved_config(folder / CONFIG_FILE, overrides)
-    return dataclasses.replace(config, output=str(folder))
+    lists = {label: str(folder / path) for label, path in config.model.gazetteers.items()}  # the run's copies
+    model = dataclasses.replace(config.model, gazetteers=lists)
+    return dataclasses.replace(config, output=str(folder), model=model)
 
 
 def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
@@ -708,7 +717,14 @@ def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Pat
         return
     before, now = _flat(saved), _flat(config.to_dict())
     skip = {*RESUMABLE, *NOT_COMPARED}
-    changed = [key for key in now if key in before and key not in skip and before[key] != now[key]]
+    changed = [
+        key
+        for key in now
+        if key in before
+        and key not in skip
+        and not key.startswith(NOT_COMPARED_UNDER)
+        and before[key] != now[key]
+    ]
     if not changed:
         return
     changes = ", ".join(f"{key} {quote(before[key])} -> {quote(now[key])}" for key in changed)

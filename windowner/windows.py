@@ -17,6 +17,7 @@ import numpy as np
 
 from .characters import normal_form
 from .features import encoders
+from .gazetteer import Gazetteers
 from .vocab import END, START, Vocabulary
 
 
@@ -69,13 +70,15 @@ def sentence_windows(
     vocab: Vocabulary,
     window: int,
     features: Mapping[str, Sequence[str]] | None = None,
+    gazetteers: Gazetteers | None = None,
 ) -> np.ndarray:
     """The windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``.
 
     Table 0 is the words, looked up in ``vocab``; then the tables of each feature, ``features`` mapping
     each feature's name to its classes (see :mod:`windowner.features`; padding class 0): one table, or
-    ``slots`` tables for a feature with several keys a token (``chars``). Every table is encoded for the
-    whole corpus at once and fills the same :class:`Layout`. Tokens are read in their
+    ``slots`` tables for a feature with several keys a token (``chars``); ``gazetteers``, the lists the
+    ``gazetteer`` feature matches (:mod:`windowner.gazetteer`). Every table is encoded for the whole
+    corpus at once and fills the same :class:`Layout`. Tokens are read in their
     :func:`~windowner.characters.normal_form` (NFC, without invisible characters).
     """
     layout = Layout(np.array([len(tokens) for tokens in sentences], dtype=np.int64), window)
@@ -87,7 +90,7 @@ def sentence_windows(
             tokens[end - length : end] for end, length in zip(ends, layout.lengths.tolist(), strict=True)
         ]
     tables = [layout.fill(vocab.encode(tokens), vocab.row[START], vocab.row[END])]
-    for encoder in encoders(features or {}):
+    for encoder in encoders(features or {}, gazetteers):
         if encoder.feature.per_token is not None:  # each token alone: the whole corpus in one call
             classes = encoder.encode(tokens)  # (N,) or (N, slots)
         else:
