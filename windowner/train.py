@@ -157,6 +157,7 @@ def train(
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
 
@@ -170,13 +171,16 @@ def train(
 
     Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
+
+    ``on_epoch`` is called with each epoch's history record once the epoch is saved (its checkpoint
+    too); an exception it raises stops the run there, resumable (a sweep prunes a trial this way).
     """
     check_output(config, RUN_FILES)
     with (
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        return _train(config, _progress(progress), echo, overwrite, note, quiet, resuming=False)
+        return _train(config, _progress(progress), echo, overwrite, note, quiet, False, on_epoch)
 
 
 def resume(
@@ -186,12 +190,14 @@ def resume(
     echo: Callable[[str], Any] = print,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
     scores. It ends with the same weights, bit for bit, as a run never interrupted.
 
     ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
     ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run.
+    ``on_epoch`` as in :func:`train`.
     """
     config = resume_config(folder, overrides)
     check_output(config, RUN_FILES)
@@ -199,7 +205,7 @@ def resume(
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        return _train(config, _progress(progress), echo, False, note, quiet, resuming=True)
+        return _train(config, _progress(progress), echo, False, note, quiet, True, on_epoch)
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
@@ -279,6 +285,7 @@ def _train(
     note: Callable[[str], Any] | None,
     quiet: bool,
     resuming: bool,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
     note = note or (lambda message: print(f"windowner: note: {message}", file=sys.stderr))
@@ -387,6 +394,8 @@ def _train(
                 replace_folder(folder, output, (*RUN_FILES, PLOT_FILE))  # the old run's plot goes too
                 folder = output
             say(_epoch_line(record, corpus.task, improved))
+            if on_epoch is not None:
+                on_epoch(record)
             if _stopped_early(settings, state):
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
                 break
