@@ -70,7 +70,7 @@ def _optuna() -> Any:
         import optuna
     except ImportError:
         raise WindownerError(MISSING) from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
 
