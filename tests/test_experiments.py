@@ -141,6 +141,9 @@ def test_a_seed_folder_of_another_config_is_refused(groups, tiny):
     sets = [arg for item in tiny for arg in ("--set", item)]
     args = ["train", "--config", DEFAULT, "--output", groups / "h10", "--seeds", "0-1", *sets]
     assert_one_line_error(run(*args, "--set", "model.hidden=30"), "seed-0 holds a run of another config")
+    single = groups / "h10" / "seed-0"  # a run folder is no folder of seeds
+    args_single = ["train", "--config", DEFAULT, "--output", single, "--seeds", "0", *sets]
+    assert_one_line_error(run(*args_single), "holds a single run")
     result = run(*args, "--set", "train.seed=3")  # a usage error: status 2, as click's own
     assert result.exit_code == 2 and "drop --set train.seed" in result.stderr
 

@@ -185,6 +185,31 @@ def test_pruning_stops_a_trial_below_the_median(tmp_path, data):
     assert history.read_text().count("\n") == 1  # stopped after epoch 1 of 3
 
 
+def test_random_draws_depend_on_the_trial_not_the_worker():
+    """Two workers' samplers (two instances) draw the same values for a trial number, others for others."""
+    from windowner.experiments.sweep import trial_seeded_sampler
+
+    def draws(seed):
+        study = optuna.create_study(sampler=trial_seeded_sampler(seed))
+        return [study.ask().suggest_float("train.lr", 1e-4, 1e-2, log=True) for _ in range(4)]
+
+    assert draws(0) == draws(0)
+    assert len(set(draws(0))) == 4 and draws(0) != draws(1)
+
+
+def test_a_random_search_keeps_to_its_budget(tmp_path, data):
+    space = {"train.lr": {"low": 0.001, "high": 0.01, "log": True}, "model.hidden": {"low": 8, "high": 16}}
+    path = sweep_file(tmp_path, data, "random", search="random", trials=2, space=space)
+    run_sweep(path, say=lambda line: None, note=lambda line: None, quiet=True)
+    run_sweep(path, say=lambda line: None, note=lambda line: None, quiet=True)  # spent: nothing more
+    trials = study_of(path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    assert all(
+        isinstance(t.params["model.hidden"], int) and 8 <= t.params["model.hidden"] <= 16 for t in trials
+    )
+    assert all(0.001 <= t.params["train.lr"] <= 0.01 for t in trials)
+
+
 def test_bad_sweep_files_are_one_line_errors(tmp_path, data):
     cases = [
         ({"spaec": {}}, "unknown key 'spaec'"),

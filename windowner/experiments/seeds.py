@@ -92,6 +92,10 @@ def train_seeds(
     if not seeds:
         raise WindownerError("--seeds: no seed given")
     check_output(config, (SUMMARY_FILE,))
+    if (Path(config.output) / CONFIG_FILE).is_file():
+        raise WindownerError(
+            f"{config.output} holds a single run: give the seeds' runs a folder of their own (--output)"
+        )
     for seed in seeds:  # every folder is checked before the first run starts
         check_output(seed_config(config, seed), RUN_FILES)
         folder = seed_folder(config.output, seed)

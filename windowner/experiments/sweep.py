@@ -34,6 +34,7 @@ resumable, without ``scores.json``).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -288,11 +289,34 @@ def open_storage(sweep: Sweep, url: str | None) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def trial_seeded_sampler(seed: int) -> Any:
+    """A random sampler whose draws for a trial depend on ``seed`` and the trial's number only, not on
+    the worker that runs it: workers never draw the same values, and a sweep draws the same values
+    whatever its number of workers (Optuna's RandomSampler(seed) would give every worker one sequence)."""
+    optuna = _optuna()
+
+    class TrialSeededSampler(optuna.samplers.BaseSampler):
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+            return {}
+
+        def sample_independent(self, study: Any, trial: Any, name: str, distribution: Any) -> Any:
+            key = int.from_bytes(hashlib.sha256(f"{seed}/{trial.number}/{name}".encode()).digest()[:4], "big")
+            return optuna.samplers.RandomSampler(seed=key).sample_independent(
+                study, trial, name, distribution
+            )
+
+    return TrialSeededSampler()
+
+
 def _sampler(sweep: Sweep) -> Any:
     optuna = _optuna()
-    if sweep.search == "tpe":
-        return optuna.samplers.TPESampler(seed=sweep.sampler_seed, constant_liar=True)
-    return optuna.samplers.RandomSampler(seed=sweep.sampler_seed)  # grid trials come from the queue
+    if sweep.search == "tpe":  # its first (random) trials would repeat in every worker with one seed
+        seed = hash((sweep.sampler_seed, socket.gethostname(), os.getpid())) % 2**32
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return trial_seeded_sampler(sweep.sampler_seed)  # grid trials come from the queue
 
 
 def _pruner(sweep: Sweep) -> Any:
@@ -453,9 +477,8 @@ def _objective(sweep: Sweep, say: Callable[[str], Any], note: Callable[[str], An
 
         echo = (lambda line: None) if quiet else (lambda line: say(f"  {line}"))
         try:
-            summary = train_seeds(
-                trial_config(sweep, params, folder), sweep.seeds, False, echo, False, note, True, report
-            )
+            config, again = trial_config(sweep, params, folder), f"windowner sweep {sweep.path}"
+            summary = train_seeds(config, sweep.seeds, False, echo, False, note, True, report, again)
         except optuna.TrialPruned as pruned:
             _write_trial(folder, **record, state="pruned", detail=str(pruned))
             say(f"trial {trial.number}: pruned at {pruned}")
