@@ -274,10 +274,8 @@ def paired(a: Group, b: Group, split: str) -> dict[str, Any] | None:
         differences = [by_seed_b[s].get(name, 0.0) - by_seed_a[s].get(name, 0.0) for s in common]
         stats = describe(differences)
         error = stats["std"] / math.sqrt(n)
-        if error > 0:
-            p = t_two_sided(stats["mean"] / error, df)
-        else:  # every seed moved by exactly the same amount
-            p = 1.0 if stats["mean"] == 0 else 0.0
+        # every seed moved by exactly the same amount: no spread to test against (p is None)
+        p = t_two_sided(stats["mean"] / error, df) if error > 0 else None
         half = quantile * error
         scores[name] = {
             "mean": stats["mean"],
@@ -302,6 +300,7 @@ class Comparison:
     summaries: list[dict[str, dict[str, float]]]
     metrics: list[str]
     paired: dict[str, Any] | None
+    data: str | None = None  # the file the runs were scored on (--data), if any
 
 
 def compare(
@@ -335,7 +334,7 @@ def compare(
         )
         groups, summaries = [groups[i] for i in order], [summaries[i] for i in order]
     both = paired(groups[0], groups[1], split) if len(groups) == 2 else None
-    return Comparison(split, keys, groups, summaries, list(metrics) or available, both)
+    return Comparison(split, keys, groups, summaries, list(metrics) or available, both, data)
 
 
 def _sweep_column(path: Path) -> str | None:
@@ -392,8 +391,16 @@ def paired_lines(comparison: Comparison) -> list[str]:
     for name in comparison.metrics:
         if name in both["scores"]:
             s = both["scores"][name]
-            lines.append(f"  {name}: {s['mean']:+.2f} [{s['low']:+.2f}, {s['high']:+.2f}]  p = {s['p']:.3f}")
+            lines.append(
+                f"  {name}: {s['mean']:+.2f} [{s['low']:+.2f}, {s['high']:+.2f}]  p-value {_p(s['p'])}"
+            )
     return lines
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "- (the same difference for every seed)"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def paired_markdown(comparison: Comparison) -> list[str]:
@@ -402,12 +409,12 @@ def paired_markdown(comparison: Comparison) -> list[str]:
     both = comparison.paired
     if both is None:
         return []
-    table = ["", lines[0], "", "| score | mean difference | 95% CI | p |", "|---|---:|---:|---:|"]
+    table = ["", lines[0], "", "| score | mean difference | 95% CI | p-value |", "|---|---:|---:|---:|"]
     for name in comparison.metrics:
         if name in both["scores"]:
             s = both["scores"][name]
             table.append(
-                f"| {name} | {s['mean']:+.2f} | {s['low']:+.2f} to {s['high']:+.2f} | {s['p']:.3f} |"
+                f"| {name} | {s['mean']:+.2f} | {s['low']:+.2f} to {s['high']:+.2f} | {_p(s['p'])} |"
             )
     return table
 
@@ -432,7 +439,8 @@ def render(
                         [number + 1, *settings, s["n"], name, s["mean"], s["std"], s["min"], s["max"]]
                     )
         return out.getvalue().rstrip("\n")
-    scores = f"{comparison.split} scores: F1 in %, mean (min–max) over the runs of each group"
+    source = f"scores on {comparison.data}" if comparison.data else f"{comparison.split} scores"
+    scores = f"{source}: F1 in %, mean (min–max) over the runs of each group"
     if form == "markdown":
         left = len(comparison.keys) or 1  # the settings are text, the rest numbers
         align = ["---"] * left + ["---:"] * (len(header) - left)
@@ -456,6 +464,7 @@ def as_json(comparison: Comparison) -> dict[str, Any]:
         )
     return {
         "split": comparison.split,
+        "data": comparison.data,
         "settings": comparison.keys,
         "groups": groups,
         "paired": comparison.paired,
