@@ -223,6 +223,10 @@ def test_bad_sweep_files_are_one_line_errors(tmp_path, data):
         ),
         ({"timeout": "soon"}, "'timeout'"),
         ({"space": {"train.seed": [1, 2]}}, "the sweep sets train.seed itself"),
+        (
+            {"metric": "PER"},
+            "'metric' 'PER' is not a dev score of the trials (micro, tokens, or an entity type: LOC)",
+        ),
     ]
     for number, (change, needle) in enumerate(cases):
         path = sweep_file(tmp_path, data, f"bad{number}", **change)

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, load_config, read_yaml_mapping
+from ..conll import entity_type, read_conll
 from ..errors import WindownerError, quote
 from ..files import read_json, write_atomic
 from .compare import SWEEP_FILE, TRIAL_FILE
@@ -169,6 +170,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except WindownerError as err:
         raise WindownerError(f"{path}: 'seeds': {err}") from None
     metric = str(raw.get("metric", "micro"))
+    _check_metric(path, metric, base)
     trials = raw.get("trials")
     if search != "grid" and trials is None:
         raise WindownerError(f"{path}: 'trials' is missing: a {search} search needs a budget of trials")
@@ -192,6 +194,28 @@ def load_sweep(path: str | Path) -> Sweep:
         path, config, overrides, output, name, search, space, seeds, metric, label, trials, timeout, prune,
         sampler_seed, base,
     )  # fmt: skip
+
+
+def _check_metric(path: Path, metric: str, base: Config) -> None:
+    """The metric must be a dev score the trials will have: micro, tokens, or an entity type they score
+    (of the dev file's; the location task scores its location type only)."""
+    if base.data.dev is None:
+        raise WindownerError(
+            f"{path}: the base config has no dev file (data.dev): a sweep maximises a dev score"
+        )
+    if metric in ("micro", "tokens"):
+        return
+    if base.task.name == "location":
+        types = {base.task.location_label}
+    else:
+        types = {entity_type(tag) for s in read_conll(base.data.dev, base.data.scheme) for tag in s.tags} - {
+            ""
+        }
+    if metric not in types:
+        raise WindownerError(
+            f"{path}: 'metric' {quote(metric)} is not a dev score of the trials (micro, tokens, or an entity"
+            f" type: {', '.join(sorted(types))})"
+        )
 
 
 def _check_space(path: Path, key: str, spec: Any, search: str, config: Path, overrides: list[str]) -> Any:
