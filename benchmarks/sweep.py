@@ -1,6 +1,6 @@
 """A sweep's throughput with 1 and 2 worker processes: the same grid of trials, trials an hour.
 
-    python benchmarks/sweep.py [--config configs/default.yaml] [--trials 8] [--epochs 3]
+    python benchmarks/sweep.py [--config configs/default.yaml] [--trials 8] [--epochs 5]
                                [--workers 1,2] [--reps 1] [--output FOLDER]
 
 Each row runs ``windowner sweep`` on a fresh sweep folder (a journal file) with a grid of ``--trials``
@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     parser.add_argument("--trials", type=int, default=8, help="grid points (learning rates), one seed each")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--reps", type=int, default=1, help="runs of each worker count, interleaved")
     parser.add_argument("--output", help="folder of the sweeps (default: a temporary one, removed after)")
