@@ -22,6 +22,7 @@ import pytest
 import yaml
 from test_cli import assert_ok, assert_one_line_error, run
 
+from windowner.errors import WindownerError
 from windowner.experiments.sweep import load_sweep, run_sweep
 
 optuna = pytest.importorskip("optuna")
@@ -183,6 +184,17 @@ def test_pruning_stops_a_trial_below_the_median(tmp_path, data):
     assert trial["state"] == "pruned" and trial["detail"].startswith("epoch 1:")
     history = tmp_path / "pruned" / "trial-0001" / "seed-0" / "history.jsonl"
     assert history.read_text().count("\n") == 1  # stopped after epoch 1 of 3
+
+
+def test_durations_and_urls():
+    from windowner.experiments.sweep import masked, parse_duration
+
+    assert [parse_duration(v, "t") for v in (90, "90s", "45m", "2h", "1.5h")] == [90, 90, 2700, 7200, 5400]
+    for bad in ("soon", "-5m", 0, "2d"):
+        with pytest.raises(WindownerError, match="expected a time"):
+            parse_duration(bad, "t")
+    assert masked("postgresql://me:secret@db/x") == "postgresql://me:***@db/x"
+    assert masked("postgresql://me@db/x") == "postgresql://me@db/x"
 
 
 def test_random_draws_depend_on_the_trial_not_the_worker():
