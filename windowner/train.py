@@ -175,6 +175,7 @@ def train(
     overwrite: bool = False,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
 
@@ -191,6 +192,9 @@ def train(
 
     Ctrl-C and SIGTERM (see :mod:`windowner.interrupts`) end the batch in progress, save a checkpoint and
     raise :class:`~windowner.errors.Terminated`, whose message says how to go on (:func:`resume`).
+
+    ``on_epoch`` is called with each epoch's history record once the epoch is saved (its checkpoint
+    too); an exception it raises stops the run there, resumable (a sweep prunes a trial this way).
     """
     check_output(config, RUN_FILES)
     note = note or _note
@@ -200,7 +204,7 @@ def train(
     ):
         _put_back(Path(config.output), note)
         return _train(
-            config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, resuming=False
+            config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, False, on_epoch
         )
 
 
@@ -211,6 +215,7 @@ def resume(
     echo: Callable[[str], Any] | None = None,
     note: Callable[[str], Any] | None = None,
     quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
     scores. It ends with the same weights, bit for bit, as a run never interrupted. ``progress``, ``echo``,
@@ -225,6 +230,7 @@ def resume(
     compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
     ``vectors.cache`` (how the vectors file is read, not what) and the paths of
     ``model.gazetteers`` (the run reads its own copy of the lists; what they say is in the windows).
+    ``on_epoch`` as in :func:`train`.
     """
     note = note or _note
     if stranded(real_folder(folder)) is None:
@@ -235,7 +241,7 @@ def resume(
         check_output(config, RUN_FILES)
         with blas_threads(config.train.threads):
             return _train(
-                config, _progress(progress), _echo(echo, progress), False, note, quiet, resuming=True
+                config, _progress(progress), _echo(echo, progress), False, note, quiet, True, on_epoch
             )
 
 
@@ -355,6 +361,7 @@ def _train(
     note: Callable[[str], Any] | None,
     quiet: bool,
     resuming: bool,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
     note = note or _note
@@ -472,6 +479,8 @@ def _train(
                 replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
                 folder, swap.done = output, True
             say(_epoch_line(record, corpus.task, improved))
+            if on_epoch is not None:
+                on_epoch(record)
             if _stopped_early(settings, state):
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
                 break
