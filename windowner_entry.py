@@ -38,7 +38,7 @@ def run() -> None:
         for signum in taken:
             signal.signal(signum, _stop)
         from windowner import cli  # numpy and the rest
-        from windowner.errors import raise_terminated
+        from windowner.base.errors import raise_terminated
 
         for signum in taken:  # the command line's handler from here on (it leaves one in place)
             if signal.getsignal(signum) is _stop:

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from windowner import load_run, read_conll
-from windowner.cli import add_vectors
-from windowner.metrics import chunks
-from windowner.threads import blas_threads
+from windowner.base.threads import blas_threads
+from windowner.cli.common import add_vectors
+from windowner.evaluation.metrics import chunks
 
 THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 

@@ -1,10 +1,10 @@
 """How far a healthy run's loss rises above its start, and where a run with a learning rate too high is
-stopped: the evidence for the bound of :mod:`windowner.divergence`.
+stopped: the evidence for the bound of :mod:`windowner.training.divergence`.
 
 Trains the shipped config (frozen vectors, H = 100) with every optimiser and loss, the output bias at
 zero and at the class priors, for several seeds, at the default learning rate, taking the same steps as
 ``train`` (without evaluating or writing anything). For each run it prints the starting loss (the
-untrained model's, :func:`~windowner.divergence.starting_loss`), the largest running mean over n
+untrained model's, :func:`~windowner.training.divergence.starting_loss`), the largest running mean over n
 batches and the largest single batch loss, each as a multiple of the starting loss, and whether the check
 would have stopped it (it must not: the bound is 10). Then runs whose learning rate is far too high, and
 the batch where the check stops each.
@@ -19,11 +19,12 @@ import itertools
 from pathlib import Path
 
 from windowner import load_config
-from windowner.divergence import FACTOR, Diverging, LossWatch, span, starting_loss
-from windowner.model import make_loss
+from windowner.network.model import make_loss
 from windowner.optim import make_optimizer
-from windowner.schedules import make_schedule
-from windowner.train import config_step, examples, initialise
+from windowner.optim.schedules import make_schedule
+from windowner.training.corpus import examples, initialise
+from windowner.training.divergence import FACTOR, Diverging, LossWatch, span, starting_loss
+from windowner.training.loop import config_step
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "default.yaml"

@@ -16,9 +16,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from windowner.conll import read_conll
-from windowner.ensemble import Ensemble
-from windowner.tagger import load_run
+from windowner.data.conll import read_conll
+from windowner.tagging.ensemble import Ensemble
+from windowner.tagging.tagger import load_run
 
 
 def f1(tagger, sentences, label: str) -> float:

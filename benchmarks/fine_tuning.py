@@ -47,10 +47,11 @@ def main(argv=None) -> None:
     parser.add_argument("--optimizers", default=",".join(OPTIMIZERS), help="a comma-separated subset")
     args = parser.parse_args(argv)
     import windowner
-    from windowner.config import ModelConfig
-    from windowner.model import WindowModel
+    from windowner.network.model import WindowModel
+    from windowner.network.shape import ModelConfig
     from windowner.optim import make_optimizer
-    from windowner.train import examples, initialise, train_step
+    from windowner.training.corpus import examples, initialise
+    from windowner.training.loop import train_step
 
     conll = ROOT / "data" / "conll2003" / "train.txt"
     overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}", "task.name=entities"]

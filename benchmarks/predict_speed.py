@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from windowner import load_run, read_conll
-from windowner.confidence import confidences, posteriors
-from windowner.decoding import allowed_transitions
-from windowner.metrics import chunks
-from windowner.predict import (
+from windowner.data.text import tokenize
+from windowner.evaluation.metrics import chunks
+from windowner.network.confidence import confidences, posteriors
+from windowner.network.decoding import allowed_transitions
+from windowner.tagging.predict import (
     BATCH_TOKENS,
     FORMATTERS,
     NewWords,
@@ -44,9 +45,8 @@ from windowner.predict import (
     format_jsonl,
     read_lines,
     rounded,
-    tokenize,
 )
-from windowner.tagger import Scored
+from windowner.tagging.tagger import Scored
 
 ROOT = Path(__file__).resolve().parent.parent
 CONLL = ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"

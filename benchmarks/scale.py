@@ -32,7 +32,7 @@ CONLL = ROOT / "data" / "conll2003"
 
 def setup(glove: str, keep: str):
     import windowner
-    from windowner.train import examples, initialise
+    from windowner.training.corpus import examples, initialise
 
     overrides = [f"data.train={CONLL / 'train.txt'}", "data.dev=null", f"vectors.path={glove}"]
     overrides += ["task.name=entities", f"vectors.keep={keep}", "output=unused", "model.hidden=100"]
@@ -44,7 +44,7 @@ def epoch_seconds(
     model, data, rng, optimizer, fine_tune: bool, steps: int | None = None
 ) -> tuple[float, int]:
     from windowner.optim import make_optimizer
-    from windowner.train import train_step
+    from windowner.training.loop import train_step
 
     opt = make_optimizer(optimizer, 1e-3)
     trainables, seen, started = model.trainables(), 0, time.perf_counter()
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
     parser.add_argument("--multiples", default="1,4,16")
     parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args(argv)
-    from windowner.losses import Examples
+    from windowner.network.losses import Examples
 
     # first, while this process is small: a forked child's peak RSS starts from its parent's (Linux keeps
     # ru_maxrss across exec), so measured after the tables below it would count their arrays

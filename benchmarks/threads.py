@@ -4,7 +4,7 @@ machine and beside a busy neighbour.
     python benchmarks/threads.py [--glove PATH] [--hidden 100,300] [--batch 32,256,1024] [--steps 300]
 
 For each configuration (frozen vectors, Adam; H, batch) it trains ``--steps`` steps of the lecture's
-model on CoNLL-2003 train with the BLAS thread count 1, 2 and ``auto`` (:func:`windowner.threads.
+model on CoNLL-2003 train with the BLAS thread count 1, 2 and ``auto`` (:func:`windowner.base.threads.
 automatic_threads`), once with the machine otherwise idle and once while
 another process keeps one core busy (a Python loop), repetitions interleaved; the table gives the median
 windows/s. The automatic choice must never be slower than the faster of 1 and 2 threads by more than
@@ -41,11 +41,12 @@ def main(argv=None) -> None:
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args(argv)
     import windowner
-    from windowner.config import ModelConfig
-    from windowner.model import WindowModel
+    from windowner.base.threads import automatic_threads
+    from windowner.network.model import WindowModel
+    from windowner.network.shape import ModelConfig
     from windowner.optim import make_optimizer
-    from windowner.threads import automatic_threads
-    from windowner.train import examples, initialise, train_step
+    from windowner.training.corpus import examples, initialise
+    from windowner.training.loop import train_step
 
     conll = ROOT / "data" / "conll2003" / "train.txt"
     overrides = [f"data.train={conll}", "data.dev=null", f"vectors.path={args.glove}"]

@@ -50,7 +50,7 @@ WARM_UP = 20
 def load(glove: str, train: Path):
     """The CoNLL-2003 training windows (words only), their labels and E, read by windowner."""
     import windowner
-    from windowner.train import examples, initialise
+    from windowner.training.corpus import examples, initialise
 
     overrides = [f"data.train={train}", "data.dev=null", "data.test=null", f"vectors.path={glove}"]
     overrides += ["task.name=entities", "output=unused"]
@@ -62,10 +62,10 @@ def load(glove: str, train: Path):
 
 def windowner_epoch(data, E, classes, mode, hidden, batch, limit, seed):
     """Seconds of training and of inference, and windows trained, for windowner."""
-    from windowner.config import ModelConfig
-    from windowner.model import WindowModel
+    from windowner.network.model import WindowModel
+    from windowner.network.shape import ModelConfig
     from windowner.optim import make_optimizer
-    from windowner.train import train_step
+    from windowner.training.loop import train_step
 
     rng = np.random.default_rng(seed)
     model = WindowModel.initialise({"E": E}, ModelConfig(hidden=hidden), classes, rng)

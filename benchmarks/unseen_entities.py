@@ -52,8 +52,8 @@ def main(argv=None) -> None:
     import numpy as np
 
     import windowner
-    from windowner.conll import read_conll
-    from windowner.tagger import load_run
+    from windowner.data.conll import read_conll
+    from windowner.tagging.tagger import load_run
 
     sentences = read_conll(args.conll)
     tokens = [s.tokens for s in sentences]
@@ -99,8 +99,8 @@ def _coverage(sentences, glove: Path) -> None:
     """The table of the shares of tokens with a vector for several N (see the module's docstring)."""
     import gzip
 
-    from windowner.conll import read_conll
-    from windowner.vocab import Vocabulary
+    from windowner.data.conll import read_conll
+    from windowner.data.vocab import Vocabulary
 
     probe = Vocabulary(["<unk>", "<s>", "</s>"])  # the lookup forms of the shipped configs
     wikigold = {

@@ -18,10 +18,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from windowner.config import ModelConfig
-from windowner.layers import SparseRows
-from windowner.losses import Batch
-from windowner.model import WindowModel
+from windowner.network.layers import SparseRows
+from windowner.network.losses import Batch
+from windowner.network.model import WindowModel
+from windowner.network.shape import ModelConfig
 
 
 def main(argv=None) -> None:

@@ -12,8 +12,8 @@ cases interleaved, ``--repeats`` times each; the table shows medians of
 * **peak RSS**: the process's maximum resident memory (``ru_maxrss`` from ``wait4``).
 
 windowner's text parser uses two threads on a machine with two cores or more (``parse_workers`` in
-``windowner/vectors.py``); the "one parsing thread" rows set ``WINDOWNER_THREADS=1`` to show what the
-second thread gains; ``--busy`` keeps one core busy with another process meanwhile.
+``windowner/data/vectors/fast.py``); the "one parsing thread" rows set ``WINDOWNER_THREADS=1`` to show what
+the second thread gains; ``--busy`` keeps one core busy with another process meanwhile.
 
 The GloVe file is ``glove.6B.50d.txt`` (400k words, 50 dimensions): ``../shared/tools/get-glove`` writes
 it to ``~/.cache/windowner-bench/``. The CoNLL-2003 case reads the words of ``train.txt`` and
@@ -45,8 +45,8 @@ path, conll, npy = {glove!r}, {conll!r}, {npy!r}
 """
 
 WANTED = """
-from windowner.conll import read_conll
-from windowner.vocab import lookup_keys
+from windowner.data.conll import read_conll
+from windowner.data.vocab import lookup_keys
 tokens = (t for name in ("train.txt", "valid.txt") for s in read_conll(f"{conll}/{name}") for t in s.tokens)
 wanted = lookup_keys(tokens, lowercase=True, normalize_digits=True)
 """
@@ -102,8 +102,8 @@ CASES: dict[str, tuple[str, str, str, str]] = {
     ),
     "reference": (
         "windowner's reference parser (line by line), all words",
-        "from pathlib import Path; from windowner import vectors",
-        "words, matrix = vectors._read(Path(path), vectors._Selection(None, False, True), fast=False)",
+        "from pathlib import Path; from windowner.data.vectors import read, table",
+        "words, matrix = read._read(Path(path), table._Selection(None, False, True), fast=False)",
         "",
     ),
     "numpy-npy": (

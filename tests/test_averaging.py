@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from windowner.averaging import Average, swapped_in
-from windowner.layers import SparseRows
+from windowner.network.layers import SparseRows
 from windowner.optim import SparseAdam
+from windowner.optim.averaging import Average, swapped_in
 
 
 def test_lazy_table_average_equals_the_dense_one():

@@ -1,4 +1,4 @@
-"""The character tables of the tokeniser and the look-up (windowner/characters.py)."""
+"""The character tables of the tokeniser and the look-up (windowner/data/characters.py)."""
 
 import re
 import sys
@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from windowner.characters import INVISIBLE, MARKS, UNICODE_VERSION, normal_form
+from windowner.data.characters import INVISIBLE, MARKS, UNICODE_VERSION, normal_form
 
 
 def members(character_class: str) -> set[int]:

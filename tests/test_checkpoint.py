@@ -1,12 +1,13 @@
-"""Tests of windowner.checkpoint: a checkpoint reads back exactly, without pickle; damage is an error."""
+"""Tests of windowner.tagging.checkpoint: a checkpoint reads back exactly, without pickle; damage is an
+error."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from windowner.checkpoint import Checkpoint, fingerprint, load_checkpoint, save_checkpoint
-from windowner.errors import WindownerError
+from windowner.base.errors import WindownerError
+from windowner.tagging.checkpoint import Checkpoint, fingerprint, load_checkpoint, save_checkpoint
 
 
 def test_a_checkpoint_reads_back_exactly(tmp_path):

@@ -17,12 +17,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from windowner.cli import CONFIG_ENTRIES, format_report, main, one_line, unknown_types
+from windowner.cli.evaluate import format_report, unknown_types
+from windowner.cli.gradcheck import CONFIG_ENTRIES
+from windowner.cli.main import main, one_line
 from windowner.config import config_from_dict
-from windowner.conll import read_conll
-from windowner.folders import locked
-from windowner.metrics import accuracy, entity_scores, grouped_scores, token_scores
-from windowner.tasks import Task
+from windowner.data.conll import read_conll
+from windowner.evaluation.metrics import accuracy, entity_scores, grouped_scores, token_scores
+from windowner.network.tasks import Task
+from windowner.tagging.folders import locked
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -406,7 +408,7 @@ def test_an_internal_error_is_one_line_that_says_how_to_see_more(monkeypatch, tm
         raise ValueError("a bug\nsecond line")
 
     monkeypatch.delenv("WINDOWNER_DEBUG", raising=False)
-    monkeypatch.setattr("windowner.cli.load_run", broken)
+    monkeypatch.setattr("windowner.cli.common.load_run", broken)
     result = run("eval", tmp_path, "--data", TEST_DATA)
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, describe(result)
     assert result.stderr == (
@@ -427,7 +429,7 @@ def test_a_closed_stdout_ends_other_commands_quietly(trained_run, monkeypatch):
     def closed(*args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("windowner.cli.format_report", closed)
+    monkeypatch.setattr("windowner.cli.evaluate.format_report", closed)
     result = run("eval", trained_run, "--data", TEST_DATA)
     assert result.exit_code == 141 and result.stderr == "", describe(result)
 
@@ -843,7 +845,7 @@ def test_output_is_a_folder_name_not_yaml(tmp_path, monkeypatch, name):
 
 def test_usage_errors_are_one_line_too(capsys):
     """The console entry point (``run``) turns click's own usage errors into one line, status 2."""
-    from windowner.cli import run as entry_point
+    from windowner.cli.main import run as entry_point
 
     for argv in (["eval"], ["train"], ["nosuchcommand"], ["train", "--config"]):
         with pytest.raises(SystemExit) as info:
@@ -877,7 +879,7 @@ def test_sigterm_in_the_middle_of_an_epoch_then_resume_gives_the_same_model(tmp_
     options = ["--set", "train.epochs=2", "--set", "model.hidden=10", "--set", "data.test=null"]
     program = (
         "import signal; signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
-        "import windowner.progress; windowner.progress.EVERY = 0\n"
+        "import windowner.training.progress; windowner.training.progress.EVERY = 0\n"
         "from windowner.cli import run; run()"
     )
     args = ["train", "--config", DEFAULT, "--output", stopped, *options]

@@ -1,14 +1,14 @@
-"""Confidence (windowner/confidence.py): the marginals and the entity probabilities of the forward-backward
-recursions against sums over every tag path of small random problems, in float64."""
+"""Confidence (windowner/network/confidence.py): the marginals and the entity probabilities of the
+forward-backward recursions against sums over every tag path of small random problems, in float64."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from windowner.confidence import entity_probabilities, posteriors
-from windowner.decoding import allowed_transitions
-from windowner.metrics import chunks
+from windowner.evaluation.metrics import chunks
+from windowner.network.confidence import entity_probabilities, posteriors
+from windowner.network.decoding import allowed_transitions
 
 IOB2 = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
 LOCATION = ("O", "I-LOC")  # the location task's classes, read the IOB1 way

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from windowner.base.errors import WindownerError
 from windowner.config import Config, check_output, config_from_dict, dump_config, load_config
-from windowner.errors import WindownerError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"

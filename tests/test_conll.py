@@ -1,4 +1,4 @@
-"""Tests of windowner.conll: the CoNLL reader and the IOB1 / IOBES → IOB2 conversions."""
+"""Tests of windowner.data.conll: the CoNLL reader and the IOB1 / IOBES → IOB2 conversions."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from helpers import raises_at
 
-from windowner.conll import Sentence, entity_type, iob1_to_iob2, iobes_to_iob2, read_conll
-from windowner.errors import WindownerError
+from windowner.base.errors import WindownerError
+from windowner.data.conll import Sentence, entity_type, iob1_to_iob2, iobes_to_iob2, read_conll
 
 WIKIGOLD = Path(__file__).resolve().parent.parent / "data" / "wikigold"
 

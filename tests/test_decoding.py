@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from windowner.conll import iob1_to_iob2
-from windowner.decoding import allowed_transitions, viterbi
-from windowner.metrics import chunks
-from windowner.tasks import Task
+from windowner.data.conll import iob1_to_iob2
+from windowner.evaluation.metrics import chunks
+from windowner.network.decoding import allowed_transitions, viterbi
+from windowner.network.tasks import Task
 
 CLASSES = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
 

@@ -1,4 +1,5 @@
-"""Tests of windowner.divergence: the rule that stops a run whose loss blows up, and spares a noisy one."""
+"""Tests of windowner.training.divergence: the rule that stops a run whose loss blows up, and spares a noisy
+one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from windowner.divergence import FACTOR, LossWatch, span
+from windowner.training.divergence import FACTOR, LossWatch, span
 
 
 def test_span_covers_at_least_640_windows_and_20_batches():

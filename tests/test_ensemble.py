@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from test_cli import assert_ok, assert_one_line_error
 
-from windowner.cli import main
-from windowner.conll import read_conll
-from windowner.ensemble import Ensemble, load_runs
-from windowner.errors import WindownerError
-from windowner.tagger import load_run
-from windowner.tasks import Task
+from windowner.base.errors import WindownerError
+from windowner.cli.main import main
+from windowner.data.conll import read_conll
+from windowner.network.tasks import Task
+from windowner.tagging.ensemble import Ensemble, load_runs
+from windowner.tagging.tagger import load_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -129,7 +129,9 @@ def test_predict_takes_several_runs_and_the_last_argument_is_the_input_unless_a_
         result = runner.invoke(main, args, input=text.read_text())
         assert_ok(result)
         assert result.stdout == expected
-    scored = runner.invoke(main, ["predict", *map(str, runs), str(text), "--output-format", "jsonl", "--vectors", "none"])
+    scored = runner.invoke(
+        main, ["predict", *map(str, runs), str(text), "--output-format", "jsonl", "--vectors", "none"]
+    )
     assert_ok(scored)  # the ensemble's tags, each entity with its probability under the mean model
     records = [json.loads(line) for line in scored.stdout.splitlines()]
     assert [r["tags"] for r in records] == tags

@@ -1,4 +1,4 @@
-"""Tests of windowner.errors: how user input is quoted in messages, and the exception of SIGTERM."""
+"""Tests of windowner.base.errors: how user input is quoted in messages, and the exception of SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from windowner.errors import QUOTE_LIMIT, Terminated, quote, raise_terminated
+from windowner.base.errors import QUOTE_LIMIT, Terminated, quote, raise_terminated
 
 
 def test_quote_short_text_is_its_repr():

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from test_cli import assert_ok, assert_one_line_error, run
 
+from windowner.base.errors import Terminated, WindownerError
 from windowner.config import load_config
-from windowner.conll import read_conll
-from windowner.errors import Terminated, WindownerError
+from windowner.data.conll import read_conll
 from windowner.experiments.compare import compare, paired, t_quantile, t_two_sided, t_within
 from windowner.experiments.seeds import parse_seeds, train_seeds
-from windowner.tagger import load_run
-from windowner.train import train
+from windowner.tagging.tagger import load_run
+from windowner.training.loop import train
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"

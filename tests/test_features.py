@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from windowner.features import (
+from windowner.data.features import (
     CASES,
     CHAR_SLOTS,
     FEATURES,
@@ -17,8 +17,8 @@ from windowner.features import (
     feature_classes,
     shape,
 )
-from windowner.vocab import SPECIALS, Vocabulary
-from windowner.windows import sentence_windows
+from windowner.data.vocab import SPECIALS, Vocabulary
+from windowner.data.windows import sentence_windows
 
 
 @pytest.mark.parametrize(

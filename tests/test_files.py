@@ -1,4 +1,4 @@
-"""Tests of windowner.files: atomic writes, stale temporary files, text input with clear errors."""
+"""Tests of windowner.base.files: atomic writes, stale temporary files, text input with clear errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from windowner.errors import Terminated, WindownerError
-from windowner.files import (
+from windowner.base.errors import Terminated, WindownerError
+from windowner.base.files import (
     atomic_open,
     output_target,
     refuse_to_replace,

@@ -1,4 +1,5 @@
-"""Tests of windowner.folders: the run folder's lock, the swap of --overwrite, what a killed run left."""
+"""Tests of windowner.tagging.folders: the run folder's lock, the swap of --overwrite, what a killed run
+left."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from windowner.errors import WindownerError
-from windowner.folders import fresh_sibling, lock_path, locked, recover, replace_folder, stranded
+from windowner.base.errors import WindownerError
+from windowner.tagging.folders import fresh_sibling, lock_path, locked, recover, replace_folder, stranded
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,7 +49,7 @@ def test_the_lock_of_a_killed_process_never_blocks(tmp_path):
     # its flock; the lock file it left names a process that is gone and is taken over.
     folder = tmp_path / "a"
     program = (
-        "import sys, time; from windowner.folders import locked\n"
+        "import sys, time; from windowner.tagging.folders import locked\n"
         f"with locked({str(folder)!r}):\n    print('locked', flush=True); time.sleep(60)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -15,14 +15,14 @@ import yaml
 from click.testing import CliRunner
 from test_cli import assert_ok, assert_one_line_error
 
-from windowner.cli import main
+from windowner.base.errors import WindownerError
+from windowner.cli.main import main
 from windowner.config import load_config
-from windowner.errors import WindownerError
-from windowner.features import FEATURES, PAD
-from windowner.gazetteer import Gazetteer, Gazetteers
-from windowner.tagger import load_run
-from windowner.vocab import SPECIALS, Vocabulary
-from windowner.windows import sentence_windows
+from windowner.data.features import FEATURES, PAD
+from windowner.data.gazetteer import Gazetteer, Gazetteers
+from windowner.data.vocab import SPECIALS, Vocabulary
+from windowner.data.windows import sentence_windows
+from windowner.tagging.tagger import load_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"

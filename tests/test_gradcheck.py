@@ -4,9 +4,8 @@ backward pass."""
 import numpy as np
 import pytest
 
-from windowner import layers
-from windowner.config import FeaturesConfig, ModelConfig
-from windowner.gradcheck import (
+from windowner.network import layers
+from windowner.network.gradcheck import (
     STEP,
     TOLERANCE,
     all_cases,
@@ -15,7 +14,8 @@ from windowner.gradcheck import (
     random_problem,
     relative_error,
 )
-from windowner.layers.activations import Activation
+from windowner.network.layers.activations import Activation
+from windowner.network.shape import FeaturesConfig, ModelConfig
 
 
 def problem(seed=0, batch=6, **shape):
@@ -61,7 +61,7 @@ def test_catches_a_wrong_activation_derivative(monkeypatch):
 
 
 def test_catches_a_wrong_transition_gradient(monkeypatch):
-    from windowner.losses import crf
+    from windowner.network.losses import crf
 
     real = crf.crf_loss
 
@@ -69,7 +69,7 @@ def test_catches_a_wrong_transition_gradient(monkeypatch):
         loss, d_scores, grads = real(scores, labels, lengths, params)
         return loss, d_scores, {**grads, "A_end": 2 * grads["A_end"]}
 
-    monkeypatch.setattr("windowner.losses.crf_loss", wrong)
+    monkeypatch.setattr("windowner.network.losses.crf_loss", wrong)
     model, batch = random_problem(np.random.default_rng(0), 8, loss="crf")
     failed = {c.name for c in check_gradients(model, batch, max_entries=20) if not c.ok}
     assert failed == {"A_end"}

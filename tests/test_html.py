@@ -9,16 +9,9 @@ from html.parser import HTMLParser
 from test_cli import assert_ok
 from test_predict import invoke, run_folder  # noqa: F401 (a fixture: a one-epoch run of the default config)
 
-from windowner.predict import (
-    PALETTE,
-    Record,
-    format_html,
-    html_end,
-    html_record,
-    html_start,
-    tokenize,
-    type_colour,
-)
+from windowner.data.text import tokenize
+from windowner.tagging.html import PALETTE, html_end, html_record, html_start, type_colour
+from windowner.tagging.predict import Record, format_html
 
 VOID = {"meta", "br", "img", "link", "input", "hr"}
 

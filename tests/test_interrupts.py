@@ -1,4 +1,4 @@
-"""Tests of windowner.interrupts: Ctrl-C and SIGTERM wait for the end of a training step."""
+"""Tests of windowner.training.interrupts: Ctrl-C and SIGTERM wait for the end of a training step."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from windowner.errors import Terminated, raise_terminated
-from windowner.interrupts import deferred
+from windowner.base.errors import Terminated, raise_terminated
+from windowner.training.interrupts import deferred
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import max_relative_error, numeric_gradient
 
-from windowner.gradcheck import TOLERANCE
-from windowner.layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
-from windowner.layers.embedding import ONE_HOT, sum_rows
+from windowner.network.gradcheck import TOLERANCE
+from windowner.network.layers import ACTIVATIONS, SparseRows, affine, bag, dropout, embedding
+from windowner.network.layers.embedding import ONE_HOT, sum_rows
 
 TOL = TOLERANCE  # the tolerance `windowner gradcheck` states: a wrong gradient is off by far more
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from helpers import max_relative_error, numeric_gradient
 
-from windowner import losses
-from windowner.gradcheck import TOLERANCE
-from windowner.losses import LOSSES, Examples, crf_loss, softmax_cross_entropy
-from windowner.losses.window import logistic, margin
+from windowner.network import losses
+from windowner.network.gradcheck import TOLERANCE
+from windowner.network.losses import LOSSES, Examples, crf_loss, softmax_cross_entropy
+from windowner.network.losses.window import logistic, margin
 
 TOL = TOLERANCE
 

@@ -1,4 +1,5 @@
-"""Tests of windowner.metrics on hand-made cases; the expected numbers are worked out in the comments."""
+"""Tests of windowner.evaluation.metrics on hand-made cases; the expected numbers are worked out in the
+comments."""
 
 import json
 import warnings
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 import windowner
-from windowner.metrics import (
+from windowner.evaluation.metrics import (
     Score,
     accuracy,
     chunks,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from helpers import max_relative_error, numeric_gradient
 
-from windowner.config import FeaturesConfig, ModelConfig
-from windowner.gradcheck import TOLERANCE
-from windowner.init import log_priors, xavier_normal, xavier_uniform
-from windowner.layers import ACTIVATIONS, SparseRows
-from windowner.losses import LOSSES, Examples
-from windowner.model import WindowModel, make_loss
+from windowner.network.gradcheck import TOLERANCE
+from windowner.network.init import log_priors, xavier_normal, xavier_uniform
+from windowner.network.layers import ACTIVATIONS, SparseRows
+from windowner.network.losses import LOSSES, Examples
+from windowner.network.model import WindowModel, make_loss
+from windowner.network.shape import FeaturesConfig, ModelConfig
 from windowner.optim import SGD
 
 SHAPE = ModelConfig(window=2, hidden=6, features=FeaturesConfig(case=2))

@@ -6,14 +6,14 @@ import copy
 import numpy as np
 import pytest
 
-from windowner.config import ModelConfig
-from windowner.errors import WindownerError
-from windowner.gradcheck import random_problem
-from windowner.layers import SparseRows
-from windowner.losses import Batch
+from windowner.base.errors import WindownerError
+from windowner.network.gradcheck import random_problem
+from windowner.network.layers import SparseRows
+from windowner.network.losses import Batch
+from windowner.network.shape import ModelConfig
 from windowner.optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSprop, SparseAdam, make_optimizer
 from windowner.optim.sgd import HISTORY
-from windowner.train import train_step
+from windowner.training.loop import train_step
 
 
 def reference(name, param, gradients, lrs, momentum=0.9):

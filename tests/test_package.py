@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from windowner.cli import main
-from windowner.files import atomic_open
-from windowner.tagger import load_run
+from windowner.base.files import atomic_open
+from windowner.cli.main import main
+from windowner.tagging.tagger import load_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -155,7 +155,7 @@ def test_a_failed_package_leaves_nothing(trained, tmp_path, monkeypatch):
             file.write(text[:10])
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("windowner.package.write_atomic", broken)
+    monkeypatch.setattr("windowner.tagging.package.write_atomic", broken)
     result = invoke("package", trained / "run", tmp_path / "p", "--max-words", "0")
     assert result.exit_code == 1 and "No space left on device" in result.stderr
     assert list(tmp_path.iterdir()) == []  # no package, no half-built folder beside it, no lock

@@ -1,4 +1,5 @@
-"""Tests of windowner.plot and `windowner plot`: a PNG of a run's history, clear errors without one."""
+"""Tests of windowner.experiments.plot and `windowner plot`: a PNG of a run's history, clear errors without
+one."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 from test_cli import assert_ok, assert_one_line_error, run
 
+from windowner.base.errors import WindownerError
 from windowner.config import dump_config, load_config
-from windowner.errors import WindownerError
-from windowner.plot import MISSING, best_epoch, plot_run, read_history
+from windowner.experiments.plot import MISSING, best_epoch, plot_run, read_history
 
 DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
-"""Tests of windowner.predict and ``windowner predict``: the tokeniser, the readers, the output formats,
-streaming in batches, standard input, atomic output files and one-line errors, on a real one-epoch run."""
+"""Tests of windowner.tagging.predict and ``windowner predict``: the tokeniser, the readers, the output
+formats, streaming in batches, standard input, atomic output files and one-line errors, on a real one-epoch
+run."""
 
 from __future__ import annotations
 
@@ -21,27 +22,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_cli import assert_ok, assert_one_line_error
 
-import windowner.cli
-import windowner.predict
-from windowner.characters import INVISIBLE
-from windowner.cli import main
-from windowner.conll import read_conll
-from windowner.errors import WindownerError
-from windowner.metrics import chunks
-from windowner.predict import (
-    TOKEN,
+import windowner.cli.predict
+import windowner.tagging.predict
+from windowner.base.errors import WindownerError
+from windowner.cli.main import main
+from windowner.data.characters import INVISIBLE
+from windowner.data.conll import read_conll
+from windowner.data.text import TOKEN, offsets, tokenize
+from windowner.evaluation.metrics import chunks
+from windowner.tagging.predict import (
     NewWords,
     Record,
     entities,
     format_conll,
     format_jsonl,
-    offsets,
     read_lines,
     read_records,
     tag_stream,
-    tokenize,
 )
-from windowner.tagger import load_run
+from windowner.tagging.tagger import load_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -304,7 +303,7 @@ def test_read_lines_refuses_binary_input():
 
 
 def test_read_lines_refuses_a_line_longer_than_the_limit(monkeypatch):
-    monkeypatch.setattr(windowner.predict, "MAX_LINE_BYTES", 10)
+    monkeypatch.setattr(windowner.tagging.predict, "MAX_LINE_BYTES", 10)
     assert lines_of(b"123456789\n") == [(1, "123456789")]
     message = raises_at("in.txt", 2, lambda: lines_of(b"ok\n" + b"x" * 50 + b"\n"), "more than 10 bytes")
     assert "xxxxxxxxxxx" not in message  # the line is not echoed back
@@ -347,7 +346,7 @@ def test_conll_records_take_the_first_column_and_ignore_the_rest():
 
 
 def test_conll_records_refuse_a_sentence_without_end(monkeypatch):
-    monkeypatch.setattr(windowner.predict, "MAX_SENTENCE_TOKENS", 3)
+    monkeypatch.setattr(windowner.tagging.predict, "MAX_SENTENCE_TOKENS", 3)
     data = "a\nb\nc\n\nd\ne\nf\ng\nh\n"
     raises_at("in", 8, lambda: records(data, "conll"), "more than 3 tokens", "from line 5")
 
@@ -668,7 +667,7 @@ def test_predict_writes_an_output_file(run_folder, tmp_path):
 
 
 def test_an_error_half_way_leaves_no_output_file(run_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr(windowner.cli, "BATCH_TOKENS", 5)  # many batches are written before the error
+    monkeypatch.setattr(windowner.cli.predict, "BATCH_TOKENS", 5)  # many batches are written before the error
     data = b"Paris is nice .\n" * 50 + b"caf\xe9\n"
     out = tmp_path / "tags.conll"
     assert_one_line_error(invoke(run_folder, "--output", out, input=data), "<stdin>:51:", "not UTF-8")
@@ -710,8 +709,8 @@ def test_predict_notes_new_words_and_empty_input(run_folder, tmp_path):
     + ["out-dir", "missing-vectors"],
 )
 def test_predict_errors_are_one_line(run_folder, tmp_path, monkeypatch, args, data, needles):
-    monkeypatch.setattr(windowner.predict, "MAX_LINE_BYTES", 50)
-    monkeypatch.setattr(windowner.predict, "MAX_SENTENCE_TOKENS", 10)
+    monkeypatch.setattr(windowner.tagging.predict, "MAX_LINE_BYTES", 50)
+    monkeypatch.setattr(windowner.tagging.predict, "MAX_SENTENCE_TOKENS", 10)
     args = [a.format(absent=tmp_path / "absent.txt", tmp=tmp_path) for a in args]
     assert_one_line_error(invoke(run_folder, *args, input=data), *needles)
 

@@ -1,12 +1,12 @@
-"""Tests of windowner.progress: a line every few seconds when stderr is a log, not a terminal."""
+"""Tests of windowner.training.progress: a line every few seconds when stderr is a log, not a terminal."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from windowner.losses import Batch
-from windowner.progress import Progress, duration
+from windowner.network.losses import Batch
+from windowner.training.progress import Progress, duration
 
 
 def batches(count: int, size: int = 32):

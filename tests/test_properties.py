@@ -22,11 +22,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from windowner import vectors
+from windowner.base.errors import WindownerError
 from windowner.config import Config, load_config
-from windowner.conll import Sentence, iob1_to_iob2, read_conll
-from windowner.errors import WindownerError
-from windowner.vectors import read_vectors
+from windowner.data.conll import Sentence, iob1_to_iob2, read_conll
+from windowner.data.vectors import read, read_vectors, table
 
 # one temporary folder a test, files written into it example after example (function-scoped fixtures
 # are not reset between the examples of a Hypothesis test)
@@ -210,8 +209,8 @@ KINDS = st.sampled_from(["glove", "word2vec", "binary"])
 
 def plain(path: Path) -> tuple[list[str], np.ndarray]:
     """The reference parser alone (one line at a time), with read_vectors's rules."""
-    words, matrix = vectors._read(path, vectors._Selection(None, False, dedupe=True), fast=False)
-    return vectors._result(path, words, matrix, None, True)
+    words, matrix = read._read(path, table._Selection(None, False, dedupe=True), fast=False)
+    return read._result(path, words, matrix, None, True)
 
 
 def outcome(path: Path, read) -> tuple | str:
@@ -262,13 +261,13 @@ def damaged_vectors(draw) -> tuple[bytes, bool]:
 
 
 @EXAMPLES
-@given(damaged_vectors(), st.sampled_from([vectors.CHUNK_BYTES, 64, 200]), st.sampled_from(["1", "2"]))
+@given(damaged_vectors(), st.sampled_from([read.CHUNK_BYTES, 64, 200]), st.sampled_from(["1", "2"]))
 def test_any_vectors_bytes_give_a_clean_error_or_the_reference_parse(file, block, threads):
     """Also in small blocks (a file cut into many, anywhere) and parsed by two threads."""
     data, zipped = file
     with (
         tempfile.TemporaryDirectory() as folder,
-        mock.patch.object(vectors, "CHUNK_BYTES", block),
+        mock.patch.object(read, "CHUNK_BYTES", block),
         mock.patch.dict(os.environ, {"WINDOWNER_THREADS": threads}),
     ):
         path = write_file(folder, "v.txt.gz" if zipped else "v.txt", data)

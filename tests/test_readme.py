@@ -2,6 +2,7 @@
 
 import dataclasses
 import re
+import typing
 from pathlib import Path
 
 import yaml
@@ -36,7 +37,7 @@ def test_python_api_example_runs(tmp_path, monkeypatch, capsys):
 def _schema_defaults(schema, prefix=""):
     """Every config key and its default, as the README's table writes them."""
     for field in dataclasses.fields(schema):
-        kind = getattr(config_module, field.type, None) if isinstance(field.type, str) else field.type
+        kind = typing.get_type_hints(schema)[field.name]
         if dataclasses.is_dataclass(kind):
             yield from _schema_defaults(kind, f"{prefix}{field.name}.")
         elif field.default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
@@ -63,7 +64,7 @@ def test_raw_text_example_runs(tmp_path, monkeypatch, capsys):
     """docs/usage.md's raw-text example, as written, on a one-epoch run of the default config."""
     from click.testing import CliRunner
 
-    from windowner.cli import main
+    from windowner.cli.main import main
 
     usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     section = usage.split("## Tagging raw text from Python", 1)[1]

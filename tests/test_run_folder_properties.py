@@ -22,10 +22,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from windowner import load_config, load_run
-from windowner.errors import WindownerError
-from windowner.files import atomic_open, write_atomic
-from windowner.folders import MARKER, fresh_sibling, locked, mark, recover, replace_folder
-from windowner.train import SWAPPED, train
+from windowner.base.errors import WindownerError
+from windowner.base.files import atomic_open, write_atomic
+from windowner.tagging.folders import MARKER, fresh_sibling, locked, mark, recover, replace_folder
+from windowner.training.folder import SWAPPED
+from windowner.training.loop import train
 
 DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 

@@ -22,7 +22,7 @@ import pytest
 from test_cli import DEFAULT, TEST_DATA, assert_ok, assert_one_line_error, describe, run
 
 from windowner import load_run
-from windowner.folders import locked
+from windowner.tagging.folders import locked
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER = ".windowner"  # the mark of a folder windowner made (docs/usage.md)
@@ -259,8 +259,8 @@ def test_the_run_in_the_hidden_folder_is_named_then_put_back(finished, tmp_path)
 SWAP_CHILD = """
 import os, sys, time
 from pathlib import Path
-from windowner.folders import fresh_sibling, replace_folder
-from windowner.tagger import PLOT_FILE, RUN_FILES
+from windowner.tagging.folders import fresh_sibling, replace_folder
+from windowner.tagging.tagger import PLOT_FILE, RUN_FILES
 folder = Path(sys.argv[1])
 new = fresh_sibling(folder)
 for name in ("model.npz", "config.yaml", "vocab.txt", "labels.json"):

@@ -1,4 +1,4 @@
-"""Tests of windowner.spans: texts with character spans (doccano, Prodigy, Label Studio exports) read as
+"""Tests of windowner.data.spans: texts with character spans (doccano, Prodigy, Label Studio exports) read as
 IOB2 sentences for train, eval and predict, and their one-line errors."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import pytest
 from helpers import raises_at
 from test_cli import assert_ok, run
 
-from windowner.conll import Sentence, read_conll
-from windowner.errors import WindownerError
-from windowner.metrics import chunks
-from windowner.predict import offsets, tokenize
-from windowner.spans import data_format, read_data, read_spans
+from windowner.base.errors import WindownerError
+from windowner.data.conll import Sentence, read_conll
+from windowner.data.spans import data_format, read_data, read_spans
+from windowner.data.text import offsets, tokenize
+from windowner.evaluation.metrics import chunks
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from test_cli import assert_ok, assert_one_line_error, run
 
-from windowner.errors import WindownerError
+from windowner.base.errors import WindownerError
 from windowner.experiments.sweep import load_sweep, run_sweep
 
 optuna = pytest.importorskip("optuna")

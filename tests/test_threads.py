@@ -3,8 +3,8 @@
 import pytest
 from threadpoolctl import threadpool_info
 
-from windowner.errors import WindownerError
-from windowner.threads import ENVIRONMENT, automatic_threads, blas_threads, thread_count
+from windowner.base.errors import WindownerError
+from windowner.base.threads import ENVIRONMENT, automatic_threads, blas_threads, thread_count
 
 
 def blas_counts() -> set[int]:

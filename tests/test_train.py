@@ -12,13 +12,14 @@ import pytest
 import yaml
 
 from windowner import WindownerError, load_config, load_run
-from windowner.checkpoint import load_checkpoint
-from windowner.conll import read_conll
-from windowner.divergence import LossWatch
-from windowner.errors import Terminated
-from windowner.folders import locked
-from windowner.metrics import chunks
-from windowner.train import dry_run, initialise, resume, train
+from windowner.base.errors import Terminated
+from windowner.data.conll import read_conll
+from windowner.evaluation.metrics import chunks
+from windowner.tagging.checkpoint import load_checkpoint
+from windowner.tagging.folders import locked
+from windowner.training.corpus import initialise
+from windowner.training.divergence import LossWatch
+from windowner.training.loop import dry_run, resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "configs" / "default.yaml"

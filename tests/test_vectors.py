@@ -1,4 +1,4 @@
-"""Tests of windowner.vectors: GloVe and word2vec text files, plain or gzipped."""
+"""Tests of windowner.data.vectors: GloVe and word2vec text files, plain or gzipped."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 from helpers import raises_at
 
-from windowner import vectors
-from windowner.errors import WindownerError
-from windowner.vectors import read_vectors
+from windowner.base.errors import WindownerError
+from windowner.data.vectors import cache as vectors_cache
+from windowner.data.vectors import fast as vectors_fast
+from windowner.data.vectors import read as vectors_read
+from windowner.data.vectors import read_vectors
+from windowner.data.vectors import reference as vectors_reference
+from windowner.data.vectors import table as vectors_table
+from windowner.data.vectors import word2vec as vectors_word2vec
 
 GLOVE_DIR = Path(__file__).resolve().parent.parent / "data" / "glove"
 SHIPPED = GLOVE_DIR / "glove.6B.50d.20k.txt.gz"
@@ -223,8 +228,10 @@ def test_inf_or_nan_is_an_error_naming_its_line(write):
 
 def plain(path, wanted=None, lowercase=False, required=True):
     """The reference parser alone, with read_vectors's selection rules (no cache)."""
-    words, matrix = vectors._read(Path(path), vectors._Selection(wanted, lowercase, dedupe=True), fast=False)
-    return vectors._result(Path(path), words, matrix, wanted, required)
+    words, matrix = vectors_read._read(
+        Path(path), vectors_table._Selection(wanted, lowercase, dedupe=True), fast=False
+    )
+    return vectors_read._result(Path(path), words, matrix, wanted, required)
 
 
 def outcome(read):
@@ -300,8 +307,8 @@ def test_the_fast_parser_takes_the_usual_files_itself(write, monkeypatch, name, 
     path = write(f"{name}.txt", TRICKY[name])
     words = read_vectors(path, cache=False)[0]
     handed = []
-    reference = vectors._parse_lines
-    monkeypatch.setattr(vectors, "_parse_lines", lambda *args: handed.append(1) or reference(*args))
+    reference = vectors_reference._parse_lines
+    monkeypatch.setattr(vectors_read, "_parse_lines", lambda *args: handed.append(1) or reference(*args))
     read_vectors(path, set(words) if some else None, cache=False)
     expected = HANDED_TO_THE_REFERENCE | ({"some-trailing-spaces"} if some else set())
     assert bool(handed) == (name in expected)
@@ -398,7 +405,7 @@ def test_fast_equals_plain_on_random_files_in_small_blocks(write, monkeypatch, s
     monkeypatch.setenv("WINDOWNER_THREADS", threads)
     rng = np.random.default_rng(seed)
     path = write("v.txt", data=random_file(rng, 300))
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", int(rng.integers(64, 2048)))  # many blocks, cut anywhere
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", int(rng.integers(64, 2048)))  # many blocks, cut anywhere
     everything = assert_same_as_plain(path, None, bool(seed % 2))
     assert len(everything[0]) > 100
     assert_same_as_plain(path, {"the", "nan", "w1", "w2", "w3", "café", "1996"}, bool(seed % 2))
@@ -484,8 +491,8 @@ def test_word2vec_binary_errors(write):
 
 def test_text_with_a_header_is_not_taken_for_binary(write):
     for text in (word2vec_text(), "2 3\na 1 2 3\nb 4 5 6\n", "1 2\nnan nan 1.0\n"):
-        assert vectors._is_binary(text.encode().partition(b"\n")[2], 3) is False
-    assert vectors._is_binary(word2vec_binary().partition(b"\n")[2], 3) is True
+        assert vectors_word2vec._is_binary(text.encode().partition(b"\n")[2], 3) is False
+    assert vectors_word2vec._is_binary(word2vec_binary().partition(b"\n")[2], 3) is True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -506,7 +513,7 @@ def test_cache_is_written_once_and_then_read(write, vectors_cache, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed the text although the cache holds it")
 
-    monkeypatch.setattr(vectors, "_read", no_parsing)
+    monkeypatch.setattr(vectors_read, "_read", no_parsing)
     assert outcome(lambda: read_vectors(path)) == first
     assert outcome(lambda: read_vectors(path, {"paris", "0000"})) == outcome(
         lambda: (["paris", "0000"], MATRIX[[1, 3]])
@@ -614,20 +621,20 @@ def test_an_unwritable_cache_folder_only_skips_the_cache(write, tmp_path, monkey
 
 def test_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("WINDOWNER_CACHE_DIR", str(tmp_path / "mine"))
-    assert vectors.cache_folder() == tmp_path / "mine"
+    assert vectors_cache.cache_folder() == tmp_path / "mine"
     monkeypatch.delenv("WINDOWNER_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert vectors.cache_folder() == tmp_path / "xdg" / "windowner" / "vectors"
+    assert vectors_cache.cache_folder() == tmp_path / "xdg" / "windowner" / "vectors"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert vectors.cache_folder() == tmp_path / "home" / ".cache" / "windowner" / "vectors"
+    assert vectors_cache.cache_folder() == tmp_path / "home" / ".cache" / "windowner" / "vectors"
 
 
 def test_two_processes_building_the_same_entry(tmp_path, vectors_cache):
     path = tmp_path / "v.txt"
     path.write_bytes(random_file(np.random.default_rng(3), 3000).replace(b"\r\n", b"\n"))
     code = (
-        "import sys, numpy as np; from windowner.vectors import read_vectors;"
+        "import sys, numpy as np; from windowner.data.vectors import read_vectors;"
         "w, m = read_vectors(sys.argv[1]); print(len(w), float(np.abs(m).sum()))"
     )
     command = [sys.executable, "-c", code, str(path)]
@@ -641,7 +648,7 @@ def test_two_processes_building_the_same_entry(tmp_path, vectors_cache):
 
 def test_the_config_switch_reaches_the_reader(tmp_path, vectors_cache):
     from windowner.config import load_config
-    from windowner.train import load_corpus
+    from windowner.training.corpus import load_corpus
 
     root = Path(__file__).resolve().parent.parent
     overrides = [f"vectors.path={SHIPPED}", "data.dev=null", "data.test=null"]
@@ -673,7 +680,7 @@ def test_the_fast_conversion_takes_only_what_float_reads_alike():
     ends = np.flatnonzero(buf[16:] <= 32) + 16
     starts = np.concatenate([[16], ends[:-1] + 1])[: len(tokens)]
     ends = ends[: len(tokens)]
-    values, fast = vectors._parse_values(buf[: len(buf) // 8 * 8], starts, ends)
+    values, fast = vectors_fast._parse_values(buf[: len(buf) // 8 * 8], starts, ends)
     claimed = 0
     for token, value, ok in zip(tokens, values.tolist(), fast.tolist(), strict=True):
         if not ok:
@@ -694,7 +701,7 @@ def test_a_folder_is_no_vectors_file(tmp_path):
 def test_gzipped_crlf_text_with_a_bom_is_parsed_fast(tmp_path, monkeypatch):
     path = tmp_path / "v.txt.gz"
     path.write_bytes(gzip.compress(("\ufeff" + glove_text().replace("\n", "\r\n")).encode("utf-8")))
-    monkeypatch.setattr(vectors, "_parse_lines", None)  # the reference is not needed
+    monkeypatch.setattr(vectors_read, "_parse_lines", None)  # the reference is not needed
     words, matrix = read_vectors(path, cache=False)
     assert words == WORDS
     np.testing.assert_array_equal(matrix, MATRIX)
@@ -722,7 +729,7 @@ def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed, thr
     broken = int(rng.integers(150, 290))
     lines[broken] = ["w 1.0 x 2.0 3.0\n", "w 1.0 2.0\n", "w\n", "w nan 1 2 3\n"][seed]
     path = write("v.txt", data="".join(lines).encode("utf-8"))
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", 256)
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", 256)
     expected = assert_same_as_plain(path)
     assert isinstance(expected, str) and f":{broken + 1}:" in expected
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("windowner-vectors")]
@@ -731,15 +738,17 @@ def test_a_broken_line_in_a_late_block_fails_alike(write, monkeypatch, seed, thr
 def test_threads_keep_first_occurrences_and_lowercase_like_the_reference(write, monkeypatch):
     """The main thread drops repeated words as the blocks come back, in file order (lowercased or not)."""
     monkeypatch.setenv("WINDOWNER_THREADS", "3")
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", 128)
     rng = np.random.default_rng(0)
     words = ["The", "the", "THE", "Paris", "paris", "x", "X", "café", "Café"]
     text = "".join(f"{words[rng.integers(len(words))]} {i}.5 {i}.25\n" for i in range(400))
     path = Path(write("v.txt", text))
     for lowercase in (False, True):
-        selection = vectors._Selection(None, lowercase, dedupe=True)
-        threaded = vectors._read(path, selection, workers=vectors.parse_workers())
-        plain_read = vectors._read(path, vectors._Selection(None, lowercase, dedupe=True), fast=False)
+        selection = vectors_table._Selection(None, lowercase, dedupe=True)
+        threaded = vectors_read._read(path, selection, workers=vectors_fast.parse_workers())
+        plain_read = vectors_read._read(
+            path, vectors_table._Selection(None, lowercase, dedupe=True), fast=False
+        )
         assert threaded[0] == plain_read[0] and len(threaded[0]) == len(set(threaded[0]))
         np.testing.assert_array_equal(threaded[1], plain_read[1])
 
@@ -748,7 +757,7 @@ def test_threads_keep_first_occurrences_and_lowercase_like_the_reference(write, 
 def test_a_late_block_of_another_size_fails_alike(write, monkeypatch, threads):
     """A block whose vectors have another size, after blocks parsed ahead: the reference names its line."""
     monkeypatch.setenv("WINDOWNER_THREADS", threads)
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", 128)
     text = "".join(f"w{i} 1.5 2.5 3.5\n" for i in range(200)) + "".join(f"v{i} 1.5 2.5\n" for i in range(50))
     path = write("v.txt", text)
     expected = assert_same_as_plain(path)
@@ -757,7 +766,7 @@ def test_a_late_block_of_another_size_fails_alike(write, monkeypatch, threads):
 
 def test_a_bad_line_before_a_truncated_gzip_is_the_error(tmp_path, monkeypatch):
     """Blocks read ahead do not let a later read error (the gzip's end) hide an earlier line's error."""
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", 4096)
     lines = [f"w{i} 1.5 2.5 3.5\n" for i in range(2000)]
     lines[5] = "w5 1.5 2.5\n"
     data = gzip.compress("".join(lines).encode())
@@ -766,7 +775,7 @@ def test_a_bad_line_before_a_truncated_gzip_is_the_error(tmp_path, monkeypatch):
     error = r"cut\.txt\.gz:6: 2 values for 'w5', expected 3"
     for workers in (1, 2, 3):
         with pytest.raises(WindownerError, match=error):
-            vectors._read(path, vectors._Selection(None, False, dedupe=True), workers=workers)
+            vectors_read._read(path, vectors_table._Selection(None, False, dedupe=True), workers=workers)
         monkeypatch.setenv("WINDOWNER_THREADS", str(workers))
         with pytest.raises(WindownerError, match=error):
             read_vectors(path, cache=False)
@@ -775,14 +784,14 @@ def test_a_bad_line_before_a_truncated_gzip_is_the_error(tmp_path, monkeypatch):
 def test_parsing_threads_are_shut_down_after_an_error(write, monkeypatch):
     shut = []
 
-    class Pool(vectors.ThreadPoolExecutor):
+    class Pool(vectors_fast.ThreadPoolExecutor):
         def shutdown(self, *args, **kwargs):
             shut.append(kwargs)
             super().shutdown(*args, **kwargs)
 
-    monkeypatch.setattr(vectors, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(vectors_fast, "ThreadPoolExecutor", Pool)
     monkeypatch.setenv("WINDOWNER_THREADS", "2")
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", 128)
+    monkeypatch.setattr(vectors_read, "CHUNK_BYTES", 128)
     path = write("v.txt", "".join(f"w{i} 1.5 2.5\n" for i in range(100)) + "bad 1.5 x\n" + "w 1 2\n" * 100)
     with pytest.raises(WindownerError, match=":101:"):
         read_vectors(path, cache=False)
@@ -791,9 +800,9 @@ def test_parsing_threads_are_shut_down_after_an_error(write, monkeypatch):
 
 def test_parsing_threads_follow_the_environment(monkeypatch):
     monkeypatch.setenv("WINDOWNER_THREADS", "3")
-    assert vectors.parse_workers() == 3
+    assert vectors_fast.parse_workers() == 3
     monkeypatch.delenv("WINDOWNER_THREADS")
-    assert 1 <= vectors.parse_workers() <= 2
+    assert 1 <= vectors_fast.parse_workers() <= 2
 
 
 def test_a_bad_thread_count_is_a_one_line_error(write, monkeypatch):

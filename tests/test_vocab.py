@@ -1,12 +1,12 @@
-"""Tests of windowner.vocab: special rows, lookup (case, digits), the special rows' scale, save/load."""
+"""Tests of windowner.data.vocab: special rows, lookup (case, digits), the special rows' scale, save/load."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from windowner.errors import WindownerError
-from windowner.vocab import END, SPECIALS, START, UNK, Vocabulary, lookup_keys, with_specials
+from windowner.base.errors import WindownerError
+from windowner.data.vocab import END, SPECIALS, START, UNK, Vocabulary, lookup_keys, with_specials
 
 PRETRAINED = ["the", "paris", "0000", "1996", "00.0", "a0"]
 

@@ -1,13 +1,13 @@
-"""Tests of windowner.windows against a naive per-token reference written here."""
+"""Tests of windowner.data.windows against a naive per-token reference written here."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from windowner.features import CASES
-from windowner.vocab import SPECIALS, Vocabulary
-from windowner.windows import make_windows, sentence_windows
+from windowner.data.features import CASES
+from windowner.data.vocab import SPECIALS, Vocabulary
+from windowner.data.windows import make_windows, sentence_windows
 
 START, END = 1, 2
 

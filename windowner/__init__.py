@@ -14,21 +14,22 @@ The Python API (the command line is a thin layer over it)::
 See README.md and docs/code.md for the whole API.
 """
 
+from .base.errors import WindownerError
 from .config import Config, load_config
-from .conll import Sentence, read_conll
-from .ensemble import Ensemble, load_runs
-from .errors import WindownerError
-from .gradcheck import check_gradients
-from .layers import SparseRows
-from .losses import Batch
-from .model import WindowModel
+from .data.conll import Sentence, read_conll
+from .data.spans import read_data, read_spans
+from .data.vectors import read_vectors
+from .data.vocab import Vocabulary
+from .data.windows import make_windows, sentence_windows
+from .network.gradcheck import check_gradients
+from .network.layers import SparseRows
+from .network.losses import Batch
+from .network.model import WindowModel
 from .optim import make_optimizer
-from .spans import read_data, read_spans
-from .tagger import Entity, Tagger, load_run
-from .train import load_corpus, resume, train, train_step
-from .vectors import read_vectors
-from .vocab import Vocabulary
-from .windows import make_windows, sentence_windows
+from .tagging.ensemble import Ensemble, load_runs
+from .tagging.tagger import Entity, Tagger, load_run
+from .training.corpus import load_corpus
+from .training.loop import resume, train, train_step
 
 __version__ = "0.1.0"
 

@@ -1,16 +1,4 @@
-"""The run configuration: a typed schema, YAML files, dotted overrides.
-
-A config file describes a whole run (see ``configs/default.yaml``). It is read in three steps:
-
-1. the YAML file; paths in it (``data.*``, ``vectors.path``) are relative to the file's folder;
-2. ``--set KEY=VALUE`` overrides with dotted keys (``--set train.lr=0.01``), values read as YAML
-   (paths given this way are relative to the current folder, as on any command line);
-3. checking against the schema below: an unknown key, a value of the wrong type, a value out of range or
-   not among the choices is a :class:`WindownerError` naming the key path.
-
-Every key has a default except ``data.train`` and ``vectors.path``. The resolved config (every key, paths
-made absolute) is saved with the model as ``config.yaml``.
-"""
+"""Part of windowner.config."""
 
 from __future__ import annotations
 
@@ -25,41 +13,17 @@ from typing import Any
 
 import yaml
 
-from .conll import SCHEMES
-from .decoding import DECODERS
-from .errors import WindownerError, quote
-from .features import FEATURES
-from .files import text_file
-from .gazetteer import check_label
-from .init import INITIALISERS
-from .layers import ACTIVATIONS
-from .losses import LOSSES
+from .base.errors import WindownerError, quote
+from .base.files import text_file
+from .base.schema import REQUIRED, _option
+from .data.conll import SCHEMES
+from .data.gazetteer import check_label
+from .data.spans import DATA_FORMATS
+from .network.losses import LOSSES
+from .network.shape import ModelConfig
+from .network.tasks import TASKS
 from .optim import OPTIMIZERS
-from .schedules import SCHEDULES
-from .spans import DATA_FORMATS
-from .tasks import TASKS
-
-
-def _option(
-    default: Any,
-    *,
-    choices: tuple = (),
-    minimum: float | None = None,
-    above: float | None = None,
-    maximum: float | None = None,
-    word: bool = False,
-    nonempty: bool = False,
-    path: bool = False,
-) -> Any:
-    """A config field and its checks: ``minimum`` ≤ value (or ``above`` < value) ≤ ``maximum``; one of
-    ``choices``; ``word``: a string without whitespace; ``nonempty``: not ``""``; ``path``: a file
-    (not ``""``; made absolute, relative to the config file or, given with --set, to the current folder).
-    """
-    meta = {"choices": choices, "minimum": minimum, "above": above, "maximum": maximum}
-    return field(default=default, metadata={**meta, "word": word, "nonempty": nonempty or word, "path": path})
-
-
-REQUIRED: Any = dataclasses.MISSING
+from .optim.schedules import SCHEDULES
 
 
 @dataclass
@@ -86,42 +50,6 @@ class TaskConfig:
     name: str = _option("location", choices=TASKS)
     location_label: str = _option("LOC", word=True)  # the entity type that counts as a location
     other_types: bool = False  # location task: learn every type, predict the location's (entities: moot)
-
-
-@dataclass
-class FeaturesConfig:
-    case: int = _option(0, minimum=0)  # dimension of the casing embedding (0: off); see features.py
-    suffix: int = _option(0, minimum=0)  # the last three characters
-    prefix: int = _option(0, minimum=0)  # the first three characters
-    shape: int = _option(0, minimum=0)  # the word shape (Paris: Xxx)
-    headline: int = _option(0, minimum=0)  # whether the sentence is all caps
-    chars: int = _option(0, minimum=0)  # the mean of the character 3- and 4-grams
-    gazetteer: int = _option(0, minimum=0)  # in, at the start of, or outside a match of model.gazetteers
-
-    def active(self) -> tuple[str, ...]:
-        """The names of the features that are on (dimension > 0)."""
-        return tuple(name for name in FEATURES if getattr(self, name))
-
-
-@dataclass
-class ModelConfig:
-    # The maxima stop a typo (hidden: 1000000000) before it asks for terabytes: they are far beyond any
-    # use of a window classifier (the lecture's H is about 100; a 50-word window spans most sentences).
-    window: int = _option(2, minimum=0, maximum=50)  # words on each side of the centre word
-    hidden: int = _option(100, minimum=1, maximum=100_000)  # size of the hidden layer h
-    activation: str = _option("tanh", choices=tuple(ACTIVATIONS))  # the nonlinearity f in h = f(Wx + b)
-    slope: float = _option(0.01, minimum=0.0)  # leaky_relu: the slope for z < 0
-    init: str = _option("xavier_uniform", choices=tuple(INITIALISERS))  # how W and U start
-    init_range: float = _option(0.1, above=0.0)  # init uniform: entries from U(-r, r); 0: all alike
-    output_bias: str = _option("zero", choices=("zero", "prior"))  # c starts at 0 or at log class priors
-    dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on h while training
-    input_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # drop rate on x while training
-    word_dropout: float = _option(0.0, minimum=0.0, maximum=0.95)  # a window word reads <unk>, training
-    decode: str = _option("argmax", choices=DECODERS)  # argmax per token, or viterbi over valid IOB2 paths
-    features: FeaturesConfig = field(default_factory=FeaturesConfig)
-    # lists of names {LABEL: text file, one entry a line} that model.features.gazetteer matches; a run
-    # folder keeps a copy of each (its config.yaml: gazetteers/LABEL.txt, relative to the folder)
-    gazetteers: dict[str, str] = field(default_factory=dict, metadata={"path": True})
 
 
 @dataclass

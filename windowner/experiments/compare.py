@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..base.errors import WindownerError, quote
+from ..base.files import read_json
 from ..config import read_yaml_mapping
-from ..errors import WindownerError, quote
-from ..files import read_json
-from ..plot import read_history
-from ..tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
+from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
+from .plot import read_history
 
 SWEEP_FILE = "sweep.json"  # in a sweep folder: the sweep as it was resolved (its metric, its space)
 TRIAL_FILE = "trial.json"  # in a trial's folder: its number, state, parameters and value
@@ -133,7 +133,7 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
     runs = []
     sentences = None
     if data is not None:
-        from ..conll import read_conll
+        from ..data.conll import read_conll
 
         sentences = read_conll(data, scheme)
     for folder in folders:
@@ -150,8 +150,8 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
 def _rescore(folder: Path, sentences: Sequence[Any]) -> dict[str, Any]:
     """The scores of the run's best model on ``sentences``, words outside its vocabulary taking their
     vectors from the run's vectors file when it is there (as ``windowner eval`` does by default)."""
-    from ..tagger import load_run
-    from ..threads import blas_threads
+    from ..base.threads import blas_threads
+    from ..tagging.tagger import load_run
 
     tagger = load_run(folder)
     tokens = [s.tokens for s in sentences]

@@ -1,8 +1,8 @@
 """``windowner train --seeds 0,1,2``: one run per seed, ``OUTPUT/seed-N``, and a summary over them.
 
 Each seed's run is an ordinary run folder (``train.seed`` N, ``output`` ``OUTPUT/seed-N``), trained by
-:func:`windowner.train.train`, resumable alone (``windowner train --resume OUTPUT/seed-N``). Running the
-same command again goes on where it stopped: a seed whose run has finished (``scores.json``) is kept, one
+:func:`windowner.training.loop.train`, resumable alone (``windowner train --resume OUTPUT/seed-N``). Running
+the same command again goes on where it stopped: a seed whose run has finished (``scores.json``) is kept, one
 that was interrupted (a checkpoint, no scores) is resumed, the others are trained. A seed folder that
 holds a run of another config is an error (``--overwrite`` replaces every seed's run).
 
@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CHECKPOINT_FILE
+from ..base.errors import Terminated, WindownerError, quote
+from ..base.files import write_atomic
 from ..config import Config, check_output, config_from_dict, read_yaml_mapping
-from ..errors import Terminated, WindownerError, quote
-from ..files import write_atomic
-from ..tagger import CONFIG_FILE, RUN_FILES, SCORES_FILE
-from ..train import resume, train
+from ..tagging.checkpoint import CHECKPOINT_FILE
+from ..tagging.tagger import CONFIG_FILE, RUN_FILES, SCORES_FILE
+from ..training.loop import resume, train
 from .compare import describe, flatten, load_runs
 
 SUMMARY_FILE = "summary.json"

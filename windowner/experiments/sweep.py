@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..base.errors import WindownerError, quote
+from ..base.files import read_json, write_atomic
 from ..config import Config, load_config, read_yaml_mapping
-from ..conll import entity_type, read_conll
-from ..errors import WindownerError, quote
-from ..files import read_json, write_atomic
+from ..data.conll import entity_type, read_conll
 from .compare import SWEEP_FILE, TRIAL_FILE
 from .seeds import parse_seeds, train_seeds
 

@@ -2,7 +2,11 @@
 
 One class a file, each with its update rule and what it does to the rows of a look-up table that a
 batch does not touch: :mod:`.sgd` (with momentum), :mod:`.adagrad`, :mod:`.rmsprop`, :mod:`.adam` (Adam
-and SparseAdam). The interface is :class:`.base.Optimizer`.
+and SparseAdam). The interface is :class:`.base.Optimizer`. Beside them, the learning-rate schedules
+(:mod:`.schedules`: constant, step, exponential, cyclic) and the moving average of the weights
+(:mod:`.averaging`).
+
+May import: :mod:`windowner.base`, :mod:`windowner.network` (the gradients of the tables, ``SparseRows``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import SparseRows
+from ..network.layers import SparseRows
 from .base import Optimizer
 
 

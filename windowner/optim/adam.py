@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..layers import SparseRows
+from ..network.layers import SparseRows
 from .base import Optimizer
 
 

@@ -2,7 +2,7 @@
 
 ``step(params, grads)`` updates each parameter named in ``grads`` in place from its gradient and the
 optimiser's per-parameter state. A gradient is a dense array of the parameter's shape, or
-:class:`~windowner.layers.SparseRows` for a look-up table (only the rows a batch touched): a dense
+:class:`~windowner.network.layers.SparseRows` for a look-up table (only the rows a batch touched): a dense
 gradient goes to :meth:`Optimizer.dense`, a sparse one to :meth:`Optimizer.sparse`, which touches only
 those rows, so that a fine-tuning step costs what the batch touches, not V×d.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..layers import SparseRows
+from ..network.layers import SparseRows
 
 Gradient = np.ndarray | SparseRows
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..layers import SparseRows
+from ..network.layers import SparseRows
 from .base import Optimizer
 
 

@@ -36,8 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import WindownerError
-from ..layers import SparseRows
+from ..base.errors import WindownerError
+from ..network.layers import SparseRows
 from .base import Optimizer
 
 HISTORY = 1 << 16  # steps of shifts kept between flushes (512 KiB); a step that fills them flushes

@@ -1,0 +1,5 @@
+"""``python -m windowner.cli``: the ``windowner`` command."""
+
+from . import run
+
+run()

@@ -1,0 +1,522 @@
+"""A trained tagger and its run folder: predict, evaluate, save and load.
+
+A run folder holds everything ``eval`` needs, and nothing in a pickle:
+
+* ``model.npz``: the best epoch's parameters E, W, b, U, c (and those of the options: ``E_case``, ``a``,
+  ``A``, …; a single-score model's decision ``threshold``), read with ``allow_pickle=False``;
+* ``last.npz``: the last epoch's parameters;
+* ``vocab.txt``: the word of each row of E, one a line;
+* ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
+* ``gazetteers.json``: a copy of each list of names the ``gazetteer`` feature matches, ``{label: text}``
+  (:mod:`windowner.data.gazetteer`), which ``config.yaml`` names relative to the folder;
+* ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
+  what splits scores into seen and unseen words;
+* ``labels.json``: the task, its class names (``classes``) and the location type;
+* ``config.yaml``: the resolved config of the run;
+* ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
+* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
+* ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
+* ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
+carries
+  the vectors its predictions need, and never reads a vectors file it is not given.
+
+Every file is written to a temporary name and renamed into place, so that a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..base.errors import WindownerError, quote
+from ..base.files import read_arrays, read_json, write_arrays, write_atomic
+from ..config import Config, dump_config, load_saved_config
+from ..data.conll import Sentence
+from ..data.features import FEATURES
+from ..data.gazetteer import RUN_FILE as GAZETTEERS_FILE
+from ..data.gazetteer import Gazetteers
+from ..data.vectors import read_vectors
+from ..data.vocab import Vocabulary, lookup_keys
+from ..data.windows import sentence_windows
+from ..evaluation import metrics
+from ..network.confidence import confidences, posteriors
+from ..network.decoding import allowed_transitions
+from ..network.layers import ACTIVATIONS
+from ..network.losses import Loss
+from ..network.model import WindowModel, make_loss
+from ..network.shape import ModelConfig
+from ..network.tasks import TASKS, Task
+from .checkpoint import CHECKPOINT_FILE
+from .folders import MARKER, real_folder, stranded
+
+MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
+LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
+HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
+FEATURES_FILE = "features.json"
+META_FILE = "meta.json"  # written by `windowner package`: the run carries its vectors
+PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
+_IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
+RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
+RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE, GAZETTEERS_FILE)
+
+
+class Entity(NamedTuple):
+    """An entity of raw text (:meth:`Tagger.tag_text`): ``text == source[start:end]``, its ``label`` (type)
+    and ``score``, the probability of exactly this entity (:mod:`windowner.network.confidence`)."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+
+
+class Scored(NamedTuple):
+    """A tagged sentence with confidence (:meth:`Tagger.predict_scored`): its IOB2 ``tags``, the score of
+    each tag (``token_scores``), its ``entities`` as ``(start, end, type, score)`` (token positions, end
+    exclusive) and, for each token, the probability that it is outside every entity (``outside``)."""
+
+    tags: list[str]
+    token_scores: list[float]
+    entities: list[tuple[int, int, str, float]]
+    outside: list[float]
+
+
+def _check_tokenised(sentences: Any, name: str) -> None:
+    """A str (raw text) or a list of str (one sentence's tokens) is not a list of tokenised sentences."""
+    if isinstance(sentences, str):
+        raise TypeError(
+            f"{name} takes tokenised sentences (a list of lists of str), not a str: for raw text,"
+            " use tag_text(text)"
+        )
+    if len(sentences) and isinstance(sentences[0], str):
+        raise TypeError(
+            f"{name} takes a list of sentences, each a list of tokens: got a list of str (one"
+            " sentence? wrap it in a list; raw text? use tag_text)"
+        )
+
+
+@dataclass
+class Tagger:
+    """A model with what it needs to read text: vocabulary, task and config; ``features``, the classes
+    of each feature the model reads (:mod:`windowner.data.features`); ``train_words``, the words of its
+    training data (lowercased as the vocabulary looks them up), splits scores into seen and unseen;
+    ``package``, the ``meta.json`` of a packaged run (None otherwise): its vocabulary holds the vectors
+    its predictions need, so no vectors file is read unless one is given."""
+
+    model: WindowModel
+    vocab: Vocabulary
+    task: Task
+    config: Config
+    train_words: frozenset[str] | None = None
+    features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    package: dict[str, Any] | None = None
+    gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
+
+    def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
+        """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
+        the run did not record its training words)."""
+        if self.train_words is None:
+            return None
+        known, key = self.train_words, self.vocab.key
+        return [[metrics.SEEN if key(token) in known else metrics.UNSEEN for token in s] for s in sentences]
+
+    def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
+        tables, see :func:`~windowner.data.windows.sentence_windows`)."""
+        return sentence_windows(
+            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers
+        )
+
+    def predict(
+        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> list[list[str]]:
+        """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``;
+        ``windows``, the sentences' :meth:`windows` if the caller has them already. For raw text:
+        :meth:`tag_text`."""
+        _check_tokenised(sentences, "predict")
+        if not len(sentences):
+            return []
+        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        method = decode or self.config.model.decode
+        lengths = [len(tokens) for tokens in sentences]
+        return self.task.decode(scores, lengths, method, self.model.transitions())
+
+    def predict_scored(
+        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> list[Scored]:
+        """:meth:`predict` with confidence: for every sentence its tags, the score of each tag and its
+        entities with their scores (see :mod:`windowner.network.confidence`)."""
+        _check_tokenised(sentences, "predict_scored")
+        if not len(sentences):
+            return []
+        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        lengths = [len(tokens) for tokens in sentences]
+        return scored_tags(
+            self.task, scores, lengths, decode or self.config.model.decode, self.model.transitions()
+        )
+
+    def tag_text(self, text: str, vectors: str | Path | None = None) -> list[Entity]:
+        """The entities of raw text, with character offsets into it and a score (:meth:`tag_texts`)."""
+        return self.tag_texts([text], vectors=vectors)[0]
+
+    def tag_texts(
+        self, texts: Iterable[str], batch_tokens: int = 100_000, vectors: str | Path | None = None
+    ) -> list[list[Entity]]:
+        """The entities of each raw text: ``Entity(text, label, start, end, score)``, ``text[start:end]``
+        being the entity's text, ``score`` the probability of the entity
+        (:mod:`windowner.network.confidence`).
+
+        Each line of a text is a sentence, cut into tokens as ``windowner predict`` cuts them
+        (:data:`windowner.data.text.TOKEN`); they are tagged ``batch_tokens`` tokens at a time. ``vectors``:
+        a vectors file (``"run"``: the run's ``vectors.path``) from which words the run did not keep get
+        their vectors first, as ``windowner predict`` does (without it they read ``<unk>``).
+        """
+        from ..data.text import TOKEN
+        from .predict import NewWords
+
+        new_words = None
+        if vectors is not None:
+            new_words = NewWords(self, Path(self.config.vectors.path if vectors == "run" else vectors))
+
+        texts = list(texts) if not isinstance(texts, str) else texts
+        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+            raise TypeError("tag_texts takes a list of str (tag_text takes one str)")
+        lines = []  # (text number, offset of the line in it, token spans in the line, tokens)
+        for number, text in enumerate(texts):
+            offset = 0
+            for line in text.splitlines(keepends=True):
+                matches = list(TOKEN.finditer(line))
+                if matches:
+                    lines.append((number, offset, [m.span() for m in matches], [m.group() for m in matches]))
+                offset += len(line)
+        found: list[list[Entity]] = [[] for _ in texts]
+        cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
+        for batch in np.split(np.arange(len(lines)), np.flatnonzero(np.diff(cuts)) + 1) if lines else []:
+            chosen = [lines[i] for i in batch.tolist()]
+            if new_words is not None:
+                new_words([line[3] for line in chosen])
+            for (number, offset, spans, _), scored in zip(
+                chosen, self.predict_scored([line[3] for line in chosen]), strict=True
+            ):
+                text = texts[number]
+                for s, e, kind, p in scored.entities:
+                    start, end = offset + spans[s][0], offset + spans[e - 1][1]
+                    found[number].append(Entity(text[start:end], kind, start, end, p))
+        return found
+
+    def evaluate(
+        self, sentences: Sequence[Sentence], decode: str | None = None, windows: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """Scores on tagged sentences, in the form ``windowner eval --json`` prints (``windows`` as in
+        :meth:`predict`)."""
+        tokens = [s.tokens for s in sentences]
+        return score(self.task, sentences, self.predict(tokens, decode, windows), self.groups(tokens))
+
+    def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
+        """Add rows to E for the words of ``sentences`` that the vocabulary lacks and ``path`` has.
+
+        A run keeps only the vectors its own data files needed (``vectors.keep: data``); text from
+        elsewhere has other words. Their pretrained vectors are appended (the trained rows are left as they
+        are), so they no longer read ``<unk>``. Returns the number of rows added.
+        """
+        tokens = (token for sentence in sentences for token in sentence)
+        keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
+        if not keys:
+            return 0
+        cache = self.config.vectors.cache
+        words, vectors = read_vectors(path, keys, self.vocab.lowercase, required=False, cache=cache)
+        if not words:
+            return 0
+        E = self.model.params["E"]
+        if vectors.shape[1] != E.shape[1]:
+            raise WindownerError(
+                f"{path}: vectors of dimension {vectors.shape[1]}, the model's have {E.shape[1]}"
+            )
+        self.vocab = Vocabulary(
+            [*self.vocab.words, *words], self.vocab.lowercase, self.vocab.normalize_digits
+        )
+        self.model.params["E"] = np.concatenate([E, vectors.astype(E.dtype)])
+        return len(words)
+
+    def save(self, folder: str | Path) -> None:
+        """Write the whole run folder: :meth:`save_metadata` and the model's parameters as ``model.npz``."""
+        self.save_metadata(folder)
+        save_model(Path(folder) / MODEL_FILE, self.model)
+
+    def save_metadata(self, folder: str | Path) -> None:
+        """Write what does not change while training: ``vocab.txt``, ``labels.json``, ``config.yaml``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(folder / VOCAB_FILE)
+        if self.train_words is not None:
+            write_atomic(folder / TRAIN_WORDS_FILE, "".join(word + "\n" for word in sorted(self.train_words)))
+        task = self.task
+        labels = {"task": task.name, "classes": list(task.classes), "location_label": task.location_label}
+        if task.other_types:
+            labels["other_types"] = True
+        write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
+        features = {name: list(classes) for name, classes in self.features.items()}
+        write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
+        config = self.config
+        if config.model.gazetteers:  # copies of the lists in the folder, named relative to it (or none)
+            saved = self.gazetteers.save(folder) if self.gazetteers is not None else {}
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, gazetteers=saved))
+        write_atomic(folder / CONFIG_FILE, dump_config(config))
+
+    @classmethod
+    def load(cls, folder: str | Path, which: str = "best") -> Tagger:
+        """Read a run folder; ``which`` is ``best`` (model.npz) or ``last`` (last.npz)."""
+        folder = Path(folder)
+        check_run_folder(folder, (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE))
+        config = load_saved_config(folder / CONFIG_FILE)
+        task = _read_task(folder / LABELS_FILE)
+        vectors = config.vectors
+        vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
+        path = folder / (MODEL_FILE if which == "best" else LAST_FILE)
+        params = read_arrays(path, "no such model file", "not a windowner model (.npz of E, W, b, U, c, ...)")
+        threshold = params.pop("threshold", np.array(0.0))
+        check_parameter(path, "threshold", threshold, ())
+        loss = make_loss(config.train.loss, config.train.corruptions)
+        features = _read_features(folder / FEATURES_FILE, config.model.features.active())
+        gazetteers = None
+        if "gazetteer" in features:
+            gazetteers = Gazetteers.read(config.model.gazetteers, base=folder)  # relative to the run
+            if features["gazetteer"] != gazetteers.classes:
+                raise WindownerError(
+                    f"{folder / FEATURES_FILE}: the gazetteer classes are not those of the lists of"
+                    f" config.yaml ({', '.join(gazetteers.lists)})"
+                )
+        tables = ("E", *(FEATURES[name].table for name in features))
+        expected = expected_shapes(
+            config.model, loss, len(vocab), len(task.classes), params.get("E"), features
+        )
+        _check_shapes(path, params, expected)
+        model = WindowModel(params, config.model, loss, tables, float(threshold))
+        train_words = None
+        if (folder / TRAIN_WORDS_FILE).is_file():
+            train_words = frozenset(Vocabulary.read_words(folder / TRAIN_WORDS_FILE))
+        package = None
+        if (folder / META_FILE).is_file():
+            package = read_json(folder / META_FILE)
+            if not isinstance(package, dict) or not isinstance(package.get("vectors"), dict):
+                raise WindownerError(
+                    f"{folder / META_FILE}: expected the JSON object windowner package writes"
+                )
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers)
+
+
+def scored_tags(
+    task: Task,
+    scores: np.ndarray,
+    lengths: Sequence[int],
+    method: str,
+    transitions: dict[str, np.ndarray] | None,
+    best: np.ndarray | None = None,
+) -> list[Scored]:
+    """Tags with confidence from class scores ``(N, C)`` (:meth:`Tagger.predict_scored`): the classes
+    ``best`` ``(N,)`` (None: ``method``'s decoding of ``scores``), the score of each tag and each entity
+    under the distribution of ``scores`` and ``transitions`` that ``method`` decodes."""
+    if best is None:
+        best = task.best(scores, lengths, method, transitions)
+    tags = task.tags_of(best, lengths)
+    allowed, allowed_start = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
+    post = posteriors(scores, lengths, allowed, allowed_start, transitions)
+    found = [metrics.chunks(t) if t.count("O") != len(t) else [] for t in tags]
+    location = task.location_label if task.other_types else None
+    token_scores, entity_scores, outside = confidences(task.tags, best, post, lengths, found, location)
+    return [
+        Scored(t, s, [(*chunk, p) for chunk, p in zip(f, e, strict=True)], o)
+        for t, s, f, e, o in zip(tags, token_scores, found, entity_scores, outside, strict=True)
+    ]
+
+
+def check_run_folder(folder: Path, names: Sequence[str]) -> None:
+    """``folder`` must be a folder that holds the files ``names``; errors say what it is instead."""
+    if folder.exists() and not folder.is_dir():
+        hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
+        raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
+    if not folder.is_dir():
+        hidden = stranded(real_folder(folder))  # the folder itself, also through a link
+        if hidden is not None:
+            raise WindownerError(
+                f"{folder}: no such run folder, but its run is in {hidden}: an --overwrite was stopped while"
+                f" it swapped folders; the next windowner train --output {folder} (or --resume) puts it back,"
+                " or rename the folder yourself"
+            )
+        raise WindownerError(f"{folder}: no such run folder")
+    for name in names:
+        if not (folder / name).is_file():
+            problem = "is not a file" if (folder / name).exists() else "is missing"
+            raise WindownerError(f"{folder}: not a windowner run folder ({name} {problem})")
+
+
+def load_run(folder: str | Path, which: str = "best") -> Tagger:
+    """Load a trained tagger from its run folder (see :meth:`Tagger.load`)."""
+    return Tagger.load(folder, which)
+
+
+def score(
+    task: Task,
+    sentences: Sequence[Sentence],
+    predicted: Sequence[Sequence[str]],
+    groups: Sequence[Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """Entity-level scores (CoNLL rule) per type and micro, token-level scores of the location type.
+
+    ``{"entities": {TYPE: {...}, ..., "micro": {...}}, "tokens": {LOC: {...}, "accuracy": a}}``, each
+    ``{...}`` being ``{"precision", "recall", "f1", "support"}`` as fractions in [0, 1]. With ``groups``
+    (seen/unseen for every token, :meth:`Tagger.groups`) also ``"groups": {"unseen": …, "seen": …}``
+    (:func:`~windowner.evaluation.metrics.grouped_scores`).
+    """
+    gold = [task.reference(s) for s in sentences]
+    entities = {name: s.as_dict() for name, s in metrics.entity_scores(gold, predicted).items()}
+    location = metrics.token_scores(gold, predicted, task.location_label)
+    tokens = {task.location_label: location.as_dict(), "accuracy": metrics.accuracy(gold, predicted)}
+    report: dict[str, Any] = {"entities": entities, "tokens": tokens}
+    if groups is not None:
+        split = metrics.grouped_scores(gold, predicted, groups)
+        report["groups"] = {name: group.as_dict() for name, group in split.items()}
+    return report
+
+
+def save_model(path: Path, model: WindowModel) -> None:
+    """The model's parameters (and a single-score model's threshold) as an uncompressed ``.npz``,
+    written atomically."""
+    arrays = dict(model.params)
+    if model.loss.binary:
+        arrays["threshold"] = np.array(model.threshold, dtype=np.float64)
+    write_arrays(path, arrays)
+
+
+def expected_shapes(
+    shape: ModelConfig,
+    loss: Loss,
+    words: int,
+    classes: int,
+    E: np.ndarray | None = None,
+    features: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, tuple[int, ...]]:
+    """The shape every parameter must have for the vocabulary, the classes, the features' classes and
+    the config (the dimension of the word vectors is read off ``E``)."""
+    dim = E.shape[-1] if E is not None and E.ndim == 2 else -1
+    hidden, outputs = shape.hidden, loss.outputs(classes)
+    expected = {"E": (words, dim)}
+    for name, values in (features or {}).items():
+        expected[FEATURES[name].table] = (len(values), getattr(shape.features, name))
+    widths = sum(columns for _, columns in expected.values())
+    expected.update({"W": (hidden, (2 * shape.window + 1) * widths), "b": (hidden,)})
+    expected.update({name: (hidden,) for name in ACTIVATIONS[shape.activation].params})
+    expected.update({"U": (outputs, hidden), "c": (outputs,)})
+    if loss.transitions:
+        expected.update({"A": (classes, classes), "A_start": (classes,), "A_end": (classes,)})
+    return expected
+
+
+def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> None:
+    """Every parameter must be there, finite floats, of the shape the vocabulary, labels and config call
+    for, and nothing else may be (a parameter of another model)."""
+    for name, shape in expected.items():
+        value = params.get(name)
+        if value is None:
+            raise WindownerError(f"{path}: the model has no {name} (config.yaml calls for it)")
+        check_parameter(path, name, value, shape)
+    extra = sorted(set(params) - set(expected))
+    if extra:
+        raise WindownerError(
+            f"{path}: holds {', '.join(extra)}, which the model of config.yaml does not have"
+            " (the weights of another run?)"
+        )
+
+
+def check_parameter(
+    path: Path, name: str, value: np.ndarray, shape: tuple[int, ...], dtype: np.dtype | None = None
+) -> None:
+    """The parameter ``name`` read from ``path`` must be floats (of ``dtype`` if given) of ``shape``,
+    every one finite (NaN or inf: the weights of a run that diverged, or a damaged file)."""
+    right_type = np.issubdtype(value.dtype, np.floating) if dtype is None else value.dtype == dtype
+    if value.shape != shape or not right_type:
+        kind = "floats" if dtype is None else str(dtype)
+        raise WindownerError(
+            f"{path}: {name} is {value.dtype} {value.shape}, expected {kind} of shape {shape}"
+            " (from vocab.txt, labels.json and config.yaml)"
+        )
+    finite = np.isfinite(value)
+    if not finite.all():
+        bad = value[~finite]
+        what = "NaN" if np.isnan(bad).all() else "inf" if np.isinf(bad).all() else "NaN and inf"
+        raise WindownerError(
+            f"{path}: {name} holds {bad.size:,} {what} values of {value.size:,}"
+            " (the weights of a run that diverged, or a damaged file)"
+        )
+
+
+def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The classes of each feature of ``features.json``; a run without the file has the fixed ones."""
+    if not path.is_file():
+        fixed = {name: FEATURES[name].fixed for name in active}
+        if any(classes is None for classes in fixed.values()):
+            raise WindownerError(f"{path}: missing (the config names features whose classes it holds)")
+        return fixed
+    features = read_json(path)
+    valid = isinstance(features, dict) and all(
+        isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+        for classes in features.values()
+    )
+    if not valid or sorted(features) != sorted(active):
+        raise WindownerError(f"{path}: expected the classes of the features {', '.join(active) or '(none)'}")
+    return {name: tuple(features[name]) for name in active}
+
+
+def _read_task(path: Path) -> Task:
+    """The task of ``labels.json``: ``{"task": ..., "classes": [...], "location_label": ...}`` (and
+    ``"other_types": true`` for a location task that learns every type).
+
+    As :func:`~windowner.network.tasks.make_task` writes it: ``classes`` are ``O`` and the location type for
+    the ``location`` task, ``O`` and distinct IOB2 tags for ``entities`` (and for a location task with other
+    types, the location type's among them); anything else (a hand edit) is an
+    error naming the file, not a model that reads its scores under the wrong names.
+    """
+    labels = read_json(path)
+    valid = (
+        isinstance(labels, dict)
+        and labels.get("task") in TASKS
+        and isinstance(labels.get("classes"), list)
+        and all(isinstance(label, str) for label in labels["classes"])
+        and isinstance(labels.get("location_label"), str)
+        and isinstance(labels.get("other_types", False), bool)
+    )
+    if not valid:
+        raise WindownerError(
+            f"{path}: expected task (location|entities), classes (a list), location_label"
+            " (and other_types, true or false)"
+        )
+    name, classes, location = labels["task"], tuple(labels["classes"]), labels["location_label"]
+    other_types = name == "location" and labels.get("other_types", False)
+    tagged = name == "entities" or other_types  # the classes are O and IOB2 tags
+    if location.split() != [location]:
+        raise WindownerError(
+            f"{path}: location_label {quote(location)} is not an entity type (LOC, GPE, ...)"
+        )
+    problem = None
+    if not tagged and classes != ("O", location):
+        problem = f"the location task's classes are ['O', {quote(location)}], not {quote(list(classes))}"
+    elif classes[:1] != ("O",):
+        problem = f"the {name} task's classes must start with 'O': {quote(list(classes))}"
+    elif len(set(classes)) != len(classes):
+        problem = f"the {name} task lists a class twice"
+    elif tagged:
+        bad = [tag for tag in classes[1:] if not _IOB2_TAG.fullmatch(tag)]
+        problem = f"class {quote(bad[0])} of the {name} task is not a B-X or I-X tag" if bad else None
+        if other_types and not problem and "B-" + location not in classes:
+            problem = f"the location task with other types has no class {quote('B-' + location)}"
+    if problem:
+        raise WindownerError(f"{path}: {problem}")
+    return Task(name, classes, location, other_types)

@@ -1,0 +1,526 @@
+"""Part of windowner.train."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..base.errors import Terminated, WindownerError
+from ..base.files import remove_stale_temporaries, write_atomic
+from ..base.threads import blas_threads
+from ..config import Config, check_output
+from ..data.conll import Sentence, entity_type
+from ..data.vocab import SPECIALS
+from ..network.losses import Batch, Epoch, Examples
+from ..network.model import WindowModel
+from ..network.tasks import Task
+from ..optim import Optimizer, make_optimizer
+from ..optim.averaging import Average, swapped_in
+from ..optim.schedules import make_schedule
+from ..tagging.checkpoint import (
+    Checkpoint,
+)
+from ..tagging.folders import (
+    MARKER,
+    fresh_sibling,
+    is_marked,
+    locked,
+    mark,
+    real_folder,
+    replace_folder,
+    stranded,
+)
+from ..tagging.tagger import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    LAST_FILE,
+    MODEL_FILE,
+    RUN_FILES,
+    SCORES_FILE,
+    Tagger,
+    check_run_folder,
+    save_model,
+)
+from .corpus import Corpus, _check_settings, _fingerprint, _remarks, examples, initialise
+from .divergence import Diverging, LossWatch, span, starting_loss
+from .folder import (
+    SWAPPED,
+    _check_free,
+    _check_ours,
+    _check_same_config,
+    _cleared,
+    _diverged,
+    _holds_work,
+    _interrupted,
+    _kept_or_removed,
+    _note,
+    _put_back,
+    _read_checkpoint,
+    _restore,
+    _save_checkpoint,
+    _stopped_early,
+    _Swap,
+    resume_config,
+)
+from .interrupts import deferred
+from .progress import Progress
+
+
+def train(
+    config: Config,
+    progress: bool | str = True,
+    echo: Callable[[str], Any] | None = None,
+    overwrite: bool = False,
+    note: Callable[[str], Any] | None = None,
+    quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """Train a model as ``config`` says, write its run folder ``config.output``; returns the final scores.
+
+    The folder is locked while training (:func:`windowner.tagging.folders.locked`: a second run into it fails
+    at once). A folder that already holds a trained model or a checkpoint is an error unless ``overwrite``:
+    the new run then trains in a fresh folder beside it and takes the old run's place only once it has
+    saved a model, so that an interrupt, a divergence or an error before that leaves the old run as it
+    was. A folder windowner did not make (it holds no :data:`~windowner.tagging.folders.MARKER`) and that is
+    not empty is the user's: refused, every file in it left as it was. ``echo`` prints the report lines (with
+    ``quiet`` only the final results; None: ``print`` them to stdout when ``progress`` shows anything, and
+    print nothing with ``progress=False``, so that a library call is quiet unless asked), ``note`` the
+    remarks (stderr); ``progress`` is a mode of :class:`~windowner.training.progress.Progress` (True: ``bar``,
+    False: ``none``). The matrix products use the BLAS threads of :mod:`windowner.base.threads`.
+
+    Ctrl-C and SIGTERM (see :mod:`windowner.training.interrupts`) end the batch in progress, save a checkpoint
+    and raise :class:`~windowner.base.errors.Terminated`, whose message says how to go on (:func:`resume`).
+
+    ``on_epoch`` is called with each epoch's history record once the epoch is saved (its checkpoint
+    too); an exception it raises stops the run there, resumable (a sweep prunes a trial this way).
+    """
+    check_output(config, RUN_FILES)
+    note = note or _note
+    with (
+        blas_threads(config.train.threads),
+        locked(config.output),
+    ):
+        _put_back(Path(config.output), note)
+        return _train(
+            config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, False, on_epoch
+        )
+
+
+def resume(
+    folder: str | Path,
+    overrides: Sequence[str] = (),
+    progress: bool | str = True,
+    echo: Callable[[str], Any] | None = None,
+    note: Callable[[str], Any] | None = None,
+    quiet: bool = False,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """Continue the run in ``folder`` from its checkpoint, as its ``config.yaml`` says; returns the final
+    scores. It ends with the same weights, bit for bit, as a run never interrupted. ``progress``, ``echo``,
+    ``note`` and ``quiet`` are those of :func:`train`.
+
+    ``overrides`` may change only ``train.epochs`` (to train a run on, or further than it was to go) and
+    ``train.patience`` (:data:`RESUMABLE`); any other change would not continue the same run. Nor may
+    ``config.yaml`` change: the checkpoint holds the resolved config the run trained with, and a setting
+    edited since (``train.lr``, the optimiser, the loss, the schedule, dropout, the features, ...) is an error
+    naming it with both values. Not compared: :data:`RESUMABLE`, ``output`` (the folder resumed, which
+    may have moved), the data and vectors paths (a file may move: what the run reads from them is
+    compared, by the fingerprint of the training windows, the dev sentences and the starting weights)
+    ``vectors.cache`` (how the vectors file is read, not what) and the paths of
+    ``model.gazetteers`` (the run reads its own copy of the lists; what they say is in the windows).
+    ``on_epoch`` as in :func:`train`.
+    """
+    note = note or _note
+    if stranded(real_folder(folder)) is None:
+        check_run_folder(Path(folder), (CONFIG_FILE,))  # before the lock, which makes missing parent folders
+    with locked(folder):
+        _put_back(Path(folder), note)
+        config = resume_config(folder, overrides)
+        check_output(config, RUN_FILES)
+        with blas_threads(config.train.threads):
+            return _train(
+                config, _progress(progress), _echo(echo, progress), False, note, quiet, True, on_epoch
+            )
+
+
+def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
+    """What :func:`train` would train on, without writing anything (``train --dry-run``).
+
+    Makes the checks a run makes before its first step (the output folder, the data and vectors files,
+    settings that cannot work together) and returns a summary: the resolved ``config``, for each data
+    file its ``sentences``, ``tokens``, ``tags`` (the count of each IOB2 tag) and ``coverage`` (the
+    share of tokens with a word vector); the ``vectors`` kept, the ``task`` and its ``classes``, the
+    training ``windows``, the ``output`` folder and what would happen to it (``folder``; ``refused``, the
+    error ``train`` would stop with there, or None: a dry run shows the rest all the same), and the
+    ``remarks`` training would note.
+    """
+    output = Path(config.output)
+    check_output(config, RUN_FILES)
+    try:
+        _check_ours(output)
+        _check_free(output, overwrite)
+        refused = None
+    except WindownerError as err:
+        refused = str(err)
+    tagger, corpus, _ = initialise(config)
+    _check_settings(config, corpus)
+    data = {}
+    for name, sentences in (("train", corpus.train), ("dev", corpus.dev), ("test", corpus.test)):
+        path = getattr(config.data, name)
+        if path is None:
+            continue
+        counts = Counter(tag for s in sentences for tag in s.tags)
+        order = sorted(counts, key=lambda tag: (tag != "O", entity_type(tag), tag))
+        data[name] = {
+            "file": path,
+            "sentences": len(sentences),
+            "tokens": sum(counts.values()),
+            "tags": {tag: counts[tag] for tag in order},
+            "coverage": corpus.coverage(sentences),
+        }
+    hidden = stranded(real_folder(output))
+    if hidden is not None:
+        folder = f"its run is in {hidden} (a stopped --overwrite): train puts it back first"
+    elif refused:
+        folder = "train would refuse it (see the note)"
+    elif _holds_work(output):
+        folder = "the run there is replaced once the new one has saved a model (--overwrite)"
+    else:
+        folder = "a folder that holds no model" if output.exists() else "a new folder"
+    return {
+        "config": config.to_dict(),
+        "data": data,
+        "vectors": {"words": len(corpus.vocab) - len(SPECIALS), "dimension": int(corpus.E.shape[1])},
+        "task": corpus.task.name,
+        "classes": list(corpus.task.classes),
+        "windows": data["train"]["tokens"],  # a window a token
+        "output": str(output),
+        "folder": folder,
+        "refused": refused,
+        "remarks": _remarks(config, corpus, tagger.model),
+    }
+
+
+def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
+    """The report lines' printer: ``echo``, or by default ``print`` unless ``progress`` shows nothing."""
+    if echo is not None:
+        return echo
+    return (lambda line: None) if progress in (False, "none") else print
+
+
+def _progress(progress: bool | str) -> Progress:
+    return Progress({True: "bar", False: "none"}.get(progress, progress))  # type: ignore[arg-type]
+
+
+def _train(
+    config: Config,
+    progress: Progress,
+    echo: Callable[[str], Any],
+    overwrite: bool,
+    note: Callable[[str], Any] | None,
+    quiet: bool,
+    resuming: bool,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
+    note = note or _note
+    say = (lambda line: None) if quiet else echo  # the lines before the final results
+    settings = config.train
+    output = Path(config.output)
+    _check_ours(output)
+    remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
+    saved = _read_checkpoint(output) if resuming else None
+    if saved is not None:
+        _check_same_config(saved.checkpoint.config, config, output)
+    if not resuming:
+        _check_free(output, overwrite)
+    tagger, corpus, rng = initialise(config)
+    _check_settings(config, corpus)
+    model = tagger.model
+    data = examples(tagger, corpus.train, config.data.train)
+    optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
+    schedule = make_schedule(settings.lr, settings.schedule)
+    trainables = model.trainables()  # θ and the tables: what the optimiser updates
+    average = Average(settings.average, trainables) if settings.average else None
+    state = Checkpoint(start=_fingerprint(model, data, corpus))  # where training stands, as it goes
+    if saved is not None:
+        state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
+    state.config = config.to_dict()  # a resumed run's new train.epochs or train.patience too
+    fine_tune = settings.fine_tune
+    say(
+        f"{len(data):,} training windows; {len(corpus.dev):,} dev, {len(corpus.test):,} test sentences; "
+        f"{len(corpus.vocab) - len(SPECIALS):,} word vectors of dimension {corpus.E.shape[1]}, "
+        f"{100 * corpus.coverage(corpus.train):.1f}% of training tokens covered; "
+        f"classes: {', '.join(corpus.task.classes)}"
+        + (f" (predicting {corpus.task.location_label} only)" if corpus.task.other_types else "")
+    )
+    seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
+    dev_windows = tagger.windows([s.tokens for s in corpus.dev]) if corpus.dev else None  # once, not an epoch
+    if state.losses:
+        watch = LossWatch.from_state(state.losses)
+    else:  # the loss of the untrained model: what a diverging loss is measured against
+        start = starting_loss(model, data, settings.batch_size, settings.l2)
+        watch = LossWatch(start, span(settings.batch_size))
+    take_step = config_step(config, model, optimizer, rng, average, watch)
+    for remark in _remarks(config, corpus, model):
+        note(remark)
+    folder = output  # where the files go; with --overwrite, first a fresh folder beside it
+    existed, marked = output.is_dir(), is_marked(output)
+    if saved is not None:
+        say(f"resuming {output} {state.where()} (step {state.step:,})")
+    elif _holds_work(output):  # --overwrite: the old run stays until the new one has a model
+        folder = fresh_sibling(real_folder(output))
+    else:  # a folder of ours (or an empty one): what a run that saved no model left goes
+        for name in SWAPPED:
+            if name != MARKER:
+                (output / name).unlink(missing_ok=True)
+    swap = _Swap(folder if folder != output else None)
+    cleared = _cleared(output, existed)
+    with deferred() as signals, _kept_or_removed(swap, output, existed, marked):
+        folder.mkdir(parents=True, exist_ok=True)
+        mark(folder)  # first: a folder that holds a run file holds the mark
+        tagger.save_metadata(folder)
+        for epoch in range(state.epoch, settings.epochs + 1):
+            started = time.perf_counter() - state.seconds
+            batches = _epoch_batches(model, data, settings.batch_size, rng, state)
+            steps = len(batches)
+            for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
+                step = state.step + 1
+                optimizer.lr = schedule(epoch, step)
+                try:
+                    loss = take_step(batch)
+                except Diverging as problem:  # raised before the batch's update: none of it is applied
+                    where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
+                    raise _diverged(epoch, where, settings.lr, state, folder, output, cleared) from None
+                state.step, state.batch = step, state.batch + 1
+                state.total += loss * len(batch.labels)
+                state.seen += len(batch.labels)
+                if signals.pending:  # Ctrl-C or SIGTERM: stop here, where the run can go on from
+                    state.seconds, state.losses = time.perf_counter() - started, watch.state()
+                    _save_checkpoint(folder, state, model, optimizer, average, rng)
+                    raise _interrupted(signals.pending, state.where(steps), folder, output)
+            optimizer.flush(trainables)
+            seconds = time.perf_counter() - started
+            mean = state.total / max(state.seen, 1)
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": mean,
+                "lr": optimizer.lr,
+                "batches": state.batch,
+            }
+            record.update(seconds=round(seconds, 3), windows_per_second=round(state.seen / seconds))
+            broken = [name for name, value in model.params.items() if not np.isfinite(value).all()]
+            if broken:
+                where = f"at its end ({broken[0]} is not finite)"
+                raise _diverged(epoch, where, settings.lr, state, folder, output, cleared)
+            with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄ if averaging
+                if fine_tune:
+                    record["moved"] = movement(model, seen_rows)
+                if model.loss.name == "margin":
+                    scored = (corpus.dev, dev_windows) if corpus.dev else (corpus.train, data.windows)
+                    model.threshold = choose_threshold(tagger, *scored)
+                    record["threshold"] = model.threshold
+                if corpus.dev:
+                    record["dev"] = tagger.evaluate(corpus.dev, windows=dev_windows)
+                score = _selection(record["dev"], settings.select, corpus.task) if corpus.dev else None
+                # without a dev file the last epoch is the best
+                improved = score is None or score > state.best_score
+                if improved:
+                    state.best_score, state.best_epoch = score or 0.0, epoch
+                    save_model(folder / MODEL_FILE, model)  # the best model so far, on disk at once
+                save_model(folder / LAST_FILE, model)
+            state.history.append(record)
+            write_atomic(folder / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in state.history))
+            state.epoch, state.batch, state.total, state.seen, state.seconds = epoch + 1, 0, 0.0, 0, 0.0
+            state.losses = watch.state()
+            _save_checkpoint(folder, state, model, optimizer, average, rng)
+            if folder != output:  # the new run has a model: it takes the old run's place
+                replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
+                folder, swap.done = output, True
+            say(_epoch_line(record, corpus.task, improved))
+            if on_epoch is not None:
+                on_epoch(record)
+            if _stopped_early(settings, state):
+                say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
+                break
+            if signals.pending and epoch < settings.epochs:
+                raise _interrupted(signals.pending, state.where(), folder, output)
+        scores = _finish(corpus, state, output, echo)
+        if signals.pending:  # after the last epoch: the run is complete
+            raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")
+        return scores
+
+
+def train_step(
+    model: WindowModel,
+    optimizer: Optimizer,
+    trainables: dict[str, np.ndarray],
+    batch: Batch,
+    fine_tune: bool = True,
+    l2: float = 0.0,
+    l2_vectors: float = 0.0,
+    rng: np.random.Generator | None = None,
+    average: Average | None = None,
+    watch: LossWatch | None = None,
+) -> float:
+    """One training step on ``batch``, as ``train`` takes it (the benchmarks take it too); returns the
+    batch's mean loss. ``trainables`` is ``model.trainables()``.
+
+    1. A lazy rule that moves untouched rows (SGD with momentum) first brings the rows the batch reads
+       where the dense rule has them (:meth:`~windowner.optim.Optimizer.prepare`).
+    2. The loss and gradients (``rng`` draws the dropout masks of the model's nonzero rates; None: no
+       dropout).
+    3. With a ``watch``, a diverging loss raises :class:`~windowner.training.divergence.Diverging` before the
+       update (the catch-up of step 1 is done: it moves rows only where the dense rule has them).
+    4. The optimiser's update, with the moving average of the weights (``average``) kept around it.
+    """
+    if optimizer.moves_untouched:
+        optimizer.prepare(trainables, model.rows_read(batch.windows, fine_tune))
+    # A diverging run is for ``watch`` to catch, not for numpy's warnings: an overflowing loss, or an
+    # update that overflows (Adam's g² at lr 1e6), which makes the next batch's loss inf or nan.
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grads = model.loss_and_grads(batch, l2, l2_vectors, fine_tune, rng)
+        if watch is not None:
+            problem = watch.problem(loss)
+            if problem:
+                raise Diverging(problem)
+        grads = model.packed(grads)
+        if average:
+            average.before_step(trainables, grads)
+        optimizer.step(trainables, grads)
+        if average:
+            average.after_step(trainables, grads)
+    return loss
+
+
+def config_step(
+    config: Config,
+    model: WindowModel,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    average: Average | None = None,
+    watch: LossWatch | None = None,
+) -> Callable[[Batch], float]:
+    """:func:`train_step` with what ``config`` sets bound (fine-tuning, the penalties; ``rng`` draws
+    the dropout masks the model's rates call for): the step of a run, a function of the batch."""
+    settings = config.train
+    return functools.partial(
+        train_step,
+        model,
+        optimizer,
+        model.trainables(),
+        fine_tune=settings.fine_tune,
+        l2=settings.l2,
+        l2_vectors=settings.l2_vectors,
+        rng=rng,
+        average=average,
+        watch=watch,
+    )
+
+
+def _finish(corpus: Corpus, state: Checkpoint, output: Path, echo: Callable[[str], Any]) -> dict[str, Any]:
+    """The best epoch's dev scores and its model's test scores: ``scores.json``, the final lines."""
+    best_epoch = state.best_epoch
+    scores: dict[str, Any] = {"best_epoch": best_epoch}
+    if corpus.dev:
+        scores["dev"] = state.history[best_epoch - 1]["dev"]
+        echo(f"dev (epoch {best_epoch} model): {_summary(scores['dev'], corpus.task)}")
+    if corpus.test:
+        scores["test"] = Tagger.load(output).evaluate(corpus.test)
+        echo(f"test (epoch {best_epoch} model): {_summary(scores['test'], corpus.task)}")
+    write_atomic(output / SCORES_FILE, json.dumps(scores, indent=2) + "\n")
+    echo(f"saved the best model (epoch {best_epoch}) in {output}")
+    return scores
+
+
+def _epoch_batches(
+    model: WindowModel, data: Examples, batch_size: int, rng: np.random.Generator, state: Checkpoint
+) -> Epoch:
+    """The batches of the epoch ``state.epoch`` still to do, with ``rng`` where the run had it.
+
+    At the start of an epoch the loss draws its order from ``rng`` as it stands (noted in the state).
+    After ``state.batch`` batches of it (a resumed run), the generator is set back to the epoch's start,
+    the loss draws the same order again and the batches done are skipped, and the generator is set to its
+    state after the last of them (dropout and corruptions drew from it in between).
+    """
+    if state.batch == 0:
+        state.rng_epoch = rng.bit_generator.state
+        return model.loss.batches(data, batch_size, rng)
+    rng.bit_generator.state = state.rng_epoch
+    batches = model.loss.batches(data, batch_size, rng)
+    for _ in range(state.batch):
+        next(batches)
+    rng.bit_generator.state = state.rng
+    return batches
+
+
+def _selection(report: dict[str, Any], select: str, task: Task) -> float:
+    """The dev F1 that ``train.select`` names (checked before the first step): the micro entity F1, an
+    entity type's, or (``tokens``) the token F1 of the location type, as the lecture scores its task."""
+    if select == "tokens":
+        return report["tokens"][task.location_label]["f1"]
+    return report["entities"][select]["f1"]
+
+
+def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
+    """How far fine-tuning has moved the word vectors: the mean and largest ‖E[v] − E₀[v]‖ over the rows
+    of words seen in training (``seen``), and the largest over every other word's row (0: the lecture's
+    "television", a word seen only at test time, never moves). The special rows are left out."""
+    distance = np.linalg.norm((model.params["E"] - model.pretrained).astype(np.float64), axis=1)
+    seen = seen[seen >= len(SPECIALS)]
+    others = np.ones(len(distance), dtype=bool)
+    others[seen] = False
+    others[: len(SPECIALS)] = False
+    unseen = float(distance[others].max()) if others.any() else 0.0
+    seen_mean = float(distance[seen].mean()) if len(seen) else 0.0
+    seen_max = float(distance[seen].max()) if len(seen) else 0.0
+    return {"seen_mean": seen_mean, "seen_max": seen_max, "unseen_max": unseen}
+
+
+def choose_threshold(
+    tagger: Tagger, sentences: Sequence[Sentence], windows: np.ndarray | None = None
+) -> float:
+    """The decision threshold θ of a single-score model that maximises the location token F1 on
+    ``sentences``: with the scores sorted from the highest, predicting the top k as locations has
+    F1 = 2·TP_k / (k + P); θ is taken halfway between the k-th and the (k+1)-th score of the best k.
+    ``windows``: the sentences' windows, if the caller has them already."""
+    model = tagger.model
+    model.threshold = 0.0
+    if windows is None:
+        windows = tagger.windows([s.tokens for s in sentences])
+    scores = model.scores(windows)[:, 1]  # s − 0
+    truth = tagger.task.targets(sentences) == 1
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(truth[order])
+    cut = np.flatnonzero(np.diff(ranked) < 0)  # cut after position k only between distinct scores
+    if not len(cut) or not truth.any():
+        return 0.0
+    f1 = 2.0 * hits[cut] / (cut + 1 + truth.sum())
+    k = cut[int(np.argmax(f1))]
+    return float((ranked[k] + ranked[k + 1]) / 2.0)
+
+
+def _epoch_line(record: dict[str, Any], task: Task, improved: bool) -> str:
+    line = f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}  lr {record['lr']:.3g}"
+    line += f"  {record['seconds']:.1f}s"
+    if "dev" in record:
+        line += f"  dev {_summary(record['dev'], task)}"
+    return line + ("  *" if improved else "")
+
+
+def _summary(report: dict[str, Any], task: Task) -> str:
+    """Micro entity P/R/F1, then the F1 of the location type's entities and of its tokens."""
+    micro, label = report["entities"]["micro"], task.location_label
+    location = report["entities"].get(label, {"f1": 0.0})  # neither in the gold data nor predicted: 0
+    tokens = report["tokens"][label]
+    return (
+        f"entity P/R/F1 {100 * micro['precision']:.2f}/{100 * micro['recall']:.2f}/{100 * micro['f1']:.2f}"
+        f"  {label} entity F1 {100 * location['f1']:.2f}  {label} token F1 {100 * tokens['f1']:.2f}"
+    )
