@@ -7,7 +7,9 @@ cancel the O(h²) error term; with h = 1e-3 the remaining error (O(h⁴) and rou
 1e-13 absolute, small enough to compare tiny gradient entries relatively.
 """
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +57,23 @@ def raises_at(path, line: int, call, *needles: str) -> str:
     for needle in needles:
         assert needle in message, message
     return message
+
+
+def head(source: Path, target: Path, sentences: int) -> Path:
+    """The first ``sentences`` sentences of a CoNLL file, written to ``target``."""
+    blocks = source.read_text(encoding="utf-8").split("\n\n")[:sentences]
+    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    return target
+
+
+def read_pipe(fifo) -> tuple[threading.Thread, list[bytes]]:
+    """A thread that reads the named pipe ``fifo`` to its end; the bytes land in the list."""
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as stream:
+            got.append(stream.read())
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return thread, got

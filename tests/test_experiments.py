@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import head
 from test_cli import assert_ok, assert_one_line_error, run
 
 from windowner.base.errors import Terminated, WindownerError
@@ -23,13 +24,6 @@ from windowner.training.loop import train
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
 WIKIGOLD = REPO / "data" / "wikigold"
-
-
-def head(source: Path, target: Path, sentences: int) -> Path:
-    """The first ``sentences`` sentences of a CoNLL file."""
-    blocks = source.read_text(encoding="utf-8").split("\n\n")[:sentences]
-    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
-    return target
 
 
 @pytest.fixture(scope="module")

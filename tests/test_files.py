@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import read_pipe
 
 from windowner.base.errors import Terminated, WindownerError
 from windowner.base.files import (
@@ -54,19 +55,6 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, err
 
 # ---------------------------------------------------------------------------------------------------------
 # targets that are not regular files: written as they are, never replaced
-
-
-def read_pipe(fifo) -> tuple[threading.Thread, list[bytes]]:
-    """A thread that reads the named pipe ``fifo`` to its end; the bytes land in the list."""
-    got: list[bytes] = []
-
-    def reader() -> None:
-        with open(fifo, "rb") as stream:
-            got.append(stream.read())
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    return thread, got
 
 
 def test_a_named_pipe_is_written_into_not_replaced(tmp_path):

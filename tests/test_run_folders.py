@@ -14,11 +14,11 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from helpers import read_pipe
 from test_cli import DEFAULT, TEST_DATA, assert_ok, assert_one_line_error, describe, run
 
 from windowner import load_run
@@ -50,18 +50,6 @@ def copy_of(run_folder: Path, tmp_path: Path, name: str = "run") -> Path:
     folder = tmp_path / name
     shutil.copytree(run_folder, folder)
     return folder
-
-
-def read_fifo(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
-    got: list[bytes] = []
-
-    def reader() -> None:
-        with open(fifo, "rb") as stream:
-            got.append(stream.read())
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    return thread, got
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -111,7 +99,7 @@ def test_every_writer_writes_into_a_named_pipe_and_never_replaces_it(finished, t
     for name, command in commands.items():
         fifo = tmp_path / name
         os.mkfifo(fifo)
-        thread, got = read_fifo(fifo)
+        thread, got = read_pipe(fifo)
         result = run(*command, fifo)
         thread.join(10)
         assert_ok(result)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import head
 from test_cli import assert_ok, assert_one_line_error, run
 
 from windowner.base.errors import WindownerError
@@ -32,12 +33,6 @@ DEFAULT = REPO / "configs" / "default.yaml"
 WIKIGOLD = REPO / "data" / "wikigold"
 GRID = {"model.hidden": [8, 16], "train.lr": [0.003, 0.01]}
 ENV = {**os.environ, "WINDOWNER_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-def head(source: Path, target: Path, sentences: int) -> Path:
-    blocks = source.read_text(encoding="utf-8").split("\n\n")[:sentences]
-    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -226,6 +226,17 @@ def load_saved_config(path: Path, overrides: typing.Sequence[str] = ()) -> Confi
         raise WindownerError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys: ``{"train": {"lr": 0.1}}`` → ``{"train.lr": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Apply one ``section.key=value`` override to a raw (unchecked) config dictionary."""
     key, sep, text = item.partition("=")

@@ -8,13 +8,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..tagging.ensemble import Ensemble, load_runs
+import click
+
+from ..tagging.ensemble import COMBINE, Ensemble, load_runs
 from ..tagging.tagger import RUN_FILES, Tagger, load_run
 from .main import note
 
 COMBINE_HELP = (
     "With several runs: vote (each run decodes, each token takes the class most runs gave it), or mean"
     " (average their scores and a CRF's transitions, then decode once)."
+)
+combine_option = click.option(
+    "--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP
+)
+min_score_option = click.option(
+    "--min-score",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Leave out the entities whose probability is below this (their tokens are tagged O).",
 )
 
 

@@ -17,13 +17,21 @@ from ..data.spans import DATA_FORMATS, read_data
 from ..evaluation import metrics
 from ..network.decoding import DECODERS
 from ..network.tasks import Task
-from ..tagging.ensemble import COMBINE
 from ..tagging.package import missing_vectors
 from ..tagging.predict import (
     keep_entities,
 )
 from ..tagging.tagger import Scored, score
-from .common import COMBINE_HELP, add_vectors, load_tagger, percent, protected, score_cells, table
+from .common import (
+    add_vectors,
+    combine_option,
+    load_tagger,
+    min_score_option,
+    percent,
+    protected,
+    score_cells,
+    table,
+)
 from .main import _friendly, main, note, warn
 
 
@@ -64,20 +72,14 @@ from .main import _friendly, main, note, warn
     is_flag=True,
     help="--predictions: two more columns before gold, each tag's probability and its entity's ('-': none).",
 )
-@click.option(
-    "--min-score",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="Leave out the predicted entities whose probability is below this (their tokens read O).",
-)
+@min_score_option
 @click.option("--confusion", is_flag=True, help="Add a confusion matrix of token tags (gold x predicted).")
 @click.option(
     "--decode",
     type=click.Choice(DECODERS),
     help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
 )
-@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
+@combine_option
 @_friendly
 def evaluate(
     run: str,

@@ -12,7 +12,6 @@ import click
 
 from ..base.files import refuse_to_replace
 from ..base.threads import blas_threads
-from ..tagging.ensemble import COMBINE
 from ..tagging.html import html_end, html_start
 from ..tagging.package import missing_vectors
 from ..tagging.predict import (
@@ -27,7 +26,7 @@ from ..tagging.predict import (
     tag_stream,
 )
 from ..tagging.tagger import CONFIG_FILE
-from .common import COMBINE_HELP, load_tagger, protected, vectors_file
+from .common import combine_option, load_tagger, min_score_option, protected, vectors_file
 from .main import _friendly, main, note, warn
 
 
@@ -76,14 +75,8 @@ def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list
     show_default=True,
     help="jsonl and html: the probability of each entity (jsonl: of each tag too); --no-scores: without.",
 )
-@click.option(
-    "--min-score",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="Leave out the entities whose probability is below this (their tokens are tagged O).",
-)
-@click.option("--combine", type=click.Choice(COMBINE), default="vote", show_default=True, help=COMBINE_HELP)
+@min_score_option
+@combine_option
 @_friendly
 def predict(
     run: str,

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..base.errors import WindownerError, quote
 from ..base.files import read_json
-from ..config import read_yaml_mapping
+from ..config import flatten, read_yaml_mapping
 from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
 
@@ -71,17 +71,6 @@ class Group:
 
     settings: dict[str, Any]
     runs: list[Run] = field(default_factory=list)
-
-
-def flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 0.1}}`` → ``{"train.lr": 0.1}``."""
-    flat: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _natural(path: Path) -> list[Any]:

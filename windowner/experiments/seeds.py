@@ -24,11 +24,11 @@ from typing import Any
 
 from ..base.errors import Terminated, WindownerError, quote
 from ..base.files import write_atomic
-from ..config import Config, check_output, config_from_dict, read_yaml_mapping
+from ..config import Config, check_output, config_from_dict, flatten, read_yaml_mapping
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.tagger import CONFIG_FILE, RUN_FILES, SCORES_FILE
 from ..training.loop import resume, train
-from .compare import describe, flatten, load_runs
+from .compare import describe, load_runs
 
 SUMMARY_FILE = "summary.json"
 MAX_SEEDS = 1000  # a range longer than this is a typo (0-10000)

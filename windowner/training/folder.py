@@ -19,7 +19,7 @@ import numpy as np
 
 from ..base.errors import Terminated, WindownerError, quote
 from ..base.files import is_temporary, remove_stale_temporaries
-from ..config import Config, load_saved_config
+from ..config import Config, flatten, load_saved_config
 from ..network.model import WindowModel
 from ..optim import Optimizer
 from ..optim.averaging import Average
@@ -221,7 +221,7 @@ def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Pat
     it). A key one of them lacks (a setting of another version of windowner) is not compared."""
     if saved is None:
         return
-    before, now = _flat(saved), _flat(config.to_dict())
+    before, now = flatten(saved), flatten(config.to_dict())
     skip = {*RESUMABLE, *NOT_COMPARED}
     changed = [
         key
@@ -240,17 +240,6 @@ def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Pat
         f" put the old value{'s' if len(changed) > 1 else ''} back to resume it, or train a new run with the"
         f" new (windowner train --config {shlex.quote(str(output / CONFIG_FILE))} --output NEW_FOLDER)"
     )
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 0.1}}`` as ``{"train.lr": 0.1}``."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
 
 
 def _stopped_early(settings: Any, state: Checkpoint) -> bool:
