@@ -54,8 +54,8 @@ def _schema_defaults(schema, prefix=""):
 
 
 def test_the_configuration_table_lists_every_key_with_its_default():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    section = usage.split("## Configuration keys", 1)[1].split("\n## ", 1)[0]
     table = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+?) \|", section, re.M))
     assert table == dict(_schema_defaults(config_module.Config))
 
