@@ -121,14 +121,15 @@ def test_a_copied_config_names_the_key_of_a_path_that_is_not_there(tmp_path, com
     """configs/default.yaml copied elsewhere: its relative paths now point at nothing."""
     copy = tmp_path / "mine.yaml"
     copy.write_text(DEFAULT.read_text(encoding="utf-8"), encoding="utf-8")
-    result = run(
-        *command, "--config", copy, *(["--output", tmp_path / "run"] if command[0] == "train" else [])
-    )
+    output = ["--output", tmp_path / "run"] if command[0] == "train" else []  # not the cwd's runs/default
+    result = run(*command, "--config", copy, *output)
     message = assert_one_line_error(
         result, "config key 'data.train'", "no such file", "relative to the config"
     )
     assert str(tmp_path / ".." / "data") not in message and str(tmp_path.parent / "data") in message
-    fixed = run(*command, "--config", copy, "--set", f"data.train={REPO / 'data/wikigold/train.conll'}")
+    fixed = run(
+        *command, "--config", copy, *output, "--set", f"data.train={REPO / 'data/wikigold/train.conll'}"
+    )
     assert "config key 'data.dev'" in fixed.stderr
 
 
