@@ -353,11 +353,11 @@ def test_conll_records_refuse_a_sentence_without_end(monkeypatch):
 
 def test_without_a_format_columns_of_tokens_and_tags_are_read_as_conll():
     notes = []
-    data = "-DOCSTART- -X- -X- O\n\nEU NNP B-ORG\nrejects VBZ O\n\nPeter\tB-PER\n"
+    data = "-DOCSTART- -X- O\n\nAcme NNP B-ORG\nsells VBZ O\n\nPeter\tB-PER\n"
     got = list(read_records(io.BytesIO(data.encode()), "in", None, notes.append))
     assert got == records(data, "conll")
     assert notes == [
-        "in looks like CoNLL columns, a token and its tags a line (line 3: 'EU NNP B-ORG'): tagging the"
+        "in looks like CoNLL columns, a token and its tags a line (line 3: 'Acme NNP B-ORG'): tagging the"
         " first column of each line, as --format conll does (--format text tags whole lines as text)"
     ]
 

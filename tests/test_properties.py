@@ -71,7 +71,7 @@ def conll_files(draw) -> tuple[bytes, list[Sentence]]:
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     extra = draw(st.integers(0, 2))  # columns between the token and the tag (POS, chunk)
     separator = draw(st.sampled_from([" ", "\t", "  ", " \t"]))
-    lines = ["-DOCSTART- -X- -X- O", ""] if draw(st.booleans()) else []
+    lines = ["-DOCSTART- -X- O", ""]  # a document header (skipped) if draw(st.booleans()) else []
     for sentence in sentences:
         for token, tag in sentence:
             middle = [draw(TOKEN) for _ in range(extra)]
