@@ -135,7 +135,7 @@ def stages(
                 continue
             # Tagger.predict_scored, stage by stage
             best = task.best(scores, lengths, method, transitions)
-            tags = task.read(best, lengths)
+            tags = task.tags_of(best, lengths)
             lap("decoding")
             allowed = allowed_transitions(task.tags) if method == "viterbi" else (None, None)
             post = posteriors(scores, lengths, *allowed, transitions)

@@ -190,3 +190,14 @@ def test_with_specials_is_reproducible_with_the_seed():
     _, other = with_specials(words, vectors, np.random.default_rng(43))
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first[:3], other[:3])
+
+
+def test_extend_appends_rows_and_forgets_only_the_tokens_they_change():
+    vocab = Vocabulary([*SPECIALS, "paris", "lyon"])
+    assert vocab.encode(["Paris", "Geneva", "Lyon"]).tolist() == [3, 0, 4]  # Geneva: <unk>, memoised
+    vocab.extend(["geneva", "bern"])
+    assert vocab.words[-2:] == ["geneva", "bern"] and len(vocab) == 7
+    assert vocab.encode(["Paris", "Geneva", "Bern", "Lyon"]).tolist() == [3, 5, 6, 4]  # as a new vocabulary
+    assert vocab.encode(["Geneva"]).tolist() == Vocabulary(vocab.words).encode(["Geneva"]).tolist()
+    with pytest.raises(WindownerError, match="twice"):
+        vocab.extend(["paris"])

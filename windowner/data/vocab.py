@@ -51,6 +51,22 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
+    def extend(self, words: Sequence[str]) -> None:
+        """Append rows for ``words`` (none of them in the vocabulary yet). Tokens already encoded keep
+        their rows: a token's row changes only if one of its keys gets a row, and the words added are
+        looked for only among the keys of tokens not met before (:class:`~windowner.tagging.predict.NewWords`
+        and :meth:`~windowner.tagging.tagger.Tagger.add_vectors` pass exactly those); the memo of
+        :meth:`encode` is dropped for the tokens whose keys are among ``words``."""
+        start = len(self.words)
+        added = {word: start + i for i, word in enumerate(words)}
+        if len(added) != len(words) or not added.keys().isdisjoint(self.row):
+            raise WindownerError("a vocabulary lists a word twice")
+        self.words.extend(words)
+        self.row.update(added)
+        stale = [token for token in self._cache if not added.keys().isdisjoint(self.keys(token))]
+        for token in stale:
+            del self._cache[token]
+
     def key(self, token: str) -> str:
         """The first form a token is looked up under (lowercased with ``vectors.lowercase``)."""
         token = normal_form(token)

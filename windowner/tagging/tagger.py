@@ -240,9 +240,7 @@ class Tagger:
             raise WindownerError(
                 f"{path}: vectors of dimension {vectors.shape[1]}, the model's have {E.shape[1]}"
             )
-        self.vocab = Vocabulary(
-            [*self.vocab.words, *words], self.vocab.lowercase, self.vocab.normalize_digits
-        )
+        self.vocab.extend(words)  # the rows of the tokens encoded so far stay, and so does their memo
         self.model.params["E"] = np.concatenate([E, vectors.astype(E.dtype)])
         return len(words)
 
