@@ -201,3 +201,14 @@ def test_extend_appends_rows_and_forgets_only_the_tokens_they_change():
     assert vocab.encode(["Geneva"]).tolist() == Vocabulary(vocab.words).encode(["Geneva"]).tolist()
     with pytest.raises(WindownerError, match="twice"):
         vocab.extend(["paris"])
+
+
+def test_extend_moves_a_memoised_token_found_under_a_later_key():
+    vocab = Vocabulary([*SPECIALS, "apple", "0000"], lowercase=False)
+    assert vocab.encode(["Apple", "1996", "Paris"]).tolist() == [3, 4, 0]  # Apple under apple, 1996 as 0000
+    vocab.extend(["Apple", "1996"])  # their first keys now have rows of their own
+    fresh = Vocabulary(vocab.words, lowercase=False)
+    assert (
+        vocab.encode(["Apple", "1996", "Paris"]).tolist() == fresh.encode(["Apple", "1996", "Paris"]).tolist()
+    )
+    assert vocab.encode(["Apple", "1996"]).tolist() == [5, 6]

@@ -20,7 +20,7 @@ vectors (and the same whatever dev and test files a run lists).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from pathlib import Path
 
 import numpy as np
@@ -52,20 +52,32 @@ class Vocabulary:
         return len(self.words)
 
     def extend(self, words: Sequence[str]) -> None:
-        """Append rows for ``words`` (none of them in the vocabulary yet). Tokens already encoded keep
-        their rows: a token's row changes only if one of its keys gets a row, and the words added are
-        looked for only among the keys of tokens not met before (:class:`~windowner.tagging.predict.NewWords`
-        and :meth:`~windowner.tagging.tagger.Tagger.add_vectors` pass exactly those); the memo of
-        :meth:`encode` is dropped for the tokens whose keys are among ``words``."""
+        """Append rows for ``words`` (none of them in the vocabulary yet), as a new vocabulary of all the
+        words would have them. What :meth:`encode` memoised stays, but for the tokens that may now read
+        another row (:meth:`_may_move`): new text's words added batch by batch cost no new look-ups of
+        the tokens met before."""
         start = len(self.words)
         added = {word: start + i for i, word in enumerate(words)}
         if len(added) != len(words) or not added.keys().isdisjoint(self.row):
             raise WindownerError("a vocabulary lists a word twice")
         self.words.extend(words)
         self.row.update(added)
-        stale = [token for token in self._cache if not added.keys().isdisjoint(self.keys(token))]
-        for token in stale:
+        for token in [
+            token for token, row in self._cache.items() if self._may_move(token, row, added.keys())
+        ]:
             del self._cache[token]
+
+    def _may_move(self, token: str, row: int, added: Set[str]) -> bool:
+        """Whether ``token``, memoised at ``row``, may read another row once ``added`` are rows (True may
+        be said of a token that does not: its row is then computed again). A token found under its first
+        key keeps its row; an ASCII token's keys are itself and lowercased, with digits as 0 if it has any:
+        tested without computing them."""
+        if not token.isascii() or DIGIT.search(token):
+            return not added.isdisjoint(self.keys(token))
+        lower = token.lower()
+        if row and self.words[row] == (lower if self.lowercase else token):
+            return False
+        return token in added or lower in added
 
     def key(self, token: str) -> str:
         """The first form a token is looked up under (lowercased with ``vectors.lowercase``)."""
