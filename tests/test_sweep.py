@@ -24,7 +24,8 @@ from helpers import head
 from test_cli import assert_ok, assert_one_line_error, run
 
 from windowner.base.errors import WindownerError
-from windowner.experiments.sweep import load_sweep, run_sweep
+from windowner.experiments.sweep import run_sweep
+from windowner.experiments.sweep_file import load_sweep
 
 optuna = pytest.importorskip("optuna")
 
@@ -182,7 +183,8 @@ def test_pruning_stops_a_trial_below_the_median(tmp_path, data):
 
 
 def test_durations_and_urls():
-    from windowner.experiments.sweep import masked, parse_duration
+    from windowner.experiments.study import masked
+    from windowner.experiments.sweep_file import parse_duration
 
     assert [parse_duration(v, "t") for v in (90, "90s", "45m", "2h", "1.5h")] == [90, 90, 2700, 7200, 5400]
     for bad in ("soon", "-5m", 0, "2d"):
@@ -194,7 +196,7 @@ def test_durations_and_urls():
 
 def test_random_draws_depend_on_the_trial_not_the_worker():
     """Two workers' samplers (two instances) draw the same values for a trial number, others for others."""
-    from windowner.experiments.sweep import trial_seeded_sampler
+    from windowner.experiments.study import trial_seeded_sampler
 
     def draws(seed):
         study = optuna.create_study(sampler=trial_seeded_sampler(seed))
