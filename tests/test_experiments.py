@@ -16,8 +16,9 @@ from test_cli import assert_ok, assert_one_line_error, run
 from windowner.base.errors import Terminated, WindownerError
 from windowner.config import load_config
 from windowner.data.conll import read_conll
-from windowner.experiments.compare import compare, paired, t_quantile, t_two_sided, t_within
+from windowner.experiments.compare import compare, paired
 from windowner.experiments.seeds import parse_seeds, train_seeds
+from windowner.experiments.significance import t_quantile, t_two_sided, t_within
 from windowner.tagging.tagger import load_run
 from windowner.training.loop import train
 

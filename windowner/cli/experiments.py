@@ -104,7 +104,8 @@ def compare_command(
     """Group the runs in RUNS (run folders, seed groups, sweeps) by the settings that differ between
     them and print each group's n and mean (min–max) of its scores; with two groups whose seeds pair,
     the paired difference and a paired t-test."""
-    from ..experiments.compare import compare, render
+    from ..experiments.compare import compare
+    from ..experiments.table import render
 
     comparison = compare(runs, split, data_path, scheme, metrics_shown, sort, note)
     click.echo(render(comparison, form, table))

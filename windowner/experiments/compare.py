@@ -16,14 +16,13 @@
    (:func:`t_two_sided`). Seeds vary the initialisation and the order of the batches; pairing removes
    what a seed does to both settings alike.
 
-The table is text, Markdown, CSV or JSON (:func:`render`). Nothing here needs Optuna: a sweep's folder
+The table is text, Markdown, CSV or JSON (:func:`windowner.experiments.table.render`); the statistics are
+in :mod:`windowner.experiments.significance`. Nothing here needs Optuna: a sweep's folder
 is a folder of runs (its ``sweep.json`` names the metric the table is sorted by, best first).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -37,6 +36,7 @@ from ..base.files import read_json
 from ..config import flatten, read_yaml_mapping
 from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
+from .significance import describe, t_quantile, t_two_sided
 
 SWEEP_FILE = "sweep.json"  # in a sweep folder: the sweep as it was resolved (its metric, its space)
 TRIAL_FILE = "trial.json"  # in a trial's folder: its number, state, parameters and value
@@ -185,63 +185,12 @@ def metric_values(run: Run, split: str) -> dict[str, float]:
     return values
 
 
-def describe(values: Sequence[float]) -> dict[str, float]:
-    """n, mean, standard deviation (n − 1; 0 for one value), min and max."""
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return {"n": n, "mean": mean, "std": std, "min": min(values), "max": max(values)}
-
-
 def summarise(group: Group, split: str) -> dict[str, dict[str, float]]:
     """:func:`describe` of every score of :func:`metric_values` over the group's runs (a type missing
     from a run's scores, neither in its gold data nor predicted, counts as 0)."""
     per_run = [metric_values(run, split) for run in group.runs]
     names = list(dict.fromkeys(name for values in per_run for name in values))
     return {name: describe([values.get(name, 0.0) for values in per_run]) for name in names}
-
-
-# Student's t distribution for the paired test (A&S 26.7.3-4: exact sums for integer degrees of freedom)
-
-
-def t_within(t: float, df: int) -> float:
-    """A(t | ν) = P(|T| ≤ t) for Student's T with ν = ``df`` ≥ 1 degrees of freedom, t ≥ 0.
-
-    With θ = atan(t / √ν): for odd ν, A = (2/π)(θ + sin θ (cos θ + (2/3) cos³θ + … + (2·4⋯(ν−3)) /
-    (3·5⋯(ν−2)) cos^(ν−2) θ)) (just 2θ/π for ν = 1); for even ν, A = sin θ (1 + (1/2) cos²θ + … +
-    (1·3⋯(ν−3)) / (2·4⋯(ν−2)) cos^(ν−2) θ).
-    """
-    if math.isinf(t):
-        return 1.0
-    theta = math.atan(t / math.sqrt(df))
-    s, c = math.sin(theta), math.cos(theta)
-    if df % 2:
-        total, term = 0.0, c
-        for k in range(1, (df - 1) // 2 + 1):  # cos θ, (2/3) cos³θ, (2·4)/(3·5) cos⁵θ, …
-            total += term
-            term *= (2 * k) / (2 * k + 1) * c * c
-        return (2 / math.pi) * (theta + s * total) if df > 1 else 2 * theta / math.pi
-    total, term = 0.0, 1.0
-    for k in range(1, df // 2 + 1):  # 1, (1/2) cos²θ, (1·3)/(2·4) cos⁴θ, …
-        total += term
-        term *= (2 * k - 1) / (2 * k) * c * c
-    return s * total
-
-
-def t_two_sided(t: float, df: int) -> float:
-    """The two-sided p-value P(|T| ≥ |t|)."""
-    return max(0.0, 1.0 - t_within(abs(t), df))
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The t with P(T ≤ t) = ``p`` (0.5 < p < 1), by bisection on :func:`t_within`."""
-    target, low, high = 2 * p - 1, 0.0, 1.0
-    while t_within(high, df) < target:
-        high *= 2
-    for _ in range(200):
-        middle = (low + high) / 2
-        low, high = (middle, high) if t_within(middle, df) < target else (low, middle)
-    return (low + high) / 2
 
 
 def paired(a: Group, b: Group, split: str) -> dict[str, Any] | None:
@@ -333,128 +282,3 @@ def _sweep_column(path: Path) -> str | None:
     if metric == "tokens":
         return f"{sweep.get('location_label', 'LOC')} tokens"
     return metric
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (dict, list)) or value is None:
-        return json.dumps(value)
-    return str(value)
-
-
-def _cell(name: str, stats: dict[str, float] | None) -> str:
-    """``mean (min–max)``: scores with 2 decimals, the best epoch with 1, the time in whole seconds."""
-    if stats is None:
-        return "-"
-    digits = 0 if name == "time (s)" else 1 if name == "best epoch" else 2
-    mean = f"{stats['mean']:.{digits}f}"
-    if stats["n"] == 1 or stats["min"] == stats["max"]:
-        return mean
-    return f"{mean} ({stats['min']:.{digits}f}–{stats['max']:.{digits}f})"
-
-
-def rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
-    """The table as a header and rows of text cells."""
-    settings = comparison.keys or ["settings"]
-    header = [*settings, "n", *comparison.metrics]
-    body = []
-    for group, summary in zip(comparison.groups, comparison.summaries, strict=True):
-        cells = [_value(group.settings[key]) for key in comparison.keys] or ["(all the same)"]
-        cells.append(str(len(group.runs)))
-        cells += [_cell(name, summary.get(name)) for name in comparison.metrics]
-        body.append(cells)
-    return header, body
-
-
-def paired_lines(comparison: Comparison) -> list[str]:
-    """Sentences of the paired comparison: the difference of the second group from the first."""
-    both = comparison.paired
-    if both is None:
-        return []
-    label = [", ".join(f"{k}={_value(v)}" for k, v in g.settings.items()) for g in comparison.groups[:2]]
-    lines = [
-        f"paired over seeds {', '.join(map(str, both['seeds']))} (n={both['n']}): [{label[1]}] minus"
-        f" [{label[0]}], mean difference [95% confidence interval], {both['test']} p-value:"
-    ]
-    for name in comparison.metrics:
-        if name in both["scores"]:
-            s = both["scores"][name]
-            lines.append(
-                f"  {name}: {s['mean']:+.2f} [{s['low']:+.2f}, {s['high']:+.2f}]  p-value {_p(s['p'])}"
-            )
-    return lines
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "- (the same difference for every seed)"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def paired_markdown(comparison: Comparison) -> list[str]:
-    """The paired comparison as a Markdown table (after a blank line), or nothing."""
-    lines = paired_lines(comparison)
-    both = comparison.paired
-    if both is None:
-        return []
-    table = ["", lines[0], "", "| score | mean difference | 95% CI | p-value |", "|---|---:|---:|---:|"]
-    for name in comparison.metrics:
-        if name in both["scores"]:
-            s = both["scores"][name]
-            table.append(
-                f"| {name} | {s['mean']:+.2f} | {s['low']:+.2f} to {s['high']:+.2f} | {_p(s['p'])} |"
-            )
-    return table
-
-
-def render(
-    comparison: Comparison, form: str, table: Callable[[Sequence[str], Sequence[Sequence[str]]], str]
-) -> str:
-    """The comparison as ``text`` (``table`` aligns it), ``markdown``, ``csv`` or ``json``."""
-    header, body = rows(comparison)
-    if form == "json":
-        return json.dumps(as_json(comparison), indent=2)
-    if form == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["group", *comparison.keys, "n", "metric", "mean", "std", "min", "max"])
-        for number, (group, summary) in enumerate(zip(comparison.groups, comparison.summaries, strict=True)):
-            settings = [_value(group.settings[key]) for key in comparison.keys]
-            for name in comparison.metrics:
-                if name in summary:
-                    s = summary[name]
-                    writer.writerow(
-                        [number + 1, *settings, s["n"], name, s["mean"], s["std"], s["min"], s["max"]]
-                    )
-        return out.getvalue().rstrip("\n")
-    source = f"scores on {comparison.data}" if comparison.data else f"{comparison.split} scores"
-    scores = f"{source}: F1 in %, mean (min–max) over the runs of each group"
-    if form == "markdown":
-        left = len(comparison.keys) or 1  # the settings are text, the rest numbers
-        align = ["---"] * left + ["---:"] * (len(header) - left)
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
-        return "\n".join([*lines, "", scores, *paired_markdown(comparison)])
-    return "\n".join([table(header, body), "", scores, *paired_lines(comparison)])
-
-
-def as_json(comparison: Comparison) -> dict[str, Any]:
-    groups = []
-    for group, summary in zip(comparison.groups, comparison.summaries, strict=True):
-        groups.append(
-            {
-                "settings": group.settings,
-                "n": len(group.runs),
-                "runs": [str(run.folder) for run in group.runs],
-                "seeds": [run.seed for run in group.runs],
-                "scores": {name: summary[name] for name in comparison.metrics if name in summary},
-            }
-        )
-    return {
-        "split": comparison.split,
-        "data": comparison.data,
-        "settings": comparison.keys,
-        "groups": groups,
-        "paired": comparison.paired,
-    }

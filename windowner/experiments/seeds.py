@@ -9,7 +9,7 @@ holds a run of another config is an error (``--overwrite`` replaces every seed's
 Once every seed has finished, ``OUTPUT/summary.json`` holds the mean, standard deviation (n − 1), min and
 max of every score of the runs (dev and test: F1, precision and recall per entity type and micro, the
 location token scores, the accuracy), of the best epoch and of the training time, computed by
-:func:`windowner.experiments.compare.describe`; ``windowner compare OUTPUT`` prints them as a table.
+:func:`windowner.experiments.significance.describe`; ``windowner compare OUTPUT`` prints them as a table.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from ..config import Config, check_output, config_from_dict, flatten, read_yaml_
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.tagger import CONFIG_FILE, RUN_FILES, SCORES_FILE
 from ..training.loop import resume, train
-from .compare import describe, load_runs
+from .compare import load_runs
+from .significance import describe
 
 SUMMARY_FILE = "summary.json"
 MAX_SEEDS = 1000  # a range longer than this is a typo (0-10000)
