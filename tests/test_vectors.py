@@ -307,8 +307,8 @@ def test_the_fast_parser_takes_the_usual_files_itself(write, monkeypatch, name, 
     path = write(f"{name}.txt", TRICKY[name])
     words = read_vectors(path, cache=False)[0]
     handed = []
-    reference = vectors_reference._parse_lines
-    monkeypatch.setattr(vectors_read, "_parse_lines", lambda *args: handed.append(1) or reference(*args))
+    reference = vectors_reference.parse_lines
+    monkeypatch.setattr(vectors_read, "parse_lines", lambda *args: handed.append(1) or reference(*args))
     read_vectors(path, set(words) if some else None, cache=False)
     expected = HANDED_TO_THE_REFERENCE | ({"some-trailing-spaces"} if some else set())
     assert bool(handed) == (name in expected)
@@ -701,7 +701,7 @@ def test_a_folder_is_no_vectors_file(tmp_path):
 def test_gzipped_crlf_text_with_a_bom_is_parsed_fast(tmp_path, monkeypatch):
     path = tmp_path / "v.txt.gz"
     path.write_bytes(gzip.compress(("\ufeff" + glove_text().replace("\n", "\r\n")).encode("utf-8")))
-    monkeypatch.setattr(vectors_read, "_parse_lines", None)  # the reference is not needed
+    monkeypatch.setattr(vectors_read, "parse_lines", None)  # the reference is not needed
     words, matrix = read_vectors(path, cache=False)
     assert words == WORDS
     np.testing.assert_array_equal(matrix, MATRIX)

@@ -15,7 +15,7 @@ import yaml
 
 from .base.errors import WindownerError, quote
 from .base.files import text_file
-from .base.schema import REQUIRED, _option
+from .base.schema import REQUIRED, option
 from .data.conll import SCHEMES
 from .data.gazetteer import check_label
 from .data.spans import DATA_FORMATS
@@ -29,10 +29,10 @@ from .optim.schedules import SCHEDULES
 @dataclass
 class DataConfig:
     train: str = field(default=REQUIRED, metadata={"path": True})  # CoNLL file to train on
-    dev: str | None = _option(None, path=True)  # evaluated after each epoch; picks the best epoch
-    test: str | None = _option(None, path=True)  # evaluated once, with the best epoch's model
-    scheme: str = _option("auto", choices=SCHEMES)  # tag encoding of the files
-    format: str = _option("auto", choices=DATA_FORMATS)  # conll, jsonl (text and spans), auto: by name
+    dev: str | None = option(None, path=True)  # evaluated after each epoch; picks the best epoch
+    test: str | None = option(None, path=True)  # evaluated once, with the best epoch's model
+    scheme: str = option("auto", choices=SCHEMES)  # tag encoding of the files
+    format: str = option("auto", choices=DATA_FORMATS)  # conll, jsonl (text and spans), auto: by name
 
 
 @dataclass
@@ -40,46 +40,46 @@ class VectorsConfig:
     path: str = field(default=REQUIRED, metadata={"path": True})  # GloVe or word2vec text (.gz allowed)
     lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercase)
     normalize_digits: bool = True  # a word not found is retried with every digit replaced by 0
-    keep: str = _option("data", choices=("data", "all"))  # keep only the data's words, or every vector
-    new_words: int = _option(0, minimum=0)  # a training word without a vector seen this often gets a row
+    keep: str = option("data", choices=("data", "all"))  # keep only the data's words, or every vector
+    new_words: int = option(0, minimum=0)  # a training word without a vector seen this often gets a row
     cache: bool = True  # keep the parsed file in the vectors cache folder (see windowner.vectors)
 
 
 @dataclass
 class TaskConfig:
-    name: str = _option("location", choices=TASKS)
-    location_label: str = _option("LOC", word=True)  # the entity type that counts as a location
+    name: str = option("location", choices=TASKS)
+    location_label: str = option("LOC", word=True)  # the entity type that counts as a location
     other_types: bool = False  # location task: learn every type, predict the location's (entities: moot)
 
 
 @dataclass
 class ScheduleConfig:
-    name: str = _option("constant", choices=SCHEDULES)
-    factor: float = _option(0.5, above=0.0)  # step: lr *= factor every `every` epochs (0: lr 0)
-    every: int = _option(1, minimum=1)  # step: epochs between two changes
-    rate: float = _option(0.1, minimum=0.0)  # exponential: lr0 * exp(-rate * epochs done)
-    max_lr: float = _option(0.005, above=0.0)  # cyclic: the upper bound, at least train.lr (the lower)
-    half_cycle: int = _option(2000, minimum=1)  # cyclic: steps from the lower bound to the upper
+    name: str = option("constant", choices=SCHEDULES)
+    factor: float = option(0.5, above=0.0)  # step: lr *= factor every `every` epochs (0: lr 0)
+    every: int = option(1, minimum=1)  # step: epochs between two changes
+    rate: float = option(0.1, minimum=0.0)  # exponential: lr0 * exp(-rate * epochs done)
+    max_lr: float = option(0.005, above=0.0)  # cyclic: the upper bound, at least train.lr (the lower)
+    half_cycle: int = option(2000, minimum=1)  # cyclic: steps from the lower bound to the upper
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = _option(10, minimum=1)
-    batch_size: int = _option(32, minimum=1)
-    loss: str = _option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
-    corruptions: int = _option(1, minimum=1)  # margin: corrupted copies of each true window
-    optimizer: str = _option("adam", choices=tuple(OPTIMIZERS))
-    lr: float = _option(0.001, above=0.0)  # 0 would train nothing
-    momentum: float = _option(0.0, minimum=0.0, maximum=0.999)  # sgd: the momentum mu
+    epochs: int = option(10, minimum=1)
+    batch_size: int = option(32, minimum=1)
+    loss: str = option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
+    corruptions: int = option(1, minimum=1)  # margin: corrupted copies of each true window
+    optimizer: str = option("adam", choices=tuple(OPTIMIZERS))
+    lr: float = option(0.001, above=0.0)  # 0 would train nothing
+    momentum: float = option(0.0, minimum=0.0, maximum=0.999)  # sgd: the momentum mu
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    l2: float = _option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
-    l2_vectors: float = _option(0.0, minimum=0.0)  # J += l2_vectors/2 ||E[rows] - E0[rows]||^2, batch rows
-    average: float = _option(0.0, minimum=0.0, maximum=0.99999)  # EMA decay of the weights evaluated (0: off)
+    l2: float = option(0.0, minimum=0.0)  # J += l2/2 (||W||^2 + ||U||^2)
+    l2_vectors: float = option(0.0, minimum=0.0)  # J += l2_vectors/2 ||E[rows] - E0[rows]||^2, batch rows
+    average: float = option(0.0, minimum=0.0, maximum=0.99999)  # EMA decay of the weights evaluated (0: off)
     fine_tune: bool = True  # false: word vectors frozen, no gradient computed for them
-    seed: int = _option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
+    seed: int = option(0, minimum=0)  # initialisation, unknown-word rows, shuffling, dropout
     select: str = "micro"  # the dev F1 that picks the best epoch: micro, a type (LOC, ...), or tokens
-    patience: int = _option(0, minimum=0)  # stop after this many epochs without a better dev score (0: never)
-    threads: int = _option(0, minimum=0)  # BLAS threads (0: automatic); WINDOWNER_THREADS overrides
+    patience: int = option(0, minimum=0)  # stop after this many epochs without a better dev score (0: never)
+    threads: int = option(0, minimum=0)  # BLAS threads (0: automatic); WINDOWNER_THREADS overrides
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Config:
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    output: str = _option("runs/default", nonempty=True)  # the run folder, relative to the current folder
+    output: str = option("runs/default", nonempty=True)  # the run folder, relative to the current folder
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

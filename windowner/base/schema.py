@@ -1,4 +1,4 @@
-"""The fields of a config schema: a default and its checks (:func:`_option`), and the mark of a
+"""The fields of a config schema: a default and its checks (:func:`option`), and the mark of a
 required key (:data:`REQUIRED`). :mod:`windowner.config` reads a YAML file against the schema.
 """
 
@@ -9,7 +9,7 @@ from dataclasses import field
 from typing import Any
 
 
-def _option(
+def option(
     default: Any,
     *,
     choices: tuple = (),

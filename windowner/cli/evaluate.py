@@ -32,7 +32,7 @@ from .common import (
     score_cells,
     table,
 )
-from .main import _friendly, main, note, warn
+from .main import friendly, main, note, warn
 
 
 @main.command(name="eval")
@@ -80,7 +80,7 @@ from .main import _friendly, main, note, warn
     help="argmax per token, or viterbi over valid IOB2 paths. Default: the run's model.decode.",
 )
 @combine_option
-@_friendly
+@friendly
 def evaluate(
     run: str,
     more_runs: tuple[str, ...],

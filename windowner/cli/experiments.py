@@ -16,10 +16,10 @@ from ..config import check_output, load_config
 from ..data.conll import SCHEMES
 from ..tagging.tagger import RUN_FILES
 from .common import table
-from .main import _friendly, main, note, say
+from .main import friendly, main, note, say
 
 
-def _train_seeds(
+def train_seed_group(
     seeds_text: str,
     resume_run: str | None,
     dry_run: bool,
@@ -91,7 +91,7 @@ def _train_seeds(
     help="A score column to show (repeat it): micro, a type (LOC), 'LOC tokens', 'best epoch', 'time (s)'.",
 )
 @click.option("--sort", help="Order the groups by this score, best first (a sweep: by its metric).")
-@_friendly
+@friendly
 def compare_command(
     runs: tuple[str, ...],
     form: str,
@@ -120,7 +120,7 @@ def compare_command(
     " Default: a journal file in the sweep folder.",
 )
 @click.option("--quiet", is_flag=True, help="No per-epoch lines: a line a trial.")
-@_friendly
+@friendly
 def sweep(sweep_file: str, workers: int, storage: str | None, quiet: bool) -> None:
     """Search the config keys of SWEEP_FILE's space (grid, random or TPE, on Optuna), each trial a seed
     group in the sweep folder. Run again, or on another machine with the same --storage, to go on.

@@ -23,7 +23,7 @@ from ..network.gradcheck import (
 )
 from ..training.corpus import examples as training_examples
 from ..training.corpus import initialise
-from .main import _friendly, main
+from .main import friendly, main
 
 CONFIG_ENTRIES = 200  # gradcheck --config: entries of each parameter checked by default (seconds)
 
@@ -53,7 +53,7 @@ CONFIG_ENTRIES = 200  # gradcheck --config: entries of each parameter checked by
     is_flag=True,
     help="Every activation x loss x {frozen, fine-tuned} x {l2 = 0, l2 > 0} on small random models.",
 )
-@_friendly
+@friendly
 def gradcheck(
     config_path: str | None, overrides: tuple[str, ...], batch: int, max_entries: int | None, every: bool
 ) -> None:

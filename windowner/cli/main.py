@@ -23,7 +23,7 @@ EXIT_ERROR = 1  # a user error; click's usage errors exit with 2
 MESSAGE_LIMIT = 1000  # characters of an error line: nothing a user gave is echoed back whole
 
 
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the errors a user can cause into one line on stderr and a non-zero exit status.
 
     Status 1 for an error (:class:`WindownerError`, an operating-system error, out of memory, or a bug),
@@ -77,8 +77,8 @@ def fail(
 ) -> NoReturn:
     """Print ``message`` as one line on stderr (after the traceback with --debug) and exit with ``status``."""
     if trace and _debugging() and sys.exc_info()[0] is not None:
-        _write_stderr(traceback.format_exc())
-    _write_stderr(prefix + one_line(message) + "\n")
+        write_stderr(traceback.format_exc())
+    write_stderr(prefix + one_line(message) + "\n")
     sys.exit(status)
 
 
@@ -110,7 +110,7 @@ def _debugging() -> bool:
     return os.environ.get("WINDOWNER_DEBUG", "") not in ("", "0")
 
 
-def _write_stderr(text: str) -> None:
+def write_stderr(text: str) -> None:
     """Write to stderr; a closed stderr is not worth a second error."""
     try:
         sys.stderr.write(text)
@@ -162,12 +162,12 @@ def run() -> None:
 
 def note(message: str) -> None:
     """A remark on stderr (stdout stays the report, e.g. for --json)."""
-    _write_stderr(f"windowner: note: {one_line(message)}\n")
+    write_stderr(f"windowner: note: {one_line(message)}\n")
 
 
 def warn(message: str) -> None:
     """A warning on stderr: the command did its work, but not as well as it could (a missing file)."""
-    _write_stderr(f"windowner: warning: {one_line(message)}\n")
+    write_stderr(f"windowner: warning: {one_line(message)}\n")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..tagging.package import MAX_WORDS, package_run
-from .main import _friendly, main, note, say
+from .main import friendly, main, note, say
 
 
 @main.command()
@@ -25,7 +25,7 @@ from .main import _friendly, main, note, say
     help="Carry the vectors of this many of the file's first (most frequent) words; 0: the run's own only.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the run or package in OUTPUT.")
-@_friendly
+@friendly
 def package(run: str, output: str, vectors_path: str | None, max_words: int, overwrite: bool) -> None:
     """Write a copy of RUN to OUTPUT that carries the vectors its predictions need.
 

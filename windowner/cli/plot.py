@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..experiments.plot import plot_folder
-from .main import _friendly, main, say
+from .main import friendly, main, say
 
 
 @main.command()
@@ -16,7 +16,7 @@ from .main import _friendly, main, say
     type=click.Path(dir_okay=False),
     help="The PNG file to write. Default: history.png in the run folder.",
 )
-@_friendly
+@friendly
 def plot(run: str, output_path: str | None) -> None:
     """Draw a run's training loss and dev F1 (micro and per type) per epoch as a PNG; for a folder of
     runs (seeds, a comparison), the dev F1 curves of each group with their spread; for a sweep's folder,

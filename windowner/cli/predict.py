@@ -27,7 +27,7 @@ from ..tagging.predict import (
 )
 from ..tagging.tagger import CONFIG_FILE
 from .common import combine_option, load_tagger, min_score_option, protected, vectors_file
-from .main import _friendly, main, note, warn
+from .main import friendly, main, note, warn
 
 
 def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list[str], str]:
@@ -77,7 +77,7 @@ def run_arguments(run: str, file: str | None, more: Sequence[str]) -> tuple[list
 )
 @min_score_option
 @combine_option
-@_friendly
+@friendly
 def predict(
     run: str,
     file: str | None,

@@ -16,8 +16,8 @@ from ..training.loop import dry_run as dry_run_summary
 from ..training.loop import resume as resume_training
 from ..training.loop import train as run_training
 from .common import table
-from .experiments import _train_seeds
-from .main import _friendly, _write_stderr, main, note, say
+from .experiments import train_seed_group
+from .main import friendly, main, note, say, write_stderr
 
 
 @main.command()
@@ -62,7 +62,7 @@ from .main import _friendly, _write_stderr, main, note, say
     metavar="SEEDS",
     help="A run per seed (0,1,2 or 0-4) in OUTPUT/seed-N, and their summary; rerun to go on after a stop.",
 )
-@_friendly
+@friendly
 def train(
     config_path: str | None,
     output: str | None,
@@ -75,11 +75,11 @@ def train(
     seeds_text: str | None = None,
 ) -> None:
     """Train a model as the config says and write its run folder (or continue one: --resume RUN)."""
-    report: Callable[[str], Any] = (lambda line: _write_stderr(line + "\n")) if as_json else say
+    report: Callable[[str], Any] = (lambda line: write_stderr(line + "\n")) if as_json else say
     progress = "none" if quiet else "bar" if sys.stderr.isatty() else "lines"
     if seeds_text is not None:
         options = dict(config_path=config_path, output=output, overrides=overrides, overwrite=overwrite)
-        _train_seeds(seeds_text, resume_run, dry_run, as_json, quiet, report, progress, **options)
+        train_seed_group(seeds_text, resume_run, dry_run, as_json, quiet, report, progress, **options)
         return
     if resume_run is not None:
         given = [

@@ -19,7 +19,7 @@ from ...base.threads import thread_count
 from .table import _COLUMNS, _TAIL, Parsed, _Selection, _Table
 
 
-def _blocks(file: BinaryIO, rest: bytes, size: int) -> Iterator[bytes]:
+def line_blocks(file: BinaryIO, rest: bytes, size: int) -> Iterator[bytes]:
     """``rest`` and then the file's bytes, in blocks of whole lines (cut after a newline; the last block
     may lack one)."""
     while data := file.read(size):
@@ -50,7 +50,7 @@ def parse_workers() -> int:
     return thread_count(min(2, cores))  # the environment first, as for BLAS threads
 
 
-def _parsed_ahead(
+def parsed_ahead(
     blocks: Iterable[bytes], selection: _Selection, workers: int
 ) -> Iterator[tuple[bytes, Parsed | None]]:
     """Each block with the fast parser's result (:func:`_parse_block`; None: the reference's turn), in
@@ -202,9 +202,9 @@ def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
     and their vectors; or None when the block is not one it handles: then the reference parses it.
 
     When every word is read it only reads ``selection``, so several threads may run it at once
-    (:func:`_parsed_ahead`; with wanted words, one thread runs it and :meth:`_Selection.may_keep` builds
+    (:func:`parsed_ahead`; with wanted words, one thread runs it and :meth:`_Selection.may_keep` builds
     its table at the first block);
-    :func:`_add_block` then keeps the words in the file's order. The bytes are split at spaces and
+    :func:`add_block` then keeps the words in the file's order. The bytes are split at spaces and
     newlines with numpy (:func:`_spans`); a line's first span is its word, the others its values, which
     :func:`_parse_values` converts. When only some words are wanted, the words are found first
     (:func:`_some_lines`) and only their lines are split and converted.
@@ -223,7 +223,7 @@ def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
     return (_every_line if selection.wanted is None else _some_lines)(text, selection)
 
 
-def _add_block(parsed: Parsed, selection: _Selection, table: _Table) -> int | None:
+def add_block(parsed: Parsed, selection: _Selection, table: _Table) -> int | None:
     """Keep a block's words that ``selection`` keeps (not seen before) in ``table``; returns the number
     of lines, or None (and changes nothing) if the block's vectors are not of the table's size."""
     lines, words, rows = parsed

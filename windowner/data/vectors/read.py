@@ -15,8 +15,8 @@ import numpy as np
 
 from ...base.errors import WindownerError
 from .cache import _CacheEntry
-from .fast import _add_block, _blocks, _parsed_ahead, parse_workers
-from .reference import _parse_lines, _text_lines
+from .fast import add_block, line_blocks, parse_workers, parsed_ahead
+from .reference import parse_lines, text_lines
 from .table import _Selection, _Table
 from .word2vec import _header, _is_binary, _parse_binary
 
@@ -143,7 +143,7 @@ def _parse_file(
     first, newline, rest = head.partition(b"\n")
     header = _header(first)
     if header and _is_binary(rest, header[1]):
-        return _parse_binary(_blocks(file, rest, CHUNK_BYTES), path, selection, *header)
+        return _parse_binary(line_blocks(file, rest, CHUNK_BYTES), path, selection, *header)
     table = _Table()
     number = 1
     if header:
@@ -153,12 +153,12 @@ def _parse_file(
         size = 2 * CHUNK_BYTES
     else:  # few values to convert: larger blocks, one thread (a second: faster idle, slower if busy)
         size, workers = 8 * CHUNK_BYTES, 1
-    blocks = _blocks(file, head, size)
-    with contextlib.closing(_parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
+    blocks = line_blocks(file, head, size)
+    with contextlib.closing(parsed_ahead(blocks, selection, workers if fast else 0)) as parsed:
         for block, result in parsed:
-            lines = None if result is None else _add_block(result, selection, table)
+            lines = None if result is None else add_block(result, selection, table)
             if lines is None:
-                lines = _parse_lines(_text_lines(block, number, path), path, selection, table)
+                lines = parse_lines(text_lines(block, number, path), path, selection, table)
             number += lines
     return table.finish()
 

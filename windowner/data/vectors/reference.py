@@ -13,7 +13,7 @@ from ...base.errors import WindownerError
 from .table import _Selection, _Table
 
 
-def _text_lines(data: bytes, number: int, path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(data: bytes, number: int, path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of each line of a block as a text file reads them: ``\\n``, ``\\r\\n`` and
     ``\\r`` end a line. A line that is not UTF-8 is an error naming its line."""
     raw_lines = data.split(b"\n")
@@ -32,7 +32,7 @@ def _text_lines(data: bytes, number: int, path: Path) -> Iterator[tuple[int, str
             number += 1
 
 
-def _parse_lines(lines: Iterable[tuple[int, str]], path: Path, selection: _Selection, table: _Table) -> int:
+def parse_lines(lines: Iterable[tuple[int, str]], path: Path, selection: _Selection, table: _Table) -> int:
     """The reference: parse numbered lines into ``table``; returns how many lines there were."""
     words: list[str] = []
     numbers: list[int] = []  # the line number of each kept word, for error messages
