@@ -16,6 +16,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
 * ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
 * ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
+* ``first-pass/``: only in a run with the ``document`` feature: the run folder of its first pass, whose
+  marginals give the feature's keys (:mod:`windowner.tagging.documents`);
 * ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
 carries
   the vectors its predictions need, and never reads a vectors file it is not given.
@@ -54,6 +56,7 @@ from ..network.model import WindowModel, make_loss
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
+from .documents import FIRST_PASS, document_keys
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -119,6 +122,7 @@ class Tagger:
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
     package: dict[str, Any] | None = None
     gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
+    first_pass: Tagger | None = None  # the run whose marginals give the document feature's keys, if it is on
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -128,36 +132,62 @@ class Tagger:
         known, key = self.train_words, self.vocab.key
         return [[metrics.SEEN if key(token) in known else metrics.UNSEEN for token in s] for s in sentences]
 
-    def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+    def windows(
+        self,
+        sentences: Sequence[Sequence[str]],
+        documents: Sequence[int] | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
-        tables, see :func:`~windowner.data.windows.sentence_windows`)."""
+        tables, see :func:`~windowner.data.windows.sentence_windows`). With the ``document`` feature, its
+        ``keys`` (None: the first pass's, :meth:`document_keys`, ``documents`` the document of each
+        sentence, None: one document)."""
+        if keys is None and "document" in self.features:
+            keys = self.document_keys(sentences, documents)
         return sentence_windows(
-            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers
+            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers, keys
         )
 
+    def document_keys(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> list[str]:
+        """The ``document`` feature's key of every token, from :attr:`first_pass`'s marginals."""
+        if self.first_pass is None:
+            raise WindownerError("a run with the document feature needs its first pass (first-pass/)")
+        return document_keys([self.first_pass], sentences, documents, self.features["document"])
+
     def predict(
-        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        windows: np.ndarray | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[str]]:
         """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``;
-        ``windows``, the sentences' :meth:`windows` if the caller has them already. For raw text:
-        :meth:`tag_text`."""
+        ``windows``, the sentences' :meth:`windows` if the caller has them already; ``documents``, the
+        document of each sentence (None: they are one; only the ``document`` feature reads them). For raw
+        text: :meth:`tag_text`."""
         _check_tokenised(sentences, "predict")
         if not len(sentences):
             return []
-        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        scores = self.model.scores(self.windows(sentences, documents) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
         return self.task.decode(scores, lengths, method, self.model.transitions())
 
     def predict_scored(
-        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        windows: np.ndarray | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[Scored]:
         """:meth:`predict` with confidence: for every sentence its tags, the score of each tag and its
         entities with their scores (see :mod:`windowner.network.confidence`)."""
         _check_tokenised(sentences, "predict_scored")
         if not len(sentences):
             return []
-        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        scores = self.model.scores(self.windows(sentences, documents) if windows is None else windows)
         lengths = [len(tokens) for tokens in sentences]
         return scored_tags(
             self.task, scores, lengths, decode or self.config.model.decode, self.model.transitions()
@@ -216,9 +246,12 @@ class Tagger:
         self, sentences: Sequence[Sentence], decode: str | None = None, windows: np.ndarray | None = None
     ) -> dict[str, Any]:
         """Scores on tagged sentences, in the form ``windowner eval --json`` prints (``windows`` as in
-        :meth:`predict`)."""
+        :meth:`predict`; each sentence's :attr:`~windowner.data.conll.Sentence.document` its document)."""
         tokens = [s.tokens for s in sentences]
-        return score(self.task, sentences, self.predict(tokens, decode, windows), self.groups(tokens))
+        documents = [s.document for s in sentences]
+        return score(
+            self.task, sentences, self.predict(tokens, decode, windows, documents), self.groups(tokens)
+        )
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
         """Add rows to E for the words of ``sentences`` that the vocabulary lacks and ``path`` has.
@@ -308,7 +341,8 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        return cls(model, vocab, task, config, train_words, features, package, gazetteers)
+        first_pass = cls.load(folder / FIRST_PASS) if "document" in features else None
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_pass)
 
 
 def scored_tags(
