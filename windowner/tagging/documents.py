@@ -22,6 +22,11 @@ from ..network.decoding import allowed_transitions
 FIRST_PASS = "first-pass"  # the folder of a run's first pass, inside its run folder
 
 
+def reads_documents(tagger: Any) -> bool:
+    """Whether a tagger (a run or an ensemble) has the document feature: it tags whole documents."""
+    return bool(getattr(tagger, "first_pass", None) or getattr(tagger, "first_passes", None))
+
+
 def type_marginals(tagger: Any, sentences: Sequence[Sequence[str]], types: Sequence[str]) -> np.ndarray:
     """``(N, K)``: P(the token is of each of ``types``, O first) under the run ``tagger`` (a
     :class:`~windowner.tagging.tagger.Tagger`): its marginals over the IOB2-valid paths (forward-backward

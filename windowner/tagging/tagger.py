@@ -229,12 +229,18 @@ class Tagger:
                 offset += len(line)
         found: list[list[Entity]] = [[] for _ in texts]
         cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
+        documents = None
+        if self.first_pass is not None:  # the document feature: each text one document, in one batch
+            documents = np.array([line[0] for line in lines], dtype=np.int64)
+            first = np.searchsorted(documents, documents)  # the first line of each line's text
+            cuts = cuts[first] if lines else cuts
         for batch in np.split(np.arange(len(lines)), np.flatnonzero(np.diff(cuts)) + 1) if lines else []:
             chosen = [lines[i] for i in batch.tolist()]
             if new_words is not None:
                 new_words([line[3] for line in chosen])
+            numbers = documents[batch].tolist() if documents is not None else None
             for (number, offset, spans, _), scored in zip(
-                chosen, self.predict_scored([line[3] for line in chosen]), strict=True
+                chosen, self.predict_scored([line[3] for line in chosen], documents=numbers), strict=True
             ):
                 text = texts[number]
                 for s, e, kind, p in scored.entities:
@@ -258,8 +264,11 @@ class Tagger:
 
         A run keeps only the vectors its own data files needed (``vectors.keep: data``); text from
         elsewhere has other words. Their pretrained vectors are appended (the trained rows are left as they
-        are), so they no longer read ``<unk>``. Returns the number of rows added.
+        are), so they no longer read ``<unk>`` (in the first pass of the document feature too). Returns
+        the number of rows added.
         """
+        if self.first_pass is not None:
+            self.first_pass.add_vectors(path, sentences)
         tokens = (token for sentence in sentences for token in sentence)
         keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
         if not keys:
