@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from helpers import documents_config
 
-from windowner.base.errors import Terminated
+from windowner.base.errors import Terminated, WindownerError
 from windowner.data.conll import read_conll
 from windowner.data.documents import SURE, document_classes, keys_of
 from windowner.tagging import documents as first_passes
 from windowner.tagging.ensemble import Ensemble
-from windowner.tagging.predict import read_records
+from windowner.tagging.predict import batches, read_records, tag_stream
 from windowner.tagging.tagger import load_run
 from windowner.training.documents import FOLDS, halves, training_keys
 from windowner.training.loop import resume, train
@@ -189,3 +189,51 @@ def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, 
     assert again["dev"] == scores["dev"]  # as the run never stopped
     for name in ("model.npz", "fold-odd/model.npz", "first-pass/model.npz"):
         assert (run / name).read_bytes() == (folder / "run" / name).read_bytes(), name
+
+
+def test_predict_batches_hold_whole_documents():
+    records = list(read_records(io.BytesIO(CONLL.encode()), "x", "conll"))
+    assert [[r.tokens for r in b] for b in batches(records, 1, documents=True)] == [
+        [["A"], ["B", "C"]],
+        [["D"]],
+        [["E"]],
+    ]
+    assert len(list(batches(records, 1))) == 4  # without the feature: as before, a sentence a batch here
+
+
+def test_predict_tags_a_conll_input_by_its_documents(two_pass, monkeypatch):
+    folder, _, _ = two_pass
+    run = load_run(folder / "run")
+    dev = read_conll(folder / "dev.conll")
+    records = list(read_records(io.BytesIO((folder / "dev.conll").read_bytes()), "dev", "conll"))
+    asked = []
+    real = run.predict
+
+    def predict(sentences, *args, documents=None, **kwargs):
+        asked.append(documents)
+        return real(sentences, *args, documents=documents, **kwargs)
+
+    monkeypatch.setattr(run, "predict", predict)
+    out = io.BytesIO()
+    tag_stream(run, records, out, "conll", batch_tokens=50, scores=False)
+    assert len(asked) > 1 and all(documents is not None for documents in asked)
+    assert [d for documents in asked for d in documents] == [s.document for s in dev]
+    seen = [set(documents) for documents in asked]
+    assert all(not a & b for i, a in enumerate(seen) for b in seen[i + 1 :])  # never half a document
+    blocks = out.getvalue().decode().split("\n\n")
+    tags = [[line.split()[-1] for line in block.splitlines()] for block in blocks]
+    assert tags[: len(dev)] == real([s.tokens for s in dev], documents=[s.document for s in dev])
+
+
+def test_training_data_of_one_document_is_an_error(tmp_path):
+    one = tmp_path / "one.conll"
+    one.write_text("Oslo B-LOC\n\nRain O\n", encoding="utf-8")
+    with pytest.raises(WindownerError, match=f"{one}: model.features.document .* one document"):
+        train(documents_config(tmp_path, f"data.train={one}"), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_that_saved_nothing_leaves_nothing(tmp_path):
+    with pytest.raises(WindownerError, match="training diverged in epoch 1"):
+        train(documents_config(tmp_path, "train.lr=1e12"), progress=False)
+    assert not (tmp_path / "run").exists()  # nor its stages, nor the folds' data
