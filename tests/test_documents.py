@@ -87,15 +87,24 @@ def test_predict_input_documents():
 
 @pytest.fixture(scope="module")
 def two_pass(tmp_path_factory):
-    """A tiny run with the document feature (its four trainings), and the lines it printed."""
+    """A tiny run with the document feature (its four trainings), the lines it printed and the documents
+    of the sentences of each call of the key code."""
     folder = tmp_path_factory.mktemp("documents")
     lines = []
-    scores = train(documents_config(folder), progress=False, echo=lines.append)
-    return folder, scores, lines
+    asked = []  # the documents of the sentences each first pass was asked about
+    real = first_passes.keys_of
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            first_passes,
+            "keys_of",
+            lambda q, s, documents, t: asked.append(list(documents)) or real(q, s, documents, t),
+        )
+        scores = train(documents_config(folder), progress=False, echo=lines.append)
+    return folder, scores, lines, asked
 
 
 def test_a_run_trains_its_four_stages(two_pass):
-    folder, scores, lines = two_pass
+    folder, scores, lines, asked = two_pass
     run = folder / "run"
     stages = [line for line in lines if line.startswith("stage ")]
     assert [line.split(":")[0] for line in stages] == [f"stage {n} of 4" for n in (1, 2, 3, 4)]
@@ -109,10 +118,11 @@ def test_a_run_trains_its_four_stages(two_pass):
     )
     dev = read_conll(folder / "dev.conll")
     assert tagger.evaluate(dev) == scores["dev"]  # the dev keys from first-pass/, as in training
+    assert [s.document for s in dev] in asked and len({s.document for s in dev}) == 5  # by document
 
 
 def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, monkeypatch):
-    folder, _, _ = two_pass
+    folder, *_ = two_pass
     run = folder / "run"
     train_data = read_conll(folder / "train.conll")
     even, odd = halves(train_data)
@@ -136,7 +146,7 @@ def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, m
 
 
 def test_an_ensemble_of_one_is_the_run(two_pass):
-    folder, _, _ = two_pass
+    folder, *_ = two_pass
     run = load_run(folder / "run")
     dev = read_conll(folder / "dev.conll")
     tokens, documents = [s.tokens for s in dev], [s.document for s in dev]
@@ -147,7 +157,7 @@ def test_an_ensemble_of_one_is_the_run(two_pass):
 
 
 def test_the_documents_change_the_keys_and_a_text_is_one_document(two_pass):
-    folder, _, _ = two_pass
+    folder, *_ = two_pass
     run = load_run(folder / "run")
     sentences = [["Rain", "in", "Oslo", "."], ["Oslo", "won", "."]]
     together = run.document_keys(sentences)
@@ -162,7 +172,7 @@ def test_the_documents_change_the_keys_and_a_text_is_one_document(two_pass):
 
 
 def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, tmp_path):
-    folder, scores, _ = two_pass
+    folder, scores, *_ = two_pass
     config = documents_config(tmp_path)  # the same sentences as the fixture's run
     lines, stage = [], []
 
@@ -202,7 +212,7 @@ def test_predict_batches_hold_whole_documents():
 
 
 def test_predict_tags_a_conll_input_by_its_documents(two_pass, monkeypatch):
-    folder, _, _ = two_pass
+    folder, *_ = two_pass
     run = load_run(folder / "run")
     dev = read_conll(folder / "dev.conll")
     records = list(read_records(io.BytesIO((folder / "dev.conll").read_bytes()), "dev", "conll"))

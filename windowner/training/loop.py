@@ -272,7 +272,8 @@ def _train(
         + (f" (predicting {corpus.task.location_label} only)" if corpus.task.other_types else "")
     )
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
-    dev_windows = tagger.windows([s.tokens for s in corpus.dev]) if corpus.dev else None  # once, not an epoch
+    dev = ([s.tokens for s in corpus.dev], [s.document for s in corpus.dev])
+    dev_windows = tagger.windows(*dev) if corpus.dev else None  # once, not an epoch
     if state.losses:
         watch = LossWatch.from_state(state.losses)
     else:  # the loss of the untrained model: what a diverging loss is measured against
@@ -504,7 +505,7 @@ def choose_threshold(
     model = tagger.model
     model.threshold = 0.0
     if windows is None:
-        windows = tagger.windows([s.tokens for s in sentences])
+        windows = tagger.windows([s.tokens for s in sentences], [s.document for s in sentences])
     scores = model.scores(windows)[:, 1]  # s − 0
     truth = tagger.task.targets(sentences) == 1
     order = np.argsort(-scores, kind="stable")
