@@ -247,3 +247,17 @@ def test_a_run_that_saved_nothing_leaves_nothing(tmp_path):
     with pytest.raises(WindownerError, match="training diverged in epoch 1"):
         train(documents_config(tmp_path, "train.lr=1e12"), progress=False)
     assert not (tmp_path / "run").exists()  # nor its stages, nor the folds' data
+
+
+def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):
+    from click.testing import CliRunner
+    from helpers import REPO
+
+    from windowner.cli.main import main
+
+    args = ["gradcheck", "--config", str(REPO / "configs" / "default.yaml"), "--max-entries", "5"]
+    args += ["--set", "model.features.document=3", "--set", "model.hidden=10"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    row = next(line.split() for line in result.output.splitlines() if line.startswith("E_document"))
+    assert row[1] == "12x3" and row[-1] == "ok"
