@@ -343,11 +343,11 @@ def tag_stream(
     whole = reads_documents(tagger)  # the document feature: batches of whole documents
     for batch in batches(records, batch_tokens, whole):
         sentences = [record.tokens for record in batch]
-        documents = [record.document for record in batch] if whole else None
+        by_document = {"documents": [record.document for record in batch]} if whole else {}
         if new_words is not None:
             new_words(sentences)
         if scored_output or min_score > 0:
-            found = tagger.predict_scored(sentences, documents=documents)
+            found = tagger.predict_scored(sentences, **by_document)
             scored = [keep_entities(s, min_score) for s in found]
             if scored_output:
                 scored = rounded(scored)
@@ -355,7 +355,7 @@ def tag_stream(
             else:
                 text = "".join([write(r, s.tags) for r, s in zip(batch, scored, strict=True)])
         else:
-            tags = tagger.predict(sentences, documents=documents)
+            tags = tagger.predict(sentences, **by_document)
             text = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)])
         out.write(text.encode("utf-8"))
         out.flush()  # a batch is out before the next is read: a reader of a pipe sees progress
