@@ -261,3 +261,14 @@ def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):
     assert result.exit_code == 0, result.output
     row = next(line.split() for line in result.output.splitlines() if line.startswith("E_document"))
     assert row[1] == "12x3" and row[-1] == "ok"
+
+
+def test_a_run_without_its_first_pass_is_an_error_naming_it(two_pass, tmp_path):
+    import shutil
+
+    folder, *_ = two_pass
+    copy = tmp_path / "run"
+    shutil.copytree(folder / "run", copy)
+    shutil.rmtree(copy / "first-pass")
+    with pytest.raises(WindownerError, match=f"{copy / 'first-pass'}: missing .* document feature"):
+        load_run(copy)

@@ -350,7 +350,14 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        first_pass = cls.load(folder / FIRST_PASS) if "document" in features else None
+        first_pass = None
+        if "document" in features:
+            if not (folder / FIRST_PASS).is_dir():
+                raise WindownerError(
+                    f"{folder / FIRST_PASS}: missing (the run has the document feature, whose keys its first"
+                    " pass gives: train writes it there and package copies it)"
+                )
+            first_pass = cls.load(folder / FIRST_PASS)
         return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_pass)
 
 
