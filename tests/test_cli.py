@@ -973,6 +973,7 @@ def test_gradcheck_all_has_a_column_for_every_parameter():
         "E_case",
         "E_chars",
         "E_gazetteer",
+        "E_document",
         "W",
         "b",
         "a",

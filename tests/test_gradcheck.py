@@ -15,6 +15,7 @@ from windowner.network.gradcheck import (
     relative_error,
 )
 from windowner.network.layers.activations import Activation
+from windowner.network.model import WindowModel
 from windowner.network.shape import FeaturesConfig, ModelConfig
 
 
@@ -38,6 +39,25 @@ def test_frozen_vectors_are_not_checked():
     model, batch = problem(features=FeaturesConfig(case=2))
     checks = check_gradients(model, batch, fine_tune=False)
     assert [c.name for c in checks] == ["E_case", "W", "b", "U", "c"] and all(c.ok for c in checks)
+
+
+def test_the_document_table_agrees_with_central_differences_in_float64(monkeypatch):
+    """The document feature's table (the first pass's keys) is checked as every table is, and a wrong
+    gradient of it is caught."""
+    model, batch = problem(features=FeaturesConfig(case=2, document=3))
+    assert model.params["E_document"].dtype == np.float64
+    checks = {c.name: c for c in check_gradients(model, batch, l2=0.01)}
+    assert checks["E_document"].ok and checks["E_document"].entries == 3 * len(np.unique(batch.windows[:, 2]))
+    real = WindowModel.loss_and_grads
+
+    def wrong(self, *args, **kwargs):
+        loss, grads = real(self, *args, **kwargs)
+        table = grads["E_document"]
+        return loss, {**grads, "E_document": type(table)(table.rows, 1.01 * table.values)}
+
+    monkeypatch.setattr(WindowModel, "loss_and_grads", wrong)  # (the check runs on a copy of the model)
+    failed = {c.name for c in check_gradients(model, batch) if not c.ok}
+    assert failed == {"E_document"}
 
 
 def test_leaves_the_model_unchanged():
@@ -106,7 +126,8 @@ def test_every_case_of_all_passes():
         checks = check_case(case, max_entries=4)
         assert all(check.ok for check in checks), (case, checks)
         names = {check.name for check in checks}
-        assert ("E" in names) == case.fine_tune and {"E_case", "E_chars", "E_gazetteer"} <= names
+        assert ("E" in names) == case.fine_tune
+        assert {"E_case", "E_chars", "E_gazetteer", "E_document"} <= names
         assert ("a" in names) == (case.activation == "prelu") and ("A" in names) == (case.loss == "crf")
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import documents_config
 
 from windowner.base.files import atomic_open
 from windowner.cli.main import main
 from windowner.tagging.tagger import load_run
+from windowner.training.loop import train
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -65,34 +67,67 @@ def moved(trained):
     away.rename(vectors)
 
 
-def test_a_package_tags_as_the_run_does_with_no_vectors_file(trained, tmp_path):
+def portable(trained, data, package, files):
+    """Package ``trained/run`` into ``package`` (whose files must be ``files``), move it, and check that it
+    tags (predict) and scores (eval on ``data``) as the run does, with the vectors file gone."""
     run, notes = trained / "run", trained / "notes.txt"
     with_file = ok(invoke("predict", run, notes, "--output-format", "jsonl"))
     assert "take their vectors from" in with_file.stderr  # Lyon, Geneva, ... from the file
-    scored = ok(invoke("eval", run, "--data", REPO / "data" / "wikigold" / "dev.conll", "--json"))
-    package = tmp_path / "elsewhere" / "tagger"
-    done = ok(invoke("package", run, package))
-    assert f"wrote {package}" in done.stdout
-    assert sorted(p.name for p in package.iterdir()) == sorted(
-        [".windowner", "config.yaml", "features.json", "labels.json", "meta.json", "model.npz", "scores.json"]
-        + ["train_words.txt", "vocab.txt"]
-    )  # no training state: last.npz, checkpoint.npz and history.jsonl stay behind
+    scored = ok(invoke("eval", run, "--data", data, "--json"))
+    built = package.parent / "built"
+    done = ok(invoke("package", run, built))
+    assert f"wrote {built}" in done.stdout
+    built.rename(package)  # a package may be moved
+    assert sorted(p.name for p in package.iterdir()) == sorted(files)
     vectors = trained / "vectors" / SHIPPED.name
     vectors.rename(trained / "away.gz")
     try:
         packaged = ok(invoke("predict", package, notes, "--output-format", "jsonl"))
         assert packaged.stdout == with_file.stdout and packaged.stderr == ""
-        again = ok(invoke("eval", package, "--data", REPO / "data" / "wikigold" / "dev.conll", "--json"))
+        again = ok(invoke("eval", package, "--data", data, "--json"))
         assert json.loads(again.stdout) == json.loads(scored.stdout) and again.stderr == ""
         alone = ok(invoke("predict", run, notes, "--output-format", "jsonl"))  # the run itself: worse off
         assert "windowner: warning:" in alone.stderr
     finally:
         (trained / "away.gz").rename(vectors)
+
+
+PACKAGE_FILES = [".windowner", "config.yaml", "features.json", "labels.json", "meta.json", "model.npz"]
+PACKAGE_FILES += ["scores.json", "train_words.txt", "vocab.txt"]  # no last.npz, checkpoint, history
+
+
+def test_a_package_tags_as_the_run_does_with_no_vectors_file(trained, tmp_path):
+    run = trained / "run"
+    package = tmp_path / "elsewhere" / "tagger"
+    package.parent.mkdir()
+    portable(trained, REPO / "data" / "wikigold" / "dev.conll", package, PACKAGE_FILES)
     words = set(load_run(package).vocab.words)
     assert {"lyon", "geneva", "oslo"} <= words and not {"lyon", "geneva"} & set(load_run(run).vocab.words)
     meta = json.loads((package / "meta.json").read_text(encoding="utf-8"))
     assert meta["task"] == "location" and meta["predicts"] == ["LOC"]
     assert meta["vectors"]["rows"] == len(words)
+
+
+@pytest.fixture(scope="module")
+def trained_documents(tmp_path_factory):
+    """A tiny run with the document feature (:func:`helpers.documents_config`) whose vectors file is a
+    copy that tests may move away."""
+    folder = tmp_path_factory.mktemp("package-documents")
+    vectors = folder / "vectors" / SHIPPED.name
+    vectors.parent.mkdir()
+    shutil.copyfile(SHIPPED, vectors)
+    train(documents_config(folder, f"vectors.path={vectors}"), progress=False)
+    (folder / "notes.txt").write_text(TEXT, encoding="utf-8")
+    return folder
+
+
+def test_a_package_of_a_run_with_the_document_feature_carries_its_first_pass(trained_documents, tmp_path):
+    package = tmp_path / "elsewhere" / "tagger"
+    package.parent.mkdir()
+    portable(trained_documents, trained_documents / "dev.conll", package, [*PACKAGE_FILES, "first-pass"])
+    first = package / "first-pass"
+    assert sorted(p.name for p in first.iterdir()) == sorted(set(PACKAGE_FILES) - {"scores.json"})
+    assert load_run(package).first_pass.package is not None  # it reads no vectors file either
 
 
 def test_max_words_takes_the_first_words_of_the_file(trained, tmp_path):

@@ -115,10 +115,12 @@ def evaluate(
     scored = None
     with blas_threads(tagger.config.train.threads):
         if (scores and predictions_path is not None) or min_score > 0:
-            scored = [keep_entities(s, min_score) for s in tagger.predict_scored(tokens, decode)]
+            documents = [s.document for s in sentences]  # (only the document feature reads them)
+            found = tagger.predict_scored(tokens, decode, documents=documents)
+            scored = [keep_entities(s, min_score) for s in found]
             predicted = [s.tags for s in scored]
         else:
-            predicted = tagger.predict(tokens, decode)
+            predicted = tagger.predict(tokens, decode, documents=[s.document for s in sentences])
     report = score(tagger.task, sentences, predicted, tagger.groups(tokens))
     gold = [tagger.task.reference(s) for s in sentences]
     if confusion:

@@ -84,7 +84,13 @@ def gradcheck(
         config = load_config(config_path, overrides)
         tagger, corpus, _ = initialise(config)  # the model `train` would start from
         model = tagger.model
-        data = training_examples(tagger, corpus.train, config.data.train)
+        keys = None
+        if "document" in tagger.features:  # no first pass is trained here: any keys check the table
+            classes = tagger.features["document"][1:]
+            count = sum(len(s) for s in corpus.train)
+            keys = [classes[i] for i in np.random.default_rng(1).integers(0, len(classes), size=count)]
+            click.echo("the document feature's keys are drawn at random (gradcheck trains no first pass)")
+        data = training_examples(tagger, corpus.train, config.data.train, keys)
         examples = next(model.loss.batches(data, batch, rng))
         l2 = config.train.l2 or 1e-3  # check the L2 terms even where the run does not use them
         l2_vectors = config.train.l2_vectors or 1e-3

@@ -135,4 +135,8 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
         f"{vectors['words']:,} word vectors of dimension {vectors['dimension']}; task {summary['task']},"
         f" classes {', '.join(summary['classes'])}; {summary['windows']:,} training windows"
     )
+    if summary["stages"]:
+        click.echo(
+            "the document feature: four trainings, one after the other\n" + "\n".join(summary["stages"])
+        )
     click.echo(f"dry run: nothing written; the run would go to {summary['output']}: {summary['folder']}")

@@ -5,7 +5,8 @@ The format, as the CoNLL-2003 shared task and most NER corpora write it:
 * one token a line; the token is the first column and its tag the last, columns separated by spaces or
   tabs (any number of columns in between: POS, chunk, ... are ignored);
 * a blank line ends a sentence;
-* ``-DOCSTART-`` lines (document separators) are skipped.
+* ``-DOCSTART-`` lines (document separators) start a document: each sentence keeps the number of its
+  document (:attr:`Sentence.document`, 0 for the sentences of a file without any).
 
 Tags may come in any of the three common encodings; they are converted on reading to **IOB2** (also
 called BIO), the one scheme used everywhere inside windowner:
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..base.errors import WindownerError, quote
@@ -38,10 +39,13 @@ _TAG = re.compile(r"^(O|[BIESLU]-\S+)$")
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence: its tokens and their IOB2 tags (``tags`` is empty for untagged text)."""
+    """One sentence: its tokens and their IOB2 tags (``tags`` is empty for untagged text); ``document``,
+    the number of its document in its file (0, 1, ...: a ``-DOCSTART-`` line starts one), which neither
+    equality nor ``repr`` looks at."""
 
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
+    document: int = field(default=0, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -60,8 +64,9 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     path = Path(path)
     if scheme not in SCHEMES:
         raise WindownerError(f"unknown tag scheme {quote(scheme)}: expected one of {', '.join(SCHEMES)}")
+    documents: list[int] = []
     with text_file(path, "a CoNLL file (a token and a tag a line)") as lines:
-        raw = list(_read_sentences(enumerate(lines, start=1), path, scheme))
+        raw = list(_read_sentences(enumerate(lines, start=1), path, scheme, documents))
     if not raw:
         raise WindownerError(
             f"{path}: no sentences (the file is empty or has only blank and -DOCSTART- lines)"
@@ -70,17 +75,29 @@ def read_conll(path: str | Path, scheme: str = "auto") -> list[Sentence]:
     if scheme == "auto":
         scheme = "iobes" if any(tag[0] in "ESLU" for _, tags in raw for tag in tags) else "iob1"
     convert = iobes_to_iob2 if scheme in ("iobes", "biluo") else iob1_to_iob2
-    return [Sentence(tokens, tuple(convert(tags))) for tokens, tags in raw]
+    return [
+        Sentence(tokens, tuple(convert(tags)), document)
+        for (tokens, tags), document in zip(raw, documents, strict=True)
+    ]
 
 
 def sentence_lines(
-    lines: Iterable[tuple[int, str]], name: str = "", limit: int | None = None
+    lines: Iterable[tuple[int, str]],
+    name: str = "",
+    limit: int | None = None,
+    documents: list[int] | None = None,
 ) -> Iterator[list[tuple[int, str, str]]]:
     """The lines of each sentence of a CoNLL-style file, ``(number, line, token)`` with the token its first
     column: a blank line ends a sentence, ``-DOCSTART-`` lines are skipped. ``lines`` are ``(number,
     line)``. A sentence of more than ``limit`` lines is a :class:`WindownerError` naming ``name``, the
-    line and where the sentence began (a file without blank lines would otherwise be held whole)."""
+    line and where the sentence began (a file without blank lines would otherwise be held whole).
+
+    ``documents``, if given, gets the document number of each sentence as it is yielded: the
+    ``-DOCSTART-`` lines before it, less one if the file's first sentence follows one (a file that starts
+    with ``-DOCSTART-``, as CoNLL-2003's, numbers its documents from 0; sentences before the first such
+    line are document 0 and the first ``-DOCSTART-`` starts document 1)."""
     sentence: list[tuple[int, str, str]] = []
+    starts, offset = 0, None  # -DOCSTART- lines so far; what to subtract, set at the first sentence
     for number, line in lines:
         first = line.split(maxsplit=1)
         if not first:
@@ -89,7 +106,11 @@ def sentence_lines(
                 sentence = []
             continue
         if first[0] == "-DOCSTART-":
+            starts += 1
             continue
+        if documents is not None and not sentence:
+            offset = min(starts, 1) if offset is None else offset
+            documents.append(starts - offset)
         if limit is not None and len(sentence) == limit:
             raise WindownerError(
                 f"{name}:{number}: a sentence of more than {limit:,} tokens, from line {sentence[0][0]} on"
@@ -101,11 +122,11 @@ def sentence_lines(
 
 
 def _read_sentences(
-    lines: Iterable[tuple[int, str]], path: Path, scheme: str
+    lines: Iterable[tuple[int, str]], path: Path, scheme: str, documents: list[int] | None = None
 ) -> Iterator[tuple[tuple[str, ...], list[str]]]:
-    """Yield (tokens, raw tags) for each sentence; ``E-``/``S-`` (``L-``/``U-``) tags are an error in
-    IOB1/IOB2."""
-    for sentence in sentence_lines(lines):
+    """Yield (tokens, raw tags) for each sentence (and its document into ``documents``, as
+    :func:`sentence_lines`); ``E-``/``S-`` (``L-``/``U-``) tags are an error in IOB1/IOB2."""
+    for sentence in sentence_lines(lines, documents=documents):
         tags = []
         for number, line, _ in sentence:
             columns = line.rsplit(maxsplit=1)  # the tag is the last column

@@ -25,8 +25,13 @@ concatenates the K rows to x after the word vectors: the same embedding gate as 
   ("grad", "vol") learnt from other words.
 * ``gazetteer``: whether the token begins, continues or is outside the longest match of an entry of each
   of the run's lists of names (``model.gazetteers``; :mod:`windowner.data.gazetteer`).
+* ``document``: what a first-pass model said about the same word elsewhere in the token's document
+  (``LOC``, ``ORG?``, ``none``; :mod:`windowner.data.documents`). Its keys are not a function of the
+  sentence: they are computed for whole documents and given to
+  :func:`~windowner.data.windows.sentence_windows`.
 
-``case`` and ``headline`` have fixed classes, ``gazetteer`` those its lists' labels call for;
+``case`` and ``headline`` have fixed classes, ``gazetteer`` those its lists' labels call for, ``document``
+those of the task's entity types;
 ``suffix``, ``prefix``, ``shape`` and ``chars`` take theirs from the training data: the keys seen at
 least twice there, every other key (a word's suffix never met in training) class 1, ``<unk>``. A
 feature with several keys a token (``chars``) fills ``slots`` tables of the windows, 0 in the slots a
@@ -108,6 +113,10 @@ def _no_lists(tokens: Sequence[str]) -> list[str]:
     raise ValueError("the gazetteer feature reads the run's lists: encode with encoders(..., gazetteers)")
 
 
+def _given_keys(tokens: Sequence[str]) -> list[str]:
+    raise ValueError("the document feature reads keys of whole documents: sentence_windows(..., keys=...)")
+
+
 def _headline(tokens: Sequence[str]) -> list[str]:
     flag = "no" if any(ch.islower() for token in tokens for ch in token) else "yes"
     return [flag] * len(tokens)
@@ -154,7 +163,9 @@ FEATURES: dict[str, Feature] = {
     "headline": Feature("headline", per_sentence=_headline, fixed=(PAD, "no", "yes")),
     "chars": Feature("chars", char_ngrams, slots=CHAR_SLOTS),
     "gazetteer": Feature("gazetteer", per_sentence=_no_lists),  # a run's is Gazetteers.feature
+    "document": Feature("document", per_sentence=_given_keys),  # keys of documents: KEYS encodes them
 }
+KEYS = Feature("document", str)  # the document feature's encoder reads each token's key as its "token"
 
 
 class Encoder:
@@ -182,11 +193,22 @@ class Encoder:
 
 
 def feature_classes(
-    names: Iterable[str], sentences: Sequence[Sequence[str]], gazetteers: Any = None
+    names: Iterable[str],
+    sentences: Sequence[Sequence[str]],
+    gazetteers: Any = None,
+    types: Sequence[str] = (),
 ) -> dict[str, tuple[str, ...]]:
     """The classes of each feature in ``names`` for a run trained on ``sentences`` (tokens);
-    ``gazetteers`` (:class:`~windowner.data.gazetteer.Gazetteers`) the run's lists, if it has any."""
-    return {name: _feature(name, gazetteers).classes_of(sentences) for name in names}
+    ``gazetteers`` (:class:`~windowner.data.gazetteer.Gazetteers`) the run's lists, if it has any;
+    ``types``, the task's entity types (sorted), which the ``document`` feature's classes name."""
+    from .documents import document_classes
+
+    return {
+        name: document_classes(types)
+        if name == "document"
+        else _feature(name, gazetteers).classes_of(sentences)
+        for name in names
+    }
 
 
 def encoders(classes: Mapping[str, Sequence[str]], gazetteers: Any = None) -> list[Encoder]:
@@ -197,4 +219,4 @@ def _feature(name: str, gazetteers: Any) -> Feature:
     """The feature ``name``; the gazetteer feature of the run's lists ``gazetteers``."""
     if name == "gazetteer" and gazetteers is not None:
         return gazetteers.feature
-    return FEATURES[name]
+    return KEYS if name == "document" else FEATURES[name]

@@ -71,14 +71,16 @@ def sentence_windows(
     window: int,
     features: Mapping[str, Sequence[str]] | None = None,
     gazetteers: Gazetteers | None = None,
+    keys: Sequence[str] | None = None,
 ) -> np.ndarray:
     """The windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``.
 
     Table 0 is the words, looked up in ``vocab``; then the tables of each feature, ``features`` mapping
     each feature's name to its classes (see :mod:`windowner.data.features`; padding class 0): one table, or
     ``slots`` tables for a feature with several keys a token (``chars``); ``gazetteers``, the lists the
-    ``gazetteer`` feature matches (:mod:`windowner.data.gazetteer`). Every table is encoded for the whole
-    corpus at once and fills the same :class:`Layout`. Tokens are read in their
+    ``gazetteer`` feature matches (:mod:`windowner.data.gazetteer`); ``keys``, the ``document`` feature's
+    key of every token, sentence after sentence (:mod:`windowner.data.documents`). Every table is encoded
+    for the whole corpus at once and fills the same :class:`Layout`. Tokens are read in their
     :func:`~windowner.data.characters.normal_form` (NFC, without invisible characters).
     """
     layout = Layout(np.array([len(tokens) for tokens in sentences], dtype=np.int64), window)
@@ -91,7 +93,11 @@ def sentence_windows(
         ]
     tables = [layout.fill(vocab.encode(tokens), vocab.row[START], vocab.row[END])]
     for encoder in encoders(features or {}, gazetteers):
-        if encoder.feature.per_token is not None:  # each token alone: the whole corpus in one call
+        if encoder.feature.name == "document":  # keys of whole documents, given
+            if keys is None or len(keys) != len(tokens):
+                raise ValueError("the document feature needs the key of every token (keys=...)")
+            classes = encoder.encode(keys)
+        elif encoder.feature.per_token is not None:  # each token alone: the whole corpus in one call
             classes = encoder.encode(tokens)  # (N,) or (N, slots)
         else:
             parts = [encoder.encode(sentence) for sentence in sentences]

@@ -227,8 +227,8 @@ def all_cases(l2: float = 1e-2) -> Iterator[Case]:
 
 def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
     """The model and batch of one ``gradcheck --all`` case: a small random float64 model with that
-    activation and loss, a casing table, a character n-gram bag and a gazetteer table, dropout on x and h
-    and word dropout."""
+    activation and loss, a casing table, a character n-gram bag, a gazetteer and a document table, dropout
+    on x and h and word dropout."""
     rng = np.random.default_rng(seed)
     shape = ModelConfig(
         hidden=10,
@@ -237,8 +237,9 @@ def case_problem(case: Case, seed: int = 0) -> tuple[WindowModel, Batch]:
         input_dropout=0.1,
         word_dropout=0.1,
         # a gazetteer table of dimension 3: of the draws of 1 to 4, one of the two with the fewest entries
-        # left at a kink (538 of 83,272; 2: 2,064), and the fewest in the check of 4 entries a parameter
-        features=FeaturesConfig(case=3, chars=2, gazetteer=3),
+        # left at a kink (538 of 83,272; 2: 2,064), and the fewest in the check of 4 entries a parameter;
+        # a document table of dimension 2 (the table of the first pass's keys, read as every table is)
+        features=FeaturesConfig(case=3, chars=2, gazetteer=3, document=2),
     )
     if case.activation == "leaky_relu":
         shape = replace(shape, slope=0.1)

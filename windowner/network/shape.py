@@ -23,6 +23,7 @@ class FeaturesConfig:
     headline: int = option(0, minimum=0)  # whether the sentence is all caps
     chars: int = option(0, minimum=0)  # the mean of the character 3- and 4-grams
     gazetteer: int = option(0, minimum=0)  # in, at the start of, or outside a match of model.gazetteers
+    document: int = option(0, minimum=0)  # a first pass's type of the word elsewhere in its document
 
     def active(self) -> tuple[str, ...]:
         """The names of the features that are on (dimension > 0)."""

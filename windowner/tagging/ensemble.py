@@ -21,6 +21,9 @@ and the five ensembles of three; ``docs/accuracy.md``).
 Confidence (:meth:`Ensemble.predict_scored`): the probabilities of the ensemble's mean model (f̄ and
 Ā), for the tags and entities that ``combine`` chose.
 
+Runs with the document feature (:mod:`windowner.tagging.documents`) read the keys of one first pass,
+the mean of their first passes' marginals, as ``benchmarks/document_feature.py`` measured it.
+
 An ensemble of one run is that run: the mean of one array is the array, and its votes decode to its tags.
 Runs must have the same task (classes) and loss; runs whose windows are the same (the same vocabulary,
 window and feature classes: the seeds of one config) share one computation of them.
@@ -36,6 +39,7 @@ import numpy as np
 
 from ..base.errors import WindownerError
 from ..data.conll import Sentence
+from .documents import document_keys
 from .tagger import Scored, Tagger, load_run, score, scored_tags
 
 COMBINE = ("mean", "vote")
@@ -69,6 +73,14 @@ class Ensemble:
                     f"{name}: trained with train.loss {tagger.config.train.loss}, {self.names[0]} with"
                     f" {first.config.train.loss}: their scores are not on one scale to combine"
                 )
+        documents = [(name, t) for name, t in zip(self.names, self.taggers, strict=True) if t.first_pass]
+        for name, tagger in documents[1:]:
+            if tagger.features["document"] != documents[0][1].features["document"]:
+                raise WindownerError(
+                    f"{name}: its document feature's classes are not those of {documents[0][0]}: an ensemble"
+                    " reads one first pass"
+                )
+        self.first_passes = [tagger.first_pass for _, tagger in documents]
         self._share()
 
     def _share(self) -> None:
@@ -104,14 +116,21 @@ class Ensemble:
         """Seen and unseen words, as the first run splits them (:meth:`Tagger.groups`)."""
         return self.taggers[0].groups(sentences)
 
-    def member_scores(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """The class scores ``(N, C)`` of every run."""
+    def member_scores(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> list[np.ndarray]:
+        """The class scores ``(N, C)`` of every run (``documents``: the document of each sentence, for
+        runs with the document feature, whose keys come from the mean of their first passes)."""
         windows: dict[int, np.ndarray] = {}
+        keys = None
+        if self.first_passes:
+            classes = next(t.features["document"] for t in self.taggers if t.first_pass)
+            keys = document_keys(self.first_passes, sentences, documents, classes)
         out = []
         for m, tagger in enumerate(self.taggers):
             source = self._source[m]
             if source not in windows:
-                windows[source] = tagger.windows(sentences)
+                windows[source] = tagger.windows(sentences, keys=keys if tagger.first_pass else None)
             out.append(tagger.model.scores(windows[source]))
         return out
 
@@ -122,17 +141,28 @@ class Ensemble:
             return None
         return {name: _mean([t[name] for t in each]) for name in each[0]}
 
-    def scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+    def scores(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> np.ndarray:
         """The mean of the runs' class scores, ``(N, C)``."""
-        return _mean(self.member_scores(sentences))
+        return _mean(self.member_scores(sentences, documents))
 
-    def votes(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> np.ndarray:
+    def votes(
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """How many runs gave each token each class, ``(N, C)``, plus the tie-break: run m's vote weighs
         1 + 2^-(m+1)·1e-3, so among classes of equal count the one of the first-listed run wins."""
         lengths = [len(tokens) for tokens in sentences]
+        return self._votes(self.member_scores(sentences, documents), lengths, decode)
+
+    def _votes(self, members: Sequence[np.ndarray], lengths: Sequence[int], decode: str | None) -> np.ndarray:
+        """:meth:`votes` of the runs' scores ``members``."""
         classes = len(self.task.classes)
         votes = None
-        for m, (tagger, scores) in enumerate(zip(self.taggers, self.member_scores(sentences), strict=True)):
+        for m, (tagger, scores) in enumerate(zip(self.taggers, members, strict=True)):
             method = decode or tagger.config.model.decode
             best = self.task.best(scores, lengths, method, tagger.model.transitions())
             if votes is None:
@@ -140,15 +170,26 @@ class Ensemble:
             votes[np.arange(len(best)), best] += 1.0 + 2.0 ** -(m + 1) * 1e-3
         return votes
 
-    def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> list[list[str]]:
-        """IOB2 tags for tokenised sentences; ``decode`` overrides the runs' ``model.decode``."""
+    def predict(
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> list[list[str]]:
+        """IOB2 tags for tokenised sentences; ``decode`` overrides the runs' ``model.decode``; ``documents``
+        as in :meth:`member_scores`."""
         lengths = [len(tokens) for tokens in sentences]
         method = decode or self.config.model.decode
         if self.combine == "vote":
-            return self.task.decode(self.votes(sentences, decode), lengths, method)
-        return self.task.decode(self.scores(sentences), lengths, method, self.transitions())
+            return self.task.decode(self.votes(sentences, decode, documents), lengths, method)
+        return self.task.decode(self.scores(sentences, documents), lengths, method, self.transitions())
 
-    def predict_scored(self, sentences: Sequence[Sequence[str]], decode: str | None = None) -> list[Scored]:
+    def predict_scored(
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> list[Scored]:
         """:meth:`predict` with confidence (:meth:`Tagger.predict_scored`): the tags of ``combine``, scored
         by the ensemble's mean model, the mean scores and transitions (with ``vote``, the probability of the
         voted tags and entities under that model)."""
@@ -156,16 +197,18 @@ class Ensemble:
             return []
         lengths = [len(tokens) for tokens in sentences]
         method = decode or self.config.model.decode
-        scores, transitions = self.scores(sentences), self.transitions()
+        members = self.member_scores(sentences, documents)
+        scores, transitions = _mean(members), self.transitions()
         best = None
         if self.combine == "vote":
-            best = self.task.best(self.votes(sentences, decode), lengths, method)
+            best = self.task.best(self._votes(members, lengths, decode), lengths, method)
         return scored_tags(self.task, scores, lengths, method, transitions, best)
 
     def evaluate(self, sentences: Sequence[Sentence], decode: str | None = None) -> dict[str, Any]:
         """Scores on tagged sentences, as :meth:`Tagger.evaluate` gives them."""
         tokens = [s.tokens for s in sentences]
-        return score(self.task, sentences, self.predict(tokens, decode), self.groups(tokens))
+        predicted = self.predict(tokens, decode, [s.document for s in sentences])
+        return score(self.task, sentences, predicted, self.groups(tokens))
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
         """:meth:`Tagger.add_vectors` for every run; returns the rows the first run added."""

@@ -13,6 +13,8 @@ costs on the input at hand, for the warning the commands give.
   files list words by decreasing frequency: the most frequent words), with ``vocab.txt`` to match, as
   :meth:`~windowner.tagging.tagger.Tagger.add_vectors` adds rows for ``predict``;
 * the run's ``labels.json``, ``features.json``, ``config.yaml``, ``train_words.txt`` and ``scores.json``;
+* for a run with the document feature, its first pass (``first-pass/``) packaged the same way, with the
+  same words;
 * ``meta.json``: what the folder is (the windowner version, the task and the entity types it predicts,
   where its vectors came from and how many rows each part gave). Its presence tells ``predict`` and
   ``eval`` that the run reads no vectors file unless one is given (``--vectors``).
@@ -40,6 +42,7 @@ from ..base.errors import WindownerError
 from ..base.files import write_atomic
 from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
+from .documents import FIRST_PASS
 from .folders import fresh_sibling, is_marked, locked, mark, recover, replace_folder
 from .tagger import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, load_run
 
@@ -76,12 +79,13 @@ def package_run(
         raise WindownerError(f"--max-words must be 0 or more, got {max_words}")
     tagger = load_run(run)
     check_package_output(run, output, overwrite)
-    from_run = len(tagger.vocab)
+    first = tagger.first_pass  # the document feature's first pass: packaged with the run
+    from_run, first_from_run = len(tagger.vocab), len(first.vocab) if first is not None else 0
     source = _vectors_source(tagger, run, vectors, max_words)
     added = 0
     if source is not None:
         words, _ = read_vectors(source, None, tagger.vocab.lowercase, cache=tagger.config.vectors.cache)
-        added = tagger.add_vectors(source, [words[:max_words]])
+        added = tagger.add_vectors(source, [words[:max_words]])  # (and to the first pass)
     meta = _meta(tagger, source, max_words, from_run, added)
     with locked(output):
         recovered = recover(output, RUN_FILES)
@@ -94,7 +98,15 @@ def package_run(
             if (run / SCORES_FILE).is_file():
                 write_atomic(new / SCORES_FILE, (run / SCORES_FILE).read_text(encoding="utf-8"))
             write_atomic(new / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-            size = sum(entry.stat().st_size for entry in new.iterdir())
+            if first is not None:
+                inner = new / FIRST_PASS
+                inner.mkdir()
+                mark(inner)
+                first.save(inner)
+                more = len(first.vocab) - first_from_run
+                inner_meta = _meta(first, source, max_words, first_from_run, more)
+                write_atomic(inner / META_FILE, json.dumps(inner_meta, indent=2, ensure_ascii=False) + "\n")
+            size = sum(entry.stat().st_size for entry in new.rglob("*") if entry.is_file())
             if output.is_dir() and any(output.iterdir()):
                 replace_folder(new, output, RUN_FILES)  # a windowner folder, with --overwrite
             else:

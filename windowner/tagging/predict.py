@@ -19,6 +19,7 @@ from ..data.conll import entity_type, is_tag, sentence_lines
 from ..data.spans import JSON_SUFFIXES, json_lines, record_text
 from ..data.text import TOKEN, offsets, tokenize
 from ..evaluation.metrics import chunks
+from .documents import reads_documents
 from .html import html_record
 from .tagger import Scored, Tagger
 
@@ -44,7 +45,8 @@ SCORE_DIGITS = 4  # decimals of the scores in jsonl output
 
 
 class Record(NamedTuple):
-    """One sentence of the input: its text, its tokens and, for CoNLL input, the input line of each token.
+    """One sentence of the input: its text, its tokens and, for CoNLL input, the input line of each token
+    and the number of its document (a ``-DOCSTART-`` line starts one; any other input is one document).
 
     ``text`` is the input line for raw text, the tokens joined by single spaces otherwise.
     """
@@ -52,6 +54,7 @@ class Record(NamedTuple):
     text: str
     tokens: list[str]
     lines: list[str] | None = None
+    document: int = 0
 
 
 @contextmanager
@@ -150,9 +153,10 @@ def guess_format(
 def _conll_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:
     """Sentences of a CoNLL file (:func:`~windowner.data.conll.sentence_lines`): the first column of each
     line."""
-    for sentence in sentence_lines(lines, name, MAX_SENTENCE_TOKENS):
+    documents: list[int] = []
+    for sentence in sentence_lines(lines, name, MAX_SENTENCE_TOKENS, documents):
         tokens = [token for _, _, token in sentence]
-        yield Record(" ".join(tokens), tokens, [line.rstrip() for _, line, _ in sentence])
+        yield Record(" ".join(tokens), tokens, [line.rstrip() for _, line, _ in sentence], documents[-1])
 
 
 def _jsonl_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Record]:
@@ -162,10 +166,21 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], name: str) -> Iterator[Reco
         yield Record(text, tokenize(text))
 
 
-def batches(records: Iterable[Record], batch_tokens: int) -> Iterator[list[Record]]:
-    """Consecutive records in lists of at least ``batch_tokens`` tokens (the last one may have fewer)."""
+def batches(records: Iterable[Record], batch_tokens: int, documents: bool = False) -> Iterator[list[Record]]:
+    """Consecutive records in lists of at least ``batch_tokens`` tokens (the last one may have fewer);
+    with ``documents``, of whole documents (a batch ends where a document does)."""
     batch: list[Record] = []
     size = 0
+    if documents:
+        for record in records:
+            if size >= batch_tokens and record.document != batch[-1].document:
+                yield batch
+                batch, size = [], 0
+            batch.append(record)
+            size += len(record.tokens)
+        if batch:
+            yield batch
+        return
     for record in records:
         batch.append(record)
         size += len(record.tokens)
@@ -325,19 +340,22 @@ def tag_stream(
     write = FORMATTERS[output_format]
     scored_output = scores and output_format in SCORED_FORMATS
     count = tokens = 0
-    for batch in batches(records, batch_tokens):
+    whole = reads_documents(tagger)  # the document feature: batches of whole documents
+    for batch in batches(records, batch_tokens, whole):
         sentences = [record.tokens for record in batch]
+        by_document = {"documents": [record.document for record in batch]} if whole else {}
         if new_words is not None:
             new_words(sentences)
         if scored_output or min_score > 0:
-            scored = [keep_entities(s, min_score) for s in tagger.predict_scored(sentences)]
+            found = tagger.predict_scored(sentences, **by_document)
+            scored = [keep_entities(s, min_score) for s in found]
             if scored_output:
                 scored = rounded(scored)
                 text = "".join([write(r, s.tags, s) for r, s in zip(batch, scored, strict=True)])
             else:
                 text = "".join([write(r, s.tags) for r, s in zip(batch, scored, strict=True)])
         else:
-            tags = tagger.predict(sentences)
+            tags = tagger.predict(sentences, **by_document)
             text = "".join([write(record, t) for record, t in zip(batch, tags, strict=True)])
         out.write(text.encode("utf-8"))
         out.flush()  # a batch is out before the next is read: a reader of a pipe sees progress

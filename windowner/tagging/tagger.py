@@ -16,6 +16,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
 * ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
 * ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
+* ``first-pass/``: only in a run with the ``document`` feature: the run folder of its first pass, whose
+  marginals give the feature's keys (:mod:`windowner.tagging.documents`);
 * ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
 carries
   the vectors its predictions need, and never reads a vectors file it is not given.
@@ -54,6 +56,7 @@ from ..network.model import WindowModel, make_loss
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
+from .documents import FIRST_PASS, document_keys
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -119,6 +122,7 @@ class Tagger:
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
     package: dict[str, Any] | None = None
     gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
+    first_pass: Tagger | None = None  # the run whose marginals give the document feature's keys, if it is on
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -128,36 +132,62 @@ class Tagger:
         known, key = self.train_words, self.vocab.key
         return [[metrics.SEEN if key(token) in known else metrics.UNSEEN for token in s] for s in sentences]
 
-    def windows(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+    def windows(
+        self,
+        sentences: Sequence[Sequence[str]],
+        documents: Sequence[int] | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> np.ndarray:
         """Windows of tokenised sentences: int32 ``(N, T, 2·window + 1)``, rows of E (and of the feature
-        tables, see :func:`~windowner.data.windows.sentence_windows`)."""
+        tables, see :func:`~windowner.data.windows.sentence_windows`). With the ``document`` feature, its
+        ``keys`` (None: the first pass's, :meth:`document_keys`, ``documents`` the document of each
+        sentence, None: one document)."""
+        if keys is None and "document" in self.features:
+            keys = self.document_keys(sentences, documents)
         return sentence_windows(
-            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers
+            sentences, self.vocab, self.config.model.window, self.features, self.gazetteers, keys
         )
 
+    def document_keys(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> list[str]:
+        """The ``document`` feature's key of every token, from :attr:`first_pass`'s marginals."""
+        if self.first_pass is None:
+            raise WindownerError("a run with the document feature needs its first pass (first-pass/)")
+        return document_keys([self.first_pass], sentences, documents, self.features["document"])
+
     def predict(
-        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        windows: np.ndarray | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[str]]:
         """IOB2 tags for tokenised sentences (lists of strings); ``decode`` overrides ``model.decode``;
-        ``windows``, the sentences' :meth:`windows` if the caller has them already. For raw text:
-        :meth:`tag_text`."""
+        ``windows``, the sentences' :meth:`windows` if the caller has them already; ``documents``, the
+        document of each sentence (None: they are one; only the ``document`` feature reads them). For raw
+        text: :meth:`tag_text`."""
         _check_tokenised(sentences, "predict")
         if not len(sentences):
             return []
-        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        scores = self.model.scores(self.windows(sentences, documents) if windows is None else windows)
         method = decode or self.config.model.decode
         lengths = [len(tokens) for tokens in sentences]
         return self.task.decode(scores, lengths, method, self.model.transitions())
 
     def predict_scored(
-        self, sentences: Sequence[Sequence[str]], decode: str | None = None, windows: np.ndarray | None = None
+        self,
+        sentences: Sequence[Sequence[str]],
+        decode: str | None = None,
+        windows: np.ndarray | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[Scored]:
         """:meth:`predict` with confidence: for every sentence its tags, the score of each tag and its
         entities with their scores (see :mod:`windowner.network.confidence`)."""
         _check_tokenised(sentences, "predict_scored")
         if not len(sentences):
             return []
-        scores = self.model.scores(self.windows(sentences) if windows is None else windows)
+        scores = self.model.scores(self.windows(sentences, documents) if windows is None else windows)
         lengths = [len(tokens) for tokens in sentences]
         return scored_tags(
             self.task, scores, lengths, decode or self.config.model.decode, self.model.transitions()
@@ -199,12 +229,18 @@ class Tagger:
                 offset += len(line)
         found: list[list[Entity]] = [[] for _ in texts]
         cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
+        documents = None
+        if self.first_pass is not None:  # the document feature: each text one document, in one batch
+            documents = np.array([line[0] for line in lines], dtype=np.int64)
+            first = np.searchsorted(documents, documents)  # the first line of each line's text
+            cuts = cuts[first] if lines else cuts
         for batch in np.split(np.arange(len(lines)), np.flatnonzero(np.diff(cuts)) + 1) if lines else []:
             chosen = [lines[i] for i in batch.tolist()]
             if new_words is not None:
                 new_words([line[3] for line in chosen])
+            numbers = documents[batch].tolist() if documents is not None else None
             for (number, offset, spans, _), scored in zip(
-                chosen, self.predict_scored([line[3] for line in chosen]), strict=True
+                chosen, self.predict_scored([line[3] for line in chosen], documents=numbers), strict=True
             ):
                 text = texts[number]
                 for s, e, kind, p in scored.entities:
@@ -216,17 +252,23 @@ class Tagger:
         self, sentences: Sequence[Sentence], decode: str | None = None, windows: np.ndarray | None = None
     ) -> dict[str, Any]:
         """Scores on tagged sentences, in the form ``windowner eval --json`` prints (``windows`` as in
-        :meth:`predict`)."""
+        :meth:`predict`; each sentence's :attr:`~windowner.data.conll.Sentence.document` its document)."""
         tokens = [s.tokens for s in sentences]
-        return score(self.task, sentences, self.predict(tokens, decode, windows), self.groups(tokens))
+        documents = [s.document for s in sentences]
+        return score(
+            self.task, sentences, self.predict(tokens, decode, windows, documents), self.groups(tokens)
+        )
 
     def add_vectors(self, path: str | Path, sentences: Sequence[Sequence[str]]) -> int:
         """Add rows to E for the words of ``sentences`` that the vocabulary lacks and ``path`` has.
 
         A run keeps only the vectors its own data files needed (``vectors.keep: data``); text from
         elsewhere has other words. Their pretrained vectors are appended (the trained rows are left as they
-        are), so they no longer read ``<unk>``. Returns the number of rows added.
+        are), so they no longer read ``<unk>`` (in the first pass of the document feature too). Returns
+        the number of rows added.
         """
+        if self.first_pass is not None:
+            self.first_pass.add_vectors(path, sentences)
         tokens = (token for sentence in sentences for token in sentence)
         keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
         if not keys:
@@ -308,7 +350,15 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        return cls(model, vocab, task, config, train_words, features, package, gazetteers)
+        first_pass = None
+        if "document" in features:
+            if not (folder / FIRST_PASS).is_dir():
+                raise WindownerError(
+                    f"{folder / FIRST_PASS}: missing (the run has the document feature, whose keys its first"
+                    " pass gives: train writes it there and package copies it)"
+                )
+            first_pass = cls.load(folder / FIRST_PASS)
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_pass)
 
 
 def scored_tags(

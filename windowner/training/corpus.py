@@ -78,9 +78,12 @@ def load_corpus(config: Config, rng: np.random.Generator) -> Corpus:
     return Corpus(train, dev, test, task, vocab, E, sigma)
 
 
-def examples(tagger: Tagger, sentences: Sequence[Sentence], source: str = "the data") -> Examples:
-    """The windows, classes and sentence lengths of tagged sentences, as the losses batch them."""
-    windows = tagger.windows([s.tokens for s in sentences])
+def examples(
+    tagger: Tagger, sentences: Sequence[Sentence], source: str = "the data", keys: Sequence[str] | None = None
+) -> Examples:
+    """The windows, classes and sentence lengths of tagged sentences, as the losses batch them (``keys``:
+    the document feature's key of every token, if the run has it)."""
+    windows = tagger.windows([s.tokens for s in sentences], keys=keys)
     labels = tagger.task.targets(sentences, source)
     return Examples(windows, labels, np.array([len(s) for s in sentences], dtype=np.int64))
 
@@ -104,7 +107,8 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
             " (task.other_types: false, or train.loss softmax or crf)"
         )
     gazetteers = Gazetteers.read(shape.gazetteers) if shape.features.gazetteer else None
-    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train], gazetteers)
+    types = sorted({entity_type(tag) for tag in corpus.task.tags} - {""})  # the document feature's
+    features = feature_classes(shape.features.active(), [s.tokens for s in corpus.train], gazetteers, types)
     tables = {"E": corpus.E}
     for name, values in features.items():  # N(0, σ²), on the scale of the word vectors
         size = (len(values), getattr(shape.features, name))

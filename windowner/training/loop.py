@@ -50,6 +50,7 @@ from ..tagging.tagger import (
 )
 from .corpus import Corpus, _check_settings, _fingerprint, _remarks, examples, initialise
 from .divergence import Diverging, LossWatch, span, starting_loss
+from .documents import stages, train_two_pass
 from .folder import (
     SWAPPED,
     _check_free,
@@ -108,7 +109,8 @@ def train(
         locked(config.output),
     ):
         _put_back(Path(config.output), note)
-        return _train(
+        how = two_pass_training(config) or _train
+        return how(
             config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, False, on_epoch
         )
 
@@ -145,9 +147,13 @@ def resume(
         config = resume_config(folder, overrides)
         check_output(config, RUN_FILES)
         with blas_threads(config.train.threads):
-            return _train(
-                config, _progress(progress), _echo(echo, progress), False, note, quiet, True, on_epoch
-            )
+            how = two_pass_training(config) or _train
+            return how(config, _progress(progress), _echo(echo, progress), False, note, quiet, True, on_epoch)
+
+
+def two_pass_training(config: Config) -> Callable[..., dict[str, Any]] | None:
+    """The stages of a run with the document feature (:mod:`windowner.training.documents`), or None."""
+    return train_two_pass if config.model.features.document else None
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
@@ -205,6 +211,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         "folder": folder,
         "refused": refused,
         "remarks": _remarks(config, corpus, tagger.model),
+        "stages": stages(config) if config.model.features.document else [],
     }
 
 
@@ -228,8 +235,10 @@ def _train(
     quiet: bool,
     resuming: bool,
     on_epoch: Callable[[dict[str, Any]], Any] | None = None,
+    prepare: Callable[[Tagger, Corpus], Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked."""
+    """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked;
+    ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys."""
     note = note or _note
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
@@ -244,7 +253,8 @@ def _train(
     tagger, corpus, rng = initialise(config)
     _check_settings(config, corpus)
     model = tagger.model
-    data = examples(tagger, corpus.train, config.data.train)
+    keys = prepare(tagger, corpus) if prepare is not None else None
+    data = examples(tagger, corpus.train, config.data.train, keys)
     optimizer = make_optimizer(settings.optimizer, settings.lr, settings.momentum)
     schedule = make_schedule(settings.lr, settings.schedule)
     trainables = model.trainables()  # θ and the tables: what the optimiser updates
@@ -262,7 +272,8 @@ def _train(
         + (f" (predicting {corpus.task.location_label} only)" if corpus.task.other_types else "")
     )
     seen_rows = np.unique(data.windows[:, 0, config.model.window])  # the rows of the training words
-    dev_windows = tagger.windows([s.tokens for s in corpus.dev]) if corpus.dev else None  # once, not an epoch
+    dev = ([s.tokens for s in corpus.dev], [s.document for s in corpus.dev])
+    dev_windows = tagger.windows(*dev) if corpus.dev else None  # once, not an epoch
     if state.losses:
         watch = LossWatch.from_state(state.losses)
     else:  # the loss of the untrained model: what a diverging loss is measured against
@@ -494,7 +505,7 @@ def choose_threshold(
     model = tagger.model
     model.threshold = 0.0
     if windows is None:
-        windows = tagger.windows([s.tokens for s in sentences])
+        windows = tagger.windows([s.tokens for s in sentences], [s.document for s in sentences])
     scores = model.scores(windows)[:, 1]  # s − 0
     truth = tagger.task.targets(sentences) == 1
     order = np.argsort(-scores, kind="stable")

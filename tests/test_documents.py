@@ -1,0 +1,274 @@
+"""The document feature: documents in the readers, the keys, the four trainings of a run and its two-pass
+tagging (run, ensemble, after --resume)."""
+
+from __future__ import annotations
+
+import io
+import signal
+
+import numpy as np
+import pytest
+from helpers import documents_config
+
+from windowner.base.errors import Terminated, WindownerError
+from windowner.data.conll import read_conll
+from windowner.data.documents import SURE, document_classes, keys_of
+from windowner.tagging import documents as first_passes
+from windowner.tagging.ensemble import Ensemble
+from windowner.tagging.predict import batches, read_records, tag_stream
+from windowner.tagging.tagger import load_run
+from windowner.training.documents import FOLDS, halves, training_keys
+from windowner.training.loop import resume, train
+
+TYPES = ("O", "LOC", "MISC", "ORG", "PER")
+
+
+def q_of(*rows):
+    """Probabilities of the types (O, LOC, MISC, ORG, PER), a row a token."""
+    return np.array(rows, dtype=np.float64)
+
+
+LOC, ORG, OUT = (0, 1, 0, 0, 0), (0, 0, 0, 1, 0), (1, 0, 0, 0, 0)
+
+
+def test_the_keys_of_a_hand_made_document():
+    """Each capitalised token reads the mean of its word's other capitalised occurrences, casefolded
+    (JAPAN meets Japan); the type of the largest mean, with ? below 0.75."""
+    sentences = [["JAPAN", "beat", "Syria", "."], ["Japan", "won", "in", "japan", "Japan"]]
+    q = q_of(LOC, OUT, ORG, OUT, (0, 0.7, 0, 0.3, 0), OUT, OUT, LOC, ORG)
+    keys = keys_of(q, sentences, [0, 0], TYPES)
+    # JAPAN: mean of Japan (0.7 LOC, 0.3 ORG) and Japan (ORG) = 0.35 LOC, 0.65 ORG -> ORG? (below 0.75)
+    # Japan (first): mean of JAPAN (LOC) and Japan (ORG) = 0.5 / 0.5: the first type of the largest, LOC?
+    # Japan (last): mean of JAPAN (LOC) and Japan (0.7 LOC) = 0.85 LOC -> LOC
+    # "japan" is lowercase: none, and it is no occurrence of the others either
+    assert keys == ["ORG?", "none", "none", "none", "LOC?", "none", "none", "none", "LOC"]
+    at_the_threshold = q_of(LOC, (0.25, SURE, 0, 0, 0))
+    assert keys_of(at_the_threshold, [["Oslo", "Oslo"]], [0], TYPES) == ["LOC", "LOC"]
+    below = q_of(LOC, (0.2500001, SURE - 1e-7, 0, 0, 0))
+    assert keys_of(below, [["Oslo", "Oslo"]], [0], TYPES) == ["LOC?", "LOC"]
+
+
+def test_a_word_in_another_document_is_alone():
+    sentences = [["Oslo", "won"], ["Oslo", "lost"]]
+    q = q_of(LOC, OUT, ORG, OUT)
+    assert keys_of(q, sentences, [0, 1], TYPES) == ["none"] * 4
+    assert keys_of(q, sentences, [0, 0], TYPES) == ["ORG", "none", "LOC", "none"]
+
+
+def test_the_classes_are_the_harness_twelve():
+    assert document_classes(("LOC", "MISC", "ORG", "PER")) == (
+        "<pad>", "none", "O", "O?", "LOC", "LOC?", "MISC", "MISC?", "ORG", "ORG?", "PER", "PER?",
+    )  # fmt: skip
+
+
+CONLL = "-DOCSTART- -X- O\n\nA B-LOC\n\nB O\nC O\n\n-DOCSTART- -X- O\n\nD O\n\n-DOCSTART- -X- O\n\nE O\n"
+
+
+def test_read_conll_keeps_the_documents(tmp_path):
+    path = tmp_path / "d.conll"
+    path.write_text(CONLL, encoding="utf-8")
+    sentences = read_conll(path)
+    assert [s.document for s in sentences] == [0, 0, 1, 2]
+    assert sentences[0] == read_conll(path)[0] and "document" not in repr(sentences[0])
+    plain = tmp_path / "plain.conll"  # no -DOCSTART-: one document
+    plain.write_text(CONLL.replace("-DOCSTART- -X- O\n\n", ""), encoding="utf-8")
+    assert [s.document for s in read_conll(plain)] == [0, 0, 0, 0]
+    before = tmp_path / "before.conll"  # sentences before the first -DOCSTART-: document 0
+    before.write_text("Z O\n\n" + CONLL, encoding="utf-8")
+    assert [s.document for s in read_conll(before)] == [0, 1, 1, 2, 3]
+
+
+def test_predict_input_documents():
+    conll = list(read_records(io.BytesIO(CONLL.encode()), "x", "conll"))
+    assert [r.document for r in conll] == [0, 0, 1, 2]
+    text = list(read_records(io.BytesIO(b"Rain in Oslo .\n\nSun in Oslo .\n"), "x", "text"))
+    assert {r.document for r in text} == {0}
+
+
+@pytest.fixture(scope="module")
+def two_pass(tmp_path_factory):
+    """A tiny run with the document feature (its four trainings), the lines it printed and the documents
+    of the sentences of each call of the key code."""
+    folder = tmp_path_factory.mktemp("documents")
+    lines = []
+    asked = []  # the documents of the sentences each first pass was asked about
+    real = first_passes.keys_of
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            first_passes,
+            "keys_of",
+            lambda q, s, documents, t: asked.append(list(documents)) or real(q, s, documents, t),
+        )
+        scores = train(documents_config(folder), progress=False, echo=lines.append)
+    return folder, scores, lines, asked
+
+
+def test_a_run_trains_its_four_stages(two_pass):
+    folder, scores, lines, asked = two_pass
+    run = folder / "run"
+    stages = [line for line in lines if line.startswith("stage ")]
+    assert [line.split(":")[0] for line in stages] == [f"stage {n} of 4" for n in (1, 2, 3, 4)]
+    for name in (*FOLDS, "first-pass"):
+        assert (run / name / "model.npz").is_file() and not load_run(run / name).features.get("document")
+    tagger = load_run(run)
+    assert tagger.features["document"] == document_classes(("LOC", "MISC", "ORG", "PER"))
+    assert tagger.first_pass is not None and tagger.model.params["E_document"].shape == (
+        len(tagger.features["document"]),
+        4,
+    )
+    dev = read_conll(folder / "dev.conll")
+    assert tagger.evaluate(dev) == scores["dev"]  # the dev keys from first-pass/, as in training
+    assert [s.document for s in dev] in asked and len({s.document for s in dev}) == 5  # by document
+
+
+def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, monkeypatch):
+    folder, *_ = two_pass
+    run = folder / "run"
+    train_data = read_conll(folder / "train.conll")
+    even, odd = halves(train_data)
+    assert len({s.document for s in train_data}) == 15 and even and odd
+    for name, half in zip(FOLDS, (even, odd), strict=True):  # what each fold trained on
+        assert [s.tokens for s in read_conll(run / name / "train.txt")] == [s.tokens for s in half]
+    folds = [load_run(run / name) for name in FOLDS]
+    asked = {id(fold): set() for fold in folds}
+    real = first_passes.type_marginals
+
+    def spy(tagger, sentences, types):
+        asked[id(tagger)].update(tuple(s) for s in sentences)
+        return real(tagger, sentences, types)
+
+    monkeypatch.setattr(first_passes, "type_marginals", spy)
+    keys = training_keys(train_data, folds)
+    assert len(keys) == sum(len(s) for s in train_data)
+    assert asked[id(folds[0])] == {s.tokens for s in odd}  # the run of the even documents tags the odd
+    assert asked[id(folds[1])] == {s.tokens for s in even}
+    assert not asked[id(folds[0])] & {s.tokens for s in even}
+
+
+def test_an_ensemble_of_one_is_the_run(two_pass):
+    folder, *_ = two_pass
+    run = load_run(folder / "run")
+    dev = read_conll(folder / "dev.conll")
+    tokens, documents = [s.tokens for s in dev], [s.document for s in dev]
+    for combine in ("vote", "mean"):
+        ensemble = Ensemble([run], combine)
+        assert ensemble.predict(tokens, documents=documents) == run.predict(tokens, documents=documents)
+    assert Ensemble([run, load_run(folder / "run")], "mean").evaluate(dev) == run.evaluate(dev)
+
+
+def test_the_documents_change_the_keys_and_a_text_is_one_document(two_pass):
+    folder, *_ = two_pass
+    run = load_run(folder / "run")
+    sentences = [["Rain", "in", "Oslo", "."], ["Oslo", "won", "."]]
+    together = run.document_keys(sentences)
+    apart = run.document_keys(sentences, [0, 1])
+    assert apart[2] == apart[4] == "none" and together[2] != "none" and together[4] != "none"
+    entities = run.tag_texts(["Rain in Oslo .", "Oslo won ."])  # two texts: two documents
+    scored = run.predict_scored([["Rain", "in", "Oslo", "."], ["Oslo", "won", "."]], documents=[0, 1])
+    assert [[(e.start, e.label) for e in found] for found in entities] == [
+        [(len("Rain in "), kind) for _, _, kind, _ in scored[0].entities],
+        [(0, kind) for _, _, kind, _ in scored[1].entities],
+    ]
+
+
+def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, tmp_path):
+    folder, scores, *_ = two_pass
+    config = documents_config(tmp_path)  # the same sentences as the fixture's run
+    lines, stage = [], []
+
+    def echo(line):
+        lines.append(line)
+        if line.startswith("stage "):
+            stage.append(line)
+        if stage and stage[-1].startswith("stage 2 of 4") and line.startswith("epoch   1"):
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C in the second stage's first epoch
+
+    with pytest.raises(Terminated) as stopped:
+        train(config, progress=False, echo=echo)
+    run = tmp_path / "run"
+    assert f"windowner train --resume {run}" in str(stopped.value)
+    assert (run / "fold-even" / "scores.json").is_file() and not (run / "fold-odd" / "scores.json").exists()
+    assert (run / "fold-odd" / "checkpoint.npz").is_file() and not (run / "first-pass").exists()
+    finished = (run / "fold-even" / "model.npz").stat().st_mtime_ns
+    lines.clear()
+    again = resume(run, progress=False, echo=lines.append)
+    assert (run / "fold-even" / "model.npz").stat().st_mtime_ns == finished
+    said = [line for line in lines if line.startswith("stage ")]
+    assert said[0].startswith("stage 1 of 4") and "not trained again" in said[0]
+    assert said[1].startswith(f"stage 2 of 4: resuming {run / 'fold-odd'}")
+    assert again["dev"] == scores["dev"]  # as the run never stopped
+    for name in ("model.npz", "fold-odd/model.npz", "first-pass/model.npz"):
+        assert (run / name).read_bytes() == (folder / "run" / name).read_bytes(), name
+
+
+def test_predict_batches_hold_whole_documents():
+    records = list(read_records(io.BytesIO(CONLL.encode()), "x", "conll"))
+    assert [[r.tokens for r in b] for b in batches(records, 1, documents=True)] == [
+        [["A"], ["B", "C"]],
+        [["D"]],
+        [["E"]],
+    ]
+    assert len(list(batches(records, 1))) == 4  # without the feature: as before, a sentence a batch here
+
+
+def test_predict_tags_a_conll_input_by_its_documents(two_pass, monkeypatch):
+    folder, *_ = two_pass
+    run = load_run(folder / "run")
+    dev = read_conll(folder / "dev.conll")
+    records = list(read_records(io.BytesIO((folder / "dev.conll").read_bytes()), "dev", "conll"))
+    asked = []
+    real = run.predict
+
+    def predict(sentences, *args, documents=None, **kwargs):
+        asked.append(documents)
+        return real(sentences, *args, documents=documents, **kwargs)
+
+    monkeypatch.setattr(run, "predict", predict)
+    out = io.BytesIO()
+    tag_stream(run, records, out, "conll", batch_tokens=50, scores=False)
+    assert len(asked) > 1 and all(documents is not None for documents in asked)
+    assert [d for documents in asked for d in documents] == [s.document for s in dev]
+    seen = [set(documents) for documents in asked]
+    assert all(not a & b for i, a in enumerate(seen) for b in seen[i + 1 :])  # never half a document
+    blocks = out.getvalue().decode().split("\n\n")
+    tags = [[line.split()[-1] for line in block.splitlines()] for block in blocks]
+    assert tags[: len(dev)] == real([s.tokens for s in dev], documents=[s.document for s in dev])
+
+
+def test_training_data_of_one_document_is_an_error(tmp_path):
+    one = tmp_path / "one.conll"
+    one.write_text("Oslo B-LOC\n\nRain O\n", encoding="utf-8")
+    with pytest.raises(WindownerError, match=f"{one}: model.features.document .* one document"):
+        train(documents_config(tmp_path, f"data.train={one}"), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_that_saved_nothing_leaves_nothing(tmp_path):
+    with pytest.raises(WindownerError, match="training diverged in epoch 1"):
+        train(documents_config(tmp_path, "train.lr=1e12"), progress=False)
+    assert not (tmp_path / "run").exists()  # nor its stages, nor the folds' data
+
+
+def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):
+    from click.testing import CliRunner
+    from helpers import REPO
+
+    from windowner.cli.main import main
+
+    args = ["gradcheck", "--config", str(REPO / "configs" / "default.yaml"), "--max-entries", "5"]
+    args += ["--set", "model.features.document=3", "--set", "model.hidden=10"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    row = next(line.split() for line in result.output.splitlines() if line.startswith("E_document"))
+    assert row[1] == "12x3" and row[-1] == "ok"
+
+
+def test_a_run_without_its_first_pass_is_an_error_naming_it(two_pass, tmp_path):
+    import shutil
+
+    folder, *_ = two_pass
+    copy = tmp_path / "run"
+    shutil.copytree(folder / "run", copy)
+    shutil.rmtree(copy / "first-pass")
+    with pytest.raises(WindownerError, match=f"{copy / 'first-pass'}: missing .* document feature"):
+        load_run(copy)

@@ -1,0 +1,66 @@
+"""The first pass of a run with the ``document`` feature: its keys for tokenised documents.
+
+A run with ``model.features.document`` tags in two passes: its first-pass run (``first-pass/`` in its
+folder, a run of the same config without the feature) gives every token its marginals, the keys follow
+from them (:mod:`windowner.data.documents`), and the run reads the keys as one more feature table. An
+ensemble's first pass is the mean of its members' first-pass marginals (:func:`document_keys` with several
+first passes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..data.conll import entity_type
+from ..data.documents import OUTSIDE, key_types, keys_of
+from ..network.confidence import posteriors
+from ..network.decoding import allowed_transitions
+
+FIRST_PASS = "first-pass"  # the folder of a run's first pass, inside its run folder
+
+
+def reads_documents(tagger: Any) -> bool:
+    """Whether a tagger (a run or an ensemble) has the document feature: it tags whole documents."""
+    return bool(getattr(tagger, "first_pass", None) or getattr(tagger, "first_passes", None))
+
+
+def type_marginals(tagger: Any, sentences: Sequence[Sequence[str]], types: Sequence[str]) -> np.ndarray:
+    """``(N, K)``: P(the token is of each of ``types``, O first) under the run ``tagger`` (a
+    :class:`~windowner.tagging.tagger.Tagger`): its marginals over the IOB2-valid paths (forward-backward
+    with its transitions, :func:`~windowner.network.confidence.posteriors`) summed over B- and I- of a
+    type. A type the run does not know has probability 0."""
+    tags = tagger.task.tags
+    allowed, allowed_start = allowed_transitions(tags)
+    scores = tagger.model.scores(tagger.windows(sentences))
+    lengths = [len(tokens) for tokens in sentences]
+    marginals = posteriors(scores, lengths, allowed, allowed_start, tagger.model.transitions()).marginals()
+    index = {kind: k for k, kind in enumerate(types)}
+    to_type = np.zeros((len(tags), len(types)))  # (C, K): class c is of type k
+    for c, tag in enumerate(tags):
+        k = index.get(entity_type(tag) or OUTSIDE)
+        if k is not None:
+            to_type[c, k] = 1.0
+    return marginals @ to_type
+
+
+def document_keys(
+    first_passes: Sequence[Any],
+    sentences: Sequence[Sequence[str]],
+    documents: Sequence[int] | None,
+    classes: Sequence[str],
+) -> list[str]:
+    """The key of every token of ``sentences`` (flat), from the mean type marginals of ``first_passes``
+    (taggers); ``documents``, the document of each sentence (None: all one document); ``classes``, the
+    run's classes of the feature (its types follow from them)."""
+    types = key_types(classes)
+    if documents is None:
+        documents = [0] * len(sentences)
+    if not len(sentences):
+        return []
+    q = type_marginals(first_passes[0], sentences, types)
+    for tagger in first_passes[1:]:
+        q = q + type_marginals(tagger, sentences, types)
+    return keys_of(q / len(first_passes), sentences, documents, types)

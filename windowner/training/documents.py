@@ -1,0 +1,225 @@
+"""Training a run with the document feature (``model.features.document``): four trainings in one folder.
+
+The feature's key of a token comes from a first-pass model (:mod:`windowner.data.documents`). The keys
+of the training data must come from a model that did not see their tags, else they would be nearly
+always right in training and not at test. So ``windowner train`` of such a config trains, in the run
+folder RUN, one stage after the other:
+
+1. ``RUN/fold-even/``: the config without the feature, trained on the even documents of ``data.train``
+   (documents 0, 2, 4, ...: a ``-DOCSTART-`` line starts one); it gives the keys of the odd documents;
+2. ``RUN/fold-odd/``: the same on the odd documents, which gives the keys of the even ones;
+3. ``RUN/first-pass/``: the config without the feature on all of ``data.train``: it gives the keys of
+   the dev and test data while training, and of every text the run tags after;
+4. RUN itself: the config with the feature, trained with those keys.
+
+Each stage is an ordinary run folder (the folds hold their half of the training data as ``train.txt``,
+in IOB2 CoNLL lines). A stage that has finished (it holds ``scores.json``) is not trained again by
+``train --resume RUN``; one that was stopped goes on from its checkpoint, as the config of RUN says.
+``--overwrite`` trains every stage again (each replaces its old run once it has a model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..base.errors import Terminated, WindownerError
+from ..base.files import write_atomic
+from ..config import Config, dump_config
+from ..data.conll import Sentence
+from ..data.spans import read_data
+from ..tagging.checkpoint import CHECKPOINT_FILE
+from ..tagging.documents import FIRST_PASS, document_keys
+from ..tagging.folders import locked, mark
+from ..tagging.tagger import CONFIG_FILE, MODEL_FILE, SCORES_FILE, Tagger
+from .corpus import Corpus
+from .folder import _check_free, _check_ours, _put_back
+from .progress import Progress
+
+FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
+STAGES = (*FOLDS, FIRST_PASS)  # the sub-runs, in the order they train
+FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
+
+
+def stages(config: Config) -> list[str]:
+    """What ``train`` of ``config`` (with the document feature) does, a line a stage (``--dry-run``)."""
+    run = Path(config.output)
+    return [
+        f"1. {run / FOLDS[0]}: the config without the document feature, on the even documents of"
+        f" {config.data.train} (it gives the keys of the odd ones)",
+        f"2. {run / FOLDS[1]}: the same on the odd documents (it gives the keys of the even ones)",
+        f"3. {run / FIRST_PASS}: the same on all of {config.data.train} (the keys of dev, test and new text)",
+        f"4. {run}: the config with the document feature, trained with those keys",
+    ]
+
+
+def without_feature(config: Config, folder: Path, train: str | None = None) -> Config:
+    """The config of a stage: ``config`` without the document feature, into ``folder`` (trained on
+    ``train``, an IOB2 CoNLL file, if given)."""
+    features = dataclasses.replace(config.model.features, document=0)
+    model = dataclasses.replace(config.model, features=features)
+    data = config.data
+    if train is not None:
+        data = dataclasses.replace(data, train=train, format="conll", scheme="iob2")
+    return dataclasses.replace(config, model=model, data=data, output=str(folder))
+
+
+def halves(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """The sentences of the even and of the odd documents."""
+    return [s for s in sentences if s.document % 2 == 0], [s for s in sentences if s.document % 2 == 1]
+
+
+def conll_text(sentences: Sequence[Sentence]) -> str:
+    """Sentences as IOB2 CoNLL lines, a ``-DOCSTART-`` line before each document."""
+    lines, document = [], None
+    for sentence in sentences:
+        if sentence.document != document:
+            lines.append("-DOCSTART- O\n\n")
+            document = sentence.document
+        lines += [f"{token} {tag}\n" for token, tag in zip(sentence.tokens, sentence.tags, strict=True)]
+        lines.append("\n")
+    return "".join(lines)
+
+
+def training_keys(train: Sequence[Sentence], folds: Sequence[Tagger]) -> list[str]:
+    """The key of every token of ``train`` (flat): the run of the even documents (``folds[0]``) gives
+    those of the odd ones, the run of the odd documents those of the even ones."""
+    tokens = [s.tokens for s in train]
+    documents = np.array([s.document for s in train], dtype=np.int64)
+    lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    flat = np.empty(int(lengths.sum()), dtype=object)
+    for parity, fold in ((1, folds[0]), (0, folds[1])):
+        chosen = np.flatnonzero(documents % 2 == parity)
+        if not len(chosen):
+            continue
+        classes = fold_classes(fold)
+        keys = document_keys([fold], [tokens[i] for i in chosen], documents[chosen].tolist(), classes)
+        rows = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in chosen])
+        flat[rows] = keys
+    return flat.tolist()
+
+
+def fold_classes(tagger: Tagger) -> tuple[str, ...]:
+    """The document feature's classes for the types of a first-pass run's task."""
+    from ..data.conll import entity_type
+    from ..data.documents import document_classes
+
+    return document_classes(sorted({entity_type(tag) for tag in tagger.task.tags} - {""}))
+
+
+def train_two_pass(
+    config: Config,
+    progress: Progress,
+    echo: Callable[[str], Any],
+    overwrite: bool,
+    note: Callable[[str], Any],
+    quiet: bool,
+    resuming: bool,
+    on_epoch: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """Train the stages of the module docstring into ``config.output``, whose lock the caller holds
+    (the arguments are those of :func:`~windowner.training.loop._train`); returns the run's scores."""
+    from .loop import _train
+
+    say = (lambda line: None) if quiet else echo
+    run = Path(config.output)
+    _check_ours(run)  # a folder of the user's gets no stage either
+    existed = run.exists()
+    train = read_data(config.data.train, config.data.scheme, config.data.format)
+    even, odd = halves(train)
+    if not even or not odd:
+        raise WindownerError(
+            f"{config.data.train}: model.features.document trains its first pass on the even and the odd"
+            " documents of the training data, and it has one document: start each with a -DOCSTART- line"
+        )
+    if not resuming and not overwrite and not _has_work(run):
+        busy = [name for name in STAGES if _has_work(run / name)]
+        if busy:
+            raise WindownerError(
+                f"{run} holds an interrupted run ({', '.join(busy)} begun): continue it (windowner train"
+                f" --resume {run}), replace it (--overwrite) or choose another output folder (--output)"
+            )
+    if not resuming:
+        _check_free(run, overwrite)
+    run.mkdir(parents=True, exist_ok=True)
+    mark(run)
+    if not (run / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
+        write_atomic(run / CONFIG_FILE, dump_config(config))
+    try:
+        for number, name in enumerate(STAGES, start=1):
+            folder = run / name
+            if (folder / SCORES_FILE).is_file() and not overwrite:
+                say(f"stage {number} of 4: {folder} has finished: not trained again")
+                continue
+            data = None
+            if name in FOLDS:
+                folder.mkdir(parents=True, exist_ok=True)
+                mark(folder)
+                write_atomic(folder / FOLD_DATA, conll_text(even if name == FOLDS[0] else odd))
+                data = str(folder / FOLD_DATA)
+            stage = without_feature(config, folder, data)
+            going_on = (folder / CHECKPOINT_FILE).is_file() and not overwrite
+            say(f"stage {number} of 4: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
+            try:
+                with locked(folder):
+                    _put_back(folder, note)
+                    _train(stage, progress, echo, overwrite, note, quiet, going_on)
+            except Terminated as stop:  # go on with the whole run, not the stage alone
+                stop.detail = stop.detail.replace(_resume(folder), _resume(run))
+                raise
+        folds = [Tagger.load(run / name) for name in FOLDS]
+        first = Tagger.load(run / FIRST_PASS)
+
+        def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
+            tagger.first_pass = first
+            return training_keys(corpus.train, folds)
+
+        going_on = resuming and (run / CHECKPOINT_FILE).is_file()
+        say(f"stage 4 of 4: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
+        return _train(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
+    except BaseException:
+        if not any(_has_work(run / name) for name in STAGES) and not _has_work(run):
+            _remove_ours(run, existed)
+        raise
+
+
+def _resume(folder: Path) -> str:
+    return f"windowner train --resume {shlex.quote(str(folder))}"
+
+
+def _what(name: str) -> str:
+    return {
+        FOLDS[0]: "the first pass on the even documents",
+        FOLDS[1]: "the first pass on the odd documents",
+        FIRST_PASS: "the first pass on all of the training data",
+    }[name]
+
+
+def _has_work(folder: Path) -> bool:
+    return (folder / MODEL_FILE).exists() or (folder / CHECKPOINT_FILE).exists()
+
+
+def _remove_ours(run: Path, existed: bool) -> None:
+    """What a two-pass run that saved no model and no checkpoint leaves: nothing of its own."""
+    from ..tagging.folders import MARKER
+
+    for name in FOLDS:
+        for file in (FOLD_DATA, MARKER):
+            (run / name / file).unlink(missing_ok=True)
+        try:
+            (run / name).rmdir()
+        except OSError:
+            pass
+    (run / CONFIG_FILE).unlink(missing_ok=True)
+    if not existed:
+        (run / MARKER).unlink(missing_ok=True)
+        try:
+            run.rmdir()
+        except OSError:
+            pass
