@@ -26,12 +26,12 @@ documents it is scored on. Entity F1 (CoNLL rule) per type and micro, and the lo
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from windowner.data.conll import entity_type, read_conll
+from windowner.data.documents import Occurrences
 from windowner.network.confidence import posteriors
 from windowner.network.decoding import allowed_transitions
 from windowner.tagging.ensemble import load_runs
@@ -59,33 +59,6 @@ def document_of_sentences(path: str | Path) -> list[int]:
     if inside:
         out.append(document)
     return out
-
-
-class Occurrences:
-    """The capitalised tokens of a corpus grouped by (document, casefolded word)."""
-
-    def __init__(self, sentences: Sequence[Sequence[str]], documents: Sequence[int]):
-        tokens = [token for sentence in sentences for token in sentence]
-        document = np.repeat(np.asarray(documents), [len(s) for s in sentences])
-        self.capitalised = np.array([token[:1].isupper() for token in tokens], dtype=bool)
-        groups: dict[tuple[int, str], int] = {}
-        group = [
-            groups.setdefault((int(d), t.casefold()), len(groups))
-            for d, t in zip(document, tokens, strict=True)
-        ]
-        self.group = np.where(self.capitalised, np.array(group, dtype=np.int64), -1)
-        self.size = np.bincount(self.group[self.capitalised], minlength=len(groups))
-
-    def others_mean(self, q: np.ndarray) -> np.ndarray:
-        """``(N, K)``: the mean of q's rows over the other members of each token's group; NaN for a token
-        without any (not capitalised, or alone in its document)."""
-        sums = np.zeros((len(self.size), q.shape[1]))
-        np.add.at(sums, self.group[self.capitalised], q[self.capitalised])
-        out = np.full(q.shape, np.nan)
-        rows = self.capitalised & (self.size[np.maximum(self.group, 0)] > 1)
-        g = self.group[rows]
-        out[rows] = (sums[g] - q[rows]) / (self.size[g] - 1)[:, None]
-        return out
 
 
 def with_prior(task, scores, lengths, transitions, occurrences: Occurrences, weight: float) -> np.ndarray:
