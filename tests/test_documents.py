@@ -272,3 +272,17 @@ def test_a_run_without_its_first_pass_is_an_error_naming_it(two_pass, tmp_path):
     shutil.rmtree(copy / "first-pass")
     with pytest.raises(WindownerError, match=f"{copy / 'first-pass'}: missing .* document feature"):
         load_run(copy)
+
+
+def test_compare_counts_the_first_passes_in_a_runs_time(two_pass):
+    """A run with the feature trained four times: its time in ``windowner compare`` is all four."""
+    from windowner.experiments.compare import load_runs
+    from windowner.experiments.plot import read_history
+
+    run = two_pass[0] / "run"
+    each = [
+        sum(record["seconds"] for record in read_history(folder / "history.jsonl"))
+        for folder in (run / "fold-even", run / "fold-odd", run / "first-pass", run)
+    ]
+    (loaded,) = load_runs([run])
+    assert loaded.seconds == pytest.approx(sum(each)) and min(each) > 0

@@ -35,6 +35,7 @@ from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..config import flatten, read_yaml_mapping
 from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
+from ..training.documents import STAGES
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided
 
@@ -43,6 +44,7 @@ TRIAL_FILE = "trial.json"  # in a trial's folder: its number, state, parameters 
 IGNORED = ("output", "train.seed", "train.threads")  # keys that never make a setting
 FORMATS = ("text", "markdown", "csv", "json")
 SPLITS = ("dev", "test")
+DOCUMENT = "model.features.document"  # a run with this key > 0 trained its STAGES first
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Run:
     config: dict[str, Any]
     scores: dict[str, Any]
     history: list[dict[str, Any]]
+    stages: list[list[dict[str, Any]]] = field(default_factory=list)  # a document run's first passes
 
     @property
     def seed(self) -> int:
@@ -61,8 +64,10 @@ class Run:
 
     @property
     def seconds(self) -> float:
-        """The training time: the epochs' seconds added up (dev evaluation and saving are outside)."""
-        return float(sum(record.get("seconds", 0.0) for record in self.history))
+        """The training time: the epochs' seconds added up (dev evaluation and saving are outside), a
+        run with the document feature's first-pass stages included."""
+        records = [record for history in (self.history, *self.stages) for record in history]
+        return float(sum(record.get("seconds", 0.0) for record in records))
 
 
 @dataclass
@@ -132,7 +137,12 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
             raise WindownerError(f"{folder / SCORES_FILE}: not the scores of a windowner run")
         if sentences is not None:
             scores = {"best_epoch": scores["best_epoch"], "data": _rescore(folder, sentences)}
-        runs.append(Run(folder, config, scores, read_history(folder / HISTORY_FILE)))
+        stages = [  # a package of such a run carries first-pass/ only
+            read_history(folder / name / HISTORY_FILE)
+            for name in STAGES
+            if config.get(DOCUMENT) and (folder / name / HISTORY_FILE).is_file()
+        ]
+        runs.append(Run(folder, config, scores, read_history(folder / HISTORY_FILE), stages))
     return runs
 
 
