@@ -286,3 +286,77 @@ def test_compare_counts_the_first_passes_in_a_runs_time(two_pass):
     ]
     (loaded,) = load_runs([run])
     assert loaded.seconds == pytest.approx(sum(each)) and min(each) > 0
+
+
+def test_a_fold_reads_the_vectors_of_the_other_halfs_words(two_pass):
+    """A fold kept the vectors of its own half's words only: before it keys the other half, it reads
+    theirs from the config's vectors file (as the first pass does for new text), so they are not <unk>."""
+    folder, *_ = two_pass
+    run = folder / "run"
+    train_data = read_conll(folder / "train.conll")
+    even, odd = halves(train_data)
+    config = documents_config(folder)
+    folds = [load_run(run / name) for name in FOLDS]
+
+    def unknown(fold, half):  # how many of the half's tokens read <unk> in the fold's windows
+        centre = fold.windows([s.tokens for s in half])[:, 0, fold.config.model.window]  # table 0: words
+        return int((centre == fold.vocab.row["<unk>"]).sum())
+
+    before = unknown(folds[0], odd)
+    keys = training_keys(train_data, folds, config.vectors.path)
+    after = unknown(folds[0], odd)
+    assert before > 0 and after < before / 4
+    assert keys != training_keys(train_data, [load_run(run / name) for name in FOLDS])  # the keys differ
+
+
+def test_a_folder_of_yours_named_as_a_stage_is_refused_before_any_training(tmp_path):
+    config = documents_config(tmp_path)
+    notes = tmp_path / "run" / "fold-odd" / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("mine\n")
+    with pytest.raises(WindownerError, match="fold-odd"):
+        train(config, progress=False, echo=lambda line: None)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["fold-odd"]
+    assert [p.name for p in notes.parent.iterdir()] == ["notes.txt"] and notes.read_text() == "mine\n"
+
+
+def test_a_stage_reads_the_dev_file_as_the_config_says(tmp_path):
+    """A fold's training file is IOB2 CoNLL; the config's scheme and format still read the dev and test
+    files (an IOBES config: each file's scheme told from the file)."""
+    from windowner.training.documents import without_feature
+
+    for scheme, kept in (
+        ("auto", "auto"),
+        ("iob1", "iob1"),
+        ("iob2", "iob2"),
+        ("iobes", "auto"),
+        ("biluo", "auto"),
+    ):
+        config = documents_config(tmp_path, f"data.scheme={scheme}", "data.format=conll")
+        stage = without_feature(config, tmp_path / "fold-even", str(tmp_path / "fold-even" / "train.txt"))
+        assert (stage.data.scheme, stage.data.format, stage.model.features.document) == (kept, "conll", 0)
+        assert stage.data.dev == config.data.dev
+
+
+def test_an_empty_ensemble_prediction_is_empty(two_pass):
+    run = load_run(two_pass[0] / "run")
+    for combine in ("vote", "mean"):
+        assert Ensemble([run], combine).predict([]) == []
+
+
+def test_no_output_file_replaces_a_stages_files_and_no_package_goes_inside_the_run(two_pass, tmp_path):
+    from windowner.cli.common import protected
+    from windowner.tagging.package import check_package_output
+
+    run = two_pass[0] / "run"
+    kept = protected(str(run), {})
+    for path in (
+        run / "first-pass" / "vocab.txt",
+        run / "fold-even" / "model.npz",
+        run / "fold-odd" / "train.txt",
+    ):
+        assert path in kept and path.exists()
+    for inside in (run / "first-pass", run / "fold-even", run / "first-pass" / "new"):
+        with pytest.raises(WindownerError, match="inside the run folder"):
+            check_package_output(run, inside, overwrite=True)
+    check_package_output(run, tmp_path / "package", overwrite=False)  # beside it: fine

@@ -34,8 +34,8 @@ from typing import Any
 from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..config import flatten, read_yaml_mapping
+from ..tagging.documents import STAGES
 from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
-from ..training.documents import STAGES
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided
 

@@ -20,6 +20,9 @@ from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
 
 FIRST_PASS = "first-pass"  # the folder of a run's first pass, inside its run folder
+FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
+STAGES = (*FOLDS, FIRST_PASS)  # the runs inside the run folder, in the order train trains them
+FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
 
 
 def reads_documents(tagger: Any) -> bool:

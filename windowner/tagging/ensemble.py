@@ -178,6 +178,8 @@ class Ensemble:
     ) -> list[list[str]]:
         """IOB2 tags for tokenised sentences; ``decode`` overrides the runs' ``model.decode``; ``documents``
         as in :meth:`member_scores`."""
+        if not len(sentences):
+            return []
         lengths = [len(tokens) for tokens in sentences]
         method = decode or self.config.model.decode
         if self.combine == "vote":

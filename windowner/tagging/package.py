@@ -118,14 +118,19 @@ def package_run(
 
 
 def check_package_output(run: Path, output: Path, overwrite: bool) -> None:
-    """Refuse an output folder that is the run, holds it, is a file, holds files windowner did not write,
-    or holds a run or package (unless ``overwrite``)."""
+    """Refuse an output folder that is the run, holds it or is inside it (its ``first-pass/``, say), is a
+    file, holds files windowner did not write, or holds a run or package (unless ``overwrite``)."""
     if output.exists() and not output.is_dir():
         raise WindownerError(f"{output}: is a file; give the package a folder of its own")
     target, source = output.resolve(), run.resolve()
-    if target == source or target in source.parents:
-        what = "the run folder itself" if target == source else "a folder that holds the run"
-        raise WindownerError(f"{output} is {what}: give the package a folder of its own")
+    where = {
+        "the run folder itself": target == source,
+        "a folder that holds the run": target in source.parents,
+        "inside the run folder": source in target.parents,
+    }
+    for what, true in where.items():
+        if true:
+            raise WindownerError(f"{output} is {what}: give the package a folder of its own")
     if not output.is_dir() or not any(output.iterdir()):
         return
     earlier = (output / CONFIG_FILE).is_file() and (output / LABELS_FILE).is_file()  # before the mark

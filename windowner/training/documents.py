@@ -34,16 +34,12 @@ from ..config import Config, dump_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FIRST_PASS, document_keys
+from ..tagging.documents import FIRST_PASS, FOLD_DATA, FOLDS, STAGES, document_keys
 from ..tagging.folders import locked, mark
 from ..tagging.tagger import CONFIG_FILE, MODEL_FILE, SCORES_FILE, Tagger
 from .corpus import Corpus
 from .folder import _check_free, _check_ours, _put_back
 from .progress import Progress
-
-FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
-STAGES = (*FOLDS, FIRST_PASS)  # the sub-runs, in the order they train
-FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
 
 
 def stages(config: Config) -> list[str]:
@@ -60,12 +56,15 @@ def stages(config: Config) -> list[str]:
 
 def without_feature(config: Config, folder: Path, train: str | None = None) -> Config:
     """The config of a stage: ``config`` without the document feature, into ``folder`` (trained on
-    ``train``, an IOB2 CoNLL file, if given)."""
+    ``train``, an IOB2 CoNLL file, if given). The dev and test files are read as the config says; a fold's
+    IOB2 lines read the same under ``auto``, ``iob1`` and ``iob2``, so only an IOBES or BILUO config
+    reads its files with the scheme told from each file (``auto``)."""
     features = dataclasses.replace(config.model.features, document=0)
     model = dataclasses.replace(config.model, features=features)
     data = config.data
     if train is not None:
-        data = dataclasses.replace(data, train=train, format="conll", scheme="iob2")
+        scheme = data.scheme if data.scheme in ("auto", "iob1", "iob2") else "auto"
+        data = dataclasses.replace(data, train=train, scheme=scheme)
     return dataclasses.replace(config, model=model, data=data, output=str(folder))
 
 
@@ -86,9 +85,13 @@ def conll_text(sentences: Sequence[Sentence]) -> str:
     return "".join(lines)
 
 
-def training_keys(train: Sequence[Sentence], folds: Sequence[Tagger]) -> list[str]:
+def training_keys(
+    train: Sequence[Sentence], folds: Sequence[Tagger], vectors: str | None = None
+) -> list[str]:
     """The key of every token of ``train`` (flat): the run of the even documents (``folds[0]``) gives
-    those of the odd ones, the run of the odd documents those of the even ones."""
+    those of the odd ones, the run of the odd documents those of the even ones. A fold kept the vectors
+    of its own half's words only: it first reads the other half's from ``vectors`` (the config's
+    ``vectors.path``), as the first pass does for new text, so that they do not read ``<unk>``."""
     tokens = [s.tokens for s in train]
     documents = np.array([s.document for s in train], dtype=np.int64)
     lengths = np.array([len(t) for t in tokens], dtype=np.int64)
@@ -99,7 +102,10 @@ def training_keys(train: Sequence[Sentence], folds: Sequence[Tagger]) -> list[st
         if not len(chosen):
             continue
         classes = fold_classes(fold)
-        keys = document_keys([fold], [tokens[i] for i in chosen], documents[chosen].tolist(), classes)
+        other = [tokens[i] for i in chosen]
+        if vectors is not None:
+            fold.add_vectors(vectors, other)
+        keys = document_keys([fold], other, documents[chosen].tolist(), classes)
         rows = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in chosen])
         flat[rows] = keys
     return flat.tolist()
@@ -129,7 +135,8 @@ def train_two_pass(
 
     say = (lambda line: None) if quiet else echo
     run = Path(config.output)
-    _check_ours(run)  # a folder of the user's gets no stage either
+    for folder in (run, *(run / name for name in STAGES)):
+        _check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
     existed = run.exists()
     train = read_data(config.data.train, config.data.scheme, config.data.format)
     even, odd = halves(train)
@@ -178,7 +185,7 @@ def train_two_pass(
 
         def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
             tagger.first_pass = first
-            return training_keys(corpus.train, folds)
+            return training_keys(corpus.train, folds, config.vectors.path)
 
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
         say(f"stage 4 of 4: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
