@@ -95,7 +95,8 @@ def predict(
 
     RUN [RUN...] [FILE]: with several run folders (the seeds of a config), their ensemble; the last
     argument is FILE unless it is a run folder. Reads and writes a batch at a time, so a large file never
-    sits whole in memory.
+    sits whole in memory; a run with the document feature, a document at a time (a CoNLL file's
+    -DOCSTART- documents; any other input is one document, read whole).
     """
     runs, file = run_arguments(run, file, more)
     if output_path is not None and output_path != "-":
