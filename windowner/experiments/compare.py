@@ -56,7 +56,7 @@ class Run:
     config: dict[str, Any]
     scores: dict[str, Any]
     history: list[dict[str, Any]]
-    stages: list[list[dict[str, Any]]] = field(default_factory=list)  # a document run's first passes
+    stage_seconds: float = 0.0  # a run with the document feature: its first-pass stages' training time
 
     @property
     def seed(self) -> int:
@@ -66,8 +66,7 @@ class Run:
     def seconds(self) -> float:
         """The training time: the epochs' seconds added up (dev evaluation and saving are outside), a
         run with the document feature's first-pass stages included."""
-        records = [record for history in (self.history, *self.stages) for record in history]
-        return float(sum(record.get("seconds", 0.0) for record in records))
+        return epoch_seconds(self.history) + self.stage_seconds
 
 
 @dataclass
@@ -76,6 +75,11 @@ class Group:
 
     settings: dict[str, Any]
     runs: list[Run] = field(default_factory=list)
+
+
+def epoch_seconds(history: Sequence[dict[str, Any]]) -> float:
+    """A run's training time from its ``history.jsonl`` records: the epochs' seconds added up."""
+    return float(sum(record.get("seconds", 0.0) for record in history))
 
 
 def _natural(path: Path) -> list[Any]:
@@ -137,11 +141,11 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
             raise WindownerError(f"{folder / SCORES_FILE}: not the scores of a windowner run")
         if sentences is not None:
             scores = {"best_epoch": scores["best_epoch"], "data": _rescore(folder, sentences)}
-        stages = [  # a package of such a run carries first-pass/ only
-            read_history(folder / name / HISTORY_FILE)
+        stages = sum(  # a package of such a run carries first-pass/ only
+            epoch_seconds(read_history(folder / name / HISTORY_FILE))
             for name in STAGES
             if config.get(DOCUMENT) and (folder / name / HISTORY_FILE).is_file()
-        ]
+        )
         runs.append(Run(folder, config, scores, read_history(folder / HISTORY_FILE), stages))
     return runs
 

@@ -54,13 +54,15 @@ def paired_lines(comparison: Comparison) -> list[str]:
         f"paired over seeds {', '.join(map(str, both['seeds']))} (n={both['n']}): [{label[1]}] minus"
         f" [{label[0]}], mean difference [95% confidence interval], {both['test']} p-value:"
     ]
-    for name in comparison.metrics:
-        if name in both["scores"]:
-            s = both["scores"][name]
-            lines.append(
-                f"  {name}: {s['mean']:+.2f} [{s['low']:+.2f}, {s['high']:+.2f}]  p-value {_p(s['p'])}"
-            )
+    for name, s in _paired_scores(comparison):
+        lines.append(f"  {name}: {s['mean']:+.2f} [{s['low']:+.2f}, {s['high']:+.2f}]  p-value {_p(s['p'])}")
     return lines
+
+
+def _paired_scores(comparison: Comparison) -> list[tuple[str, dict[str, Any]]]:
+    """The paired difference of each shown score that has one, in the table's order."""
+    scores = comparison.paired["scores"] if comparison.paired else {}
+    return [(name, scores[name]) for name in comparison.metrics if name in scores]
 
 
 def _p(p: float | None) -> str:
@@ -76,12 +78,8 @@ def paired_markdown(comparison: Comparison) -> list[str]:
     if both is None:
         return []
     table = ["", lines[0], "", "| score | mean difference | 95% CI | p-value |", "|---|---:|---:|---:|"]
-    for name in comparison.metrics:
-        if name in both["scores"]:
-            s = both["scores"][name]
-            table.append(
-                f"| {name} | {s['mean']:+.2f} | {s['low']:+.2f} to {s['high']:+.2f} | {_p(s['p'])} |"
-            )
+    for name, s in _paired_scores(comparison):
+        table.append(f"| {name} | {s['mean']:+.2f} | {s['low']:+.2f} to {s['high']:+.2f} | {_p(s['p'])} |")
     return table
 
 

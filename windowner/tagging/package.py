@@ -123,14 +123,16 @@ def check_package_output(run: Path, output: Path, overwrite: bool) -> None:
     if output.exists() and not output.is_dir():
         raise WindownerError(f"{output}: is a file; give the package a folder of its own")
     target, source = output.resolve(), run.resolve()
-    where = {
-        "the run folder itself": target == source,
-        "a folder that holds the run": target in source.parents,
-        "inside the run folder": source in target.parents,
-    }
-    for what, true in where.items():
-        if true:
-            raise WindownerError(f"{output} is {what}: give the package a folder of its own")
+    if target == source:
+        what = "the run folder itself"
+    elif target in source.parents:
+        what = "a folder that holds the run"
+    elif source in target.parents:
+        what = "inside the run folder"
+    else:
+        what = None
+    if what is not None:
+        raise WindownerError(f"{output} is {what}: give the package a folder of its own")
     if not output.is_dir() or not any(output.iterdir()):
         return
     earlier = (output / CONFIG_FILE).is_file() and (output / LABELS_FILE).is_file()  # before the mark
