@@ -360,3 +360,19 @@ def test_no_output_file_replaces_a_stages_files_and_no_package_goes_inside_the_r
         with pytest.raises(WindownerError, match="inside the run folder"):
             check_package_output(run, inside, overwrite=True)
     check_package_output(run, tmp_path / "package", overwrite=False)  # beside it: fine
+
+
+def test_the_first_pass_stages_train_the_epochs_the_config_gives_them(tmp_path):
+    """``train.first_pass_epochs`` sets the three first stages' epochs; the run trains ``train.epochs``,
+    and 0 (the default) gives the stages those too."""
+    from windowner.training.documents import without_feature
+
+    config = documents_config(tmp_path, "train.first_pass_epochs=1")
+    assert without_feature(documents_config(tmp_path), tmp_path / "first-pass").train.epochs == 2
+    train(config, progress=False, echo=lambda line: None)
+    run = tmp_path / "run"
+    for name in (*FOLDS, "first-pass", "."):
+        history = (run / name / "history.jsonl").read_text().splitlines()
+        assert len(history) == (2 if name == "." else 1), name
+        settings = load_run(run / name).config.train
+        assert (settings.epochs, settings.first_pass_epochs) == ((2, 1) if name == "." else (1, 0)), name

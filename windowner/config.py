@@ -65,6 +65,7 @@ class ScheduleConfig:
 @dataclass
 class TrainConfig:
     epochs: int = option(10, minimum=1)
+    first_pass_epochs: int = option(0, minimum=0)  # model.features.document: its first-pass runs' (0: epochs)
     batch_size: int = option(32, minimum=1)
     loss: str = option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
     corruptions: int = option(1, minimum=1)  # margin: corrupted copies of each true window

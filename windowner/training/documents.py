@@ -56,16 +56,19 @@ def stages(config: Config) -> list[str]:
 
 def without_feature(config: Config, folder: Path, train: str | None = None) -> Config:
     """The config of a stage: ``config`` without the document feature, into ``folder`` (trained on
-    ``train``, an IOB2 CoNLL file, if given). The dev and test files are read as the config says; a fold's
+    ``train``, an IOB2 CoNLL file, if given), for ``train.first_pass_epochs`` epochs (0: as many as the
+    run). The dev and test files are read as the config says; a fold's
     IOB2 lines read the same under ``auto``, ``iob1`` and ``iob2``, so only an IOBES or BILUO config
     reads its files with the scheme told from each file (``auto``)."""
     features = dataclasses.replace(config.model.features, document=0)
     model = dataclasses.replace(config.model, features=features)
+    epochs = config.train.first_pass_epochs or config.train.epochs
+    settings = dataclasses.replace(config.train, epochs=epochs, first_pass_epochs=0)
     data = config.data
     if train is not None:
         scheme = data.scheme if data.scheme in ("auto", "iob1", "iob2") else "auto"
         data = dataclasses.replace(data, train=train, scheme=scheme)
-    return dataclasses.replace(config, model=model, data=data, output=str(folder))
+    return dataclasses.replace(config, model=model, data=data, train=settings, output=str(folder))
 
 
 def halves(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
