@@ -18,7 +18,7 @@ from windowner.tagging.ensemble import Ensemble
 from windowner.tagging.predict import batches, read_records, tag_stream
 from windowner.tagging.tagger import load_run
 from windowner.training.documents import FOLDS, halves, training_keys
-from windowner.training.loop import resume, train
+from windowner.training.loop import dry_run, resume, train
 
 TYPES = ("O", "LOC", "MISC", "ORG", "PER")
 
@@ -241,12 +241,37 @@ def test_training_data_of_one_document_is_an_error(tmp_path):
     with pytest.raises(WindownerError, match=f"{one}: model.features.document .* one document"):
         train(documents_config(tmp_path, f"data.train={one}"), progress=False)
     assert not (tmp_path / "run").exists()
+    with pytest.raises(WindownerError, match=f"{one}: model.features.document .* one document"):
+        dry_run(documents_config(tmp_path, f"data.train={one}"))  # as train would stop
 
 
 def test_a_run_that_saved_nothing_leaves_nothing(tmp_path):
-    with pytest.raises(WindownerError, match="training diverged in epoch 1"):
+    run = tmp_path / "run"
+    removed = r"diverged in epoch 1.*nothing was kept \(\S+/run was removed\)$"
+    with pytest.raises(WindownerError, match=removed):
         train(documents_config(tmp_path, "train.lr=1e12"), progress=False)
-    assert not (tmp_path / "run").exists()  # nor its stages, nor the folds' data
+    assert not run.exists()  # nor its stages, nor the folds' data
+    run.mkdir()  # an empty folder of the user's stays, empty
+    with pytest.raises(WindownerError, match=f"nothing was kept \\(its files were removed from {run}\\)$"):
+        train(documents_config(tmp_path, "train.lr=1e12"), progress=False)
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_a_ctrl_c_between_stages_says_what_was_kept_and_how_to_go_on(tmp_path, monkeypatch):
+    from windowner.training import documents as training
+
+    def interrupted(folder):
+        raise KeyboardInterrupt  # Ctrl-C once the first three stages have finished
+
+    monkeypatch.setattr(training.Tagger, "load", interrupted)
+    with pytest.raises(Terminated) as stopped:
+        train(documents_config(tmp_path), progress=False)
+    run = tmp_path / "run"
+    assert stopped.value.signum == signal.SIGINT and str(stopped.value) == (
+        "before stage 4 had trained; fold-even, fold-odd, first-pass finished and kept:"
+        f" continue with windowner train --resume {run}"
+    )
+    assert all((run / name / "scores.json").is_file() for name in (*FOLDS, "first-pass"))
 
 
 def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):

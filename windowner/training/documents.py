@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import FIRST_PASS, FOLD_DATA, FOLDS, STAGES, document_keys
-from ..tagging.folders import locked, mark
+from ..tagging.folders import is_marked, locked, mark
 from ..tagging.tagger import CONFIG_FILE, MODEL_FILE, SCORES_FILE, Tagger
 from .corpus import Corpus
-from .folder import _check_free, _check_ours, _put_back
+from .folder import _check_free, _check_ours, _cleared, _put_back
 from .progress import Progress
 
 
@@ -74,6 +75,17 @@ def without_feature(config: Config, folder: Path, train: str | None = None) -> C
 def halves(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
     """The sentences of the even and of the odd documents."""
     return [s for s in sentences if s.document % 2 == 0], [s for s in sentences if s.document % 2 == 1]
+
+
+def halves_of(config: Config, train: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """:func:`halves` of the training data ``train`` of ``config``; an error if one is empty."""
+    even, odd = halves(train)
+    if not even or not odd:
+        raise WindownerError(
+            f"{config.data.train}: model.features.document trains its first pass on the even and the odd"
+            " documents of the training data, and it has one document: start each with a -DOCSTART- line"
+        )
+    return even, odd
 
 
 def conll_text(sentences: Sequence[Sentence]) -> str:
@@ -140,14 +152,8 @@ def train_two_pass(
     run = Path(config.output)
     for folder in (run, *(run / name for name in STAGES)):
         _check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
-    existed = run.exists()
-    train = read_data(config.data.train, config.data.scheme, config.data.format)
-    even, odd = halves(train)
-    if not even or not odd:
-        raise WindownerError(
-            f"{config.data.train}: model.features.document trains its first pass on the even and the odd"
-            " documents of the training data, and it has one document: start each with a -DOCSTART- line"
-        )
+    existed, marked = run.exists(), is_marked(run)
+    even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
     if not resuming and not overwrite and not _has_work(run):
         busy = [name for name in STAGES if _has_work(run / name)]
         if busy:
@@ -193,9 +199,22 @@ def train_two_pass(
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
         say(f"stage 4 of 4: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
         return _train(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
-    except BaseException:
+    except BaseException as err:
         if not any(_has_work(run / name) for name in STAGES) and not _has_work(run):
-            _remove_ours(run, existed)
+            _remove_ours(run, existed, marked)
+            if isinstance(err, WindownerError):  # it said a stage's folder was cleared: the run was
+                said = str(err)
+                for name, made in ((name, was) for name in STAGES for was in (True, False)):
+                    said = said.replace(_cleared(run / name, made), _cleared(run, existed))
+                if said != str(err):
+                    raise WindownerError(said) from None
+        elif isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
+            # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
+            finished = [name for name in STAGES if (run / name / SCORES_FILE).is_file()]
+            kept = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
+            signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
+            detail = f"before stage 4 had trained; {kept}: continue with {_resume(run)}"
+            raise Terminated(signum, detail) from None
         raise
 
 
@@ -215,8 +234,9 @@ def _has_work(folder: Path) -> bool:
     return (folder / MODEL_FILE).exists() or (folder / CHECKPOINT_FILE).exists()
 
 
-def _remove_ours(run: Path, existed: bool) -> None:
-    """What a two-pass run that saved no model and no checkpoint leaves: nothing of its own."""
+def _remove_ours(run: Path, existed: bool, marked: bool) -> None:
+    """What a two-pass run that saved no model and no checkpoint leaves: nothing of its own (a folder
+    that was there stays, without the mark it did not have)."""
     from ..tagging.folders import MARKER
 
     for name in FOLDS:
@@ -227,8 +247,9 @@ def _remove_ours(run: Path, existed: bool) -> None:
         except OSError:
             pass
     (run / CONFIG_FILE).unlink(missing_ok=True)
-    if not existed:
+    if not marked:
         (run / MARKER).unlink(missing_ok=True)
+    if not existed:
         try:
             run.rmdir()
         except OSError:

@@ -50,7 +50,7 @@ from ..tagging.tagger import (
 )
 from .corpus import Corpus, _check_settings, _fingerprint, _remarks, examples, initialise
 from .divergence import Diverging, LossWatch, span, starting_loss
-from .documents import stages, train_two_pass
+from .documents import halves_of, stages, train_two_pass
 from .folder import (
     SWAPPED,
     _check_free,
@@ -177,6 +177,8 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         refused = str(err)
     tagger, corpus, _ = initialise(config)
     _check_settings(config, corpus)
+    if config.model.features.document:
+        halves_of(config, corpus.train)
     data = {}
     for name, sentences in (("train", corpus.train), ("dev", corpus.dev), ("test", corpus.test)):
         path = getattr(config.data, name)
