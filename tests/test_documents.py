@@ -103,21 +103,21 @@ def two_pass(tmp_path_factory):
     return folder, scores, lines, asked
 
 
-def test_a_run_trains_its_four_stages(two_pass):
+def test_a_run_trains_its_three_stages(two_pass):
     folder, scores, lines, asked = two_pass
     run = folder / "run"
     stages = [line for line in lines if line.startswith("stage ")]
-    assert [line.split(":")[0] for line in stages] == [f"stage {n} of 4" for n in (1, 2, 3, 4)]
-    for name in (*FOLDS, "first-pass"):
+    assert [line.split(":")[0] for line in stages] == [f"stage {n} of 3" for n in (1, 2, 3)]
+    for name in FOLDS:
         assert (run / name / "model.npz").is_file() and not load_run(run / name).features.get("document")
     tagger = load_run(run)
     assert tagger.features["document"] == document_classes(("LOC", "MISC", "ORG", "PER"))
-    assert tagger.first_pass is not None and tagger.model.params["E_document"].shape == (
+    assert len(tagger.first_passes) == 2 and tagger.model.params["E_document"].shape == (
         len(tagger.features["document"]),
         4,
     )
     dev = read_conll(folder / "dev.conll")
-    assert tagger.evaluate(dev) == scores["dev"]  # the dev keys from first-pass/, as in training
+    assert tagger.evaluate(dev) == scores["dev"]  # the dev keys from the two folds, as in training
     assert [s.document for s in dev] in asked and len({s.document for s in dev}) == 5  # by document
 
 
@@ -180,7 +180,7 @@ def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, 
         lines.append(line)
         if line.startswith("stage "):
             stage.append(line)
-        if stage and stage[-1].startswith("stage 2 of 4") and line.startswith("epoch   1"):
+        if stage and stage[-1].startswith("stage 2 of 3") and line.startswith("epoch   1"):
             signal.raise_signal(signal.SIGINT)  # Ctrl-C in the second stage's first epoch
 
     with pytest.raises(Terminated) as stopped:
@@ -188,16 +188,16 @@ def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, 
     run = tmp_path / "run"
     assert f"windowner train --resume {run}" in str(stopped.value)
     assert (run / "fold-even" / "scores.json").is_file() and not (run / "fold-odd" / "scores.json").exists()
-    assert (run / "fold-odd" / "checkpoint.npz").is_file() and not (run / "first-pass").exists()
+    assert (run / "fold-odd" / "checkpoint.npz").is_file() and not (run / "model.npz").exists()
     finished = (run / "fold-even" / "model.npz").stat().st_mtime_ns
     lines.clear()
     again = resume(run, progress=False, echo=lines.append)
     assert (run / "fold-even" / "model.npz").stat().st_mtime_ns == finished
     said = [line for line in lines if line.startswith("stage ")]
-    assert said[0].startswith("stage 1 of 4") and "not trained again" in said[0]
-    assert said[1].startswith(f"stage 2 of 4: resuming {run / 'fold-odd'}")
+    assert said[0].startswith("stage 1 of 3") and "not trained again" in said[0]
+    assert said[1].startswith(f"stage 2 of 3: resuming {run / 'fold-odd'}")
     assert again["dev"] == scores["dev"]  # as the run never stopped
-    for name in ("model.npz", "fold-odd/model.npz", "first-pass/model.npz"):
+    for name in ("model.npz", "fold-odd/model.npz"):
         assert (run / name).read_bytes() == (folder / "run" / name).read_bytes(), name
 
 
@@ -268,10 +268,10 @@ def test_a_ctrl_c_between_stages_says_what_was_kept_and_how_to_go_on(tmp_path, m
         train(documents_config(tmp_path), progress=False)
     run = tmp_path / "run"
     assert stopped.value.signum == signal.SIGINT and str(stopped.value) == (
-        "before stage 4 had trained; fold-even, fold-odd, first-pass finished and kept:"
+        "before stage 3 had trained; fold-even, fold-odd finished and kept:"
         f" continue with windowner train --resume {run}"
     )
-    assert all((run / name / "scores.json").is_file() for name in (*FOLDS, "first-pass"))
+    assert all((run / name / "scores.json").is_file() for name in FOLDS)
 
 
 def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):
@@ -294,20 +294,20 @@ def test_a_run_without_its_first_pass_is_an_error_naming_it(two_pass, tmp_path):
     folder, *_ = two_pass
     copy = tmp_path / "run"
     shutil.copytree(folder / "run", copy)
-    shutil.rmtree(copy / "first-pass")
-    with pytest.raises(WindownerError, match=f"{copy / 'first-pass'}: missing .* document feature"):
+    shutil.rmtree(copy / "fold-odd")
+    with pytest.raises(WindownerError, match=f"{copy / 'fold-odd'}: missing .* document feature"):
         load_run(copy)
 
 
 def test_compare_counts_the_first_passes_in_a_runs_time(two_pass):
-    """A run with the feature trained four times: its time in ``windowner compare`` is all four."""
+    """A run with the feature trained three times: its time in ``windowner compare`` is all three."""
     from windowner.experiments.compare import load_runs
     from windowner.experiments.plot import read_history
 
     run = two_pass[0] / "run"
     each = [
         sum(record["seconds"] for record in read_history(folder / "history.jsonl"))
-        for folder in (run / "fold-even", run / "fold-odd", run / "first-pass", run)
+        for folder in (run / "fold-even", run / "fold-odd", run)
     ]
     (loaded,) = load_runs([run])
     assert loaded.seconds == pytest.approx(sum(each)) and min(each) > 0
@@ -376,27 +376,27 @@ def test_no_output_file_replaces_a_stages_files_and_no_package_goes_inside_the_r
     run = two_pass[0] / "run"
     kept = protected(str(run), {})
     for path in (
-        run / "first-pass" / "vocab.txt",
+        run / "fold-odd" / "vocab.txt",
         run / "fold-even" / "model.npz",
         run / "fold-odd" / "train.txt",
     ):
         assert path in kept and path.exists()
-    for inside in (run / "first-pass", run / "fold-even", run / "first-pass" / "new"):
+    for inside in (run / "fold-odd", run / "fold-even", run / "fold-even" / "new"):
         with pytest.raises(WindownerError, match="inside the run folder"):
             check_package_output(run, inside, overwrite=True)
     check_package_output(run, tmp_path / "package", overwrite=False)  # beside it: fine
 
 
 def test_the_first_pass_stages_train_the_epochs_the_config_gives_them(tmp_path):
-    """``train.first_pass_epochs`` sets the three first stages' epochs; the run trains ``train.epochs``,
+    """``train.first_pass_epochs`` sets the two folds' epochs; the run trains ``train.epochs``,
     and 0 (the default) gives the stages those too."""
     from windowner.training.documents import without_feature
 
     config = documents_config(tmp_path, "train.first_pass_epochs=1")
-    assert without_feature(documents_config(tmp_path), tmp_path / "first-pass").train.epochs == 2
+    assert without_feature(documents_config(tmp_path), tmp_path / "fold-even").train.epochs == 2
     train(config, progress=False, echo=lambda line: None)
     run = tmp_path / "run"
-    for name in (*FOLDS, "first-pass", "."):
+    for name in (*FOLDS, "."):
         history = (run / name / "history.jsonl").read_text().splitlines()
         assert len(history) == (2 if name == "." else 1), name
         settings = load_run(run / name).config.train

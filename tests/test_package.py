@@ -12,6 +12,7 @@ from helpers import documents_config
 
 from windowner.base.files import atomic_open
 from windowner.cli.main import main
+from windowner.tagging.documents import FOLDS
 from windowner.tagging.tagger import load_run
 from windowner.training.loop import train
 
@@ -124,10 +125,12 @@ def trained_documents(tmp_path_factory):
 def test_a_package_of_a_run_with_the_document_feature_carries_its_first_pass(trained_documents, tmp_path):
     package = tmp_path / "elsewhere" / "tagger"
     package.parent.mkdir()
-    portable(trained_documents, trained_documents / "dev.conll", package, [*PACKAGE_FILES, "first-pass"])
-    first = package / "first-pass"
-    assert sorted(p.name for p in first.iterdir()) == sorted(set(PACKAGE_FILES) - {"scores.json"})
-    assert load_run(package).first_pass.package is not None  # it reads no vectors file either
+    portable(trained_documents, trained_documents / "dev.conll", package, [*PACKAGE_FILES, *FOLDS])
+    for fold in FOLDS:  # without its half of the training data
+        assert sorted(p.name for p in (package / fold).iterdir()) == sorted(
+            set(PACKAGE_FILES) - {"scores.json"}
+        )
+    assert all(first.package is not None for first in load_run(package).first_passes)  # no vectors file read
 
 
 def test_max_words_takes_the_first_words_of_the_file(trained, tmp_path):

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..tagging.documents import FOLD_DATA, FOLDS, STAGES
+from ..tagging.documents import FOLD_DATA, FOLDS
 from ..tagging.ensemble import COMBINE, Ensemble, load_runs
 from ..tagging.tagger import RUN_FILES, Tagger, load_run
 from .main import note
@@ -38,11 +38,10 @@ def load_tagger(runs: Sequence[str], which: str, combine: str) -> Tagger | Ensem
 
 def protected(run: str, inputs: dict[str, str]) -> dict[Path, str]:
     """What an output file of ``eval`` or ``predict`` must not replace: the files of the run folder, of its
-    stages (a run with the document feature: ``first-pass/``, the folds and their halves of the training
-    data) and the command's ``inputs`` (each path with the words that name it; ``-``, standard input, is
-    none)."""
+    stages (a run with the document feature: the folds and their halves of the training data) and the
+    command's ``inputs`` (each path with the words that name it; ``-``, standard input, is none)."""
     keep = {Path(path): name for path, name in inputs.items() if path != "-"}
-    files = [*RUN_FILES, *(f"{stage}/{name}" for stage in STAGES for name in RUN_FILES)]
+    files = [*RUN_FILES, *(f"{stage}/{name}" for stage in FOLDS for name in RUN_FILES)]
     files += [f"{fold}/{FOLD_DATA}" for fold in FOLDS]
     return {**keep, **{Path(run) / name: f"the run's {name}" for name in files}}
 

@@ -34,7 +34,7 @@ from typing import Any
 from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..config import flatten, read_yaml_mapping
-from ..tagging.documents import STAGES
+from ..tagging.documents import FOLDS
 from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided
@@ -44,7 +44,7 @@ TRIAL_FILE = "trial.json"  # in a trial's folder: its number, state, parameters 
 IGNORED = ("output", "train.seed", "train.threads")  # keys that never make a setting
 FORMATS = ("text", "markdown", "csv", "json")
 SPLITS = ("dev", "test")
-DOCUMENT = "model.features.document"  # a run with this key > 0 trained its STAGES first
+DOCUMENT = "model.features.document"  # a run with this key > 0 trained its folds first
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Run:
     config: dict[str, Any]
     scores: dict[str, Any]
     history: list[dict[str, Any]]
-    stage_seconds: float = 0.0  # a run with the document feature: its first-pass stages' training time
+    stage_seconds: float = 0.0  # a run with the document feature: its folds' training time
 
     @property
     def seed(self) -> int:
@@ -65,7 +65,7 @@ class Run:
     @property
     def seconds(self) -> float:
         """The training time: the epochs' seconds added up (dev evaluation and saving are outside), a
-        run with the document feature's first-pass stages included."""
+        run with the document feature's folds included."""
         return epoch_seconds(self.history) + self.stage_seconds
 
 
@@ -141,9 +141,9 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
             raise WindownerError(f"{folder / SCORES_FILE}: not the scores of a windowner run")
         if sentences is not None:
             scores = {"best_epoch": scores["best_epoch"], "data": _rescore(folder, sentences)}
-        stages = sum(  # a package of such a run carries first-pass/ only
+        stages = sum(  # a package of such a run carries the folds' models, not their histories
             epoch_seconds(read_history(folder / name / HISTORY_FILE))
-            for name in STAGES
+            for name in FOLDS
             if config.get(DOCUMENT) and (folder / name / HISTORY_FILE).is_file()
         )
         runs.append(Run(folder, config, scores, read_history(folder / HISTORY_FILE), stages))

@@ -1,10 +1,10 @@
 """The first pass of a run with the ``document`` feature: its keys for tokenised documents.
 
-A run with ``model.features.document`` tags in two passes: its first-pass run (``first-pass/`` in its
-folder, a run of the same config without the feature) gives every token its marginals, the keys follow
-from them (:mod:`windowner.data.documents`), and the run reads the keys as one more feature table. An
-ensemble's first pass is the mean of its members' first-pass marginals (:func:`document_keys` with several
-first passes).
+A run with ``model.features.document`` tags in two passes: its first pass (the two runs ``fold-even/``
+and ``fold-odd/`` in its folder, the same config without the feature, each trained on half of the
+documents) gives every token the mean of their marginals, the keys follow from them
+(:mod:`windowner.data.documents`), and the run reads the keys as one more feature table. An ensemble's
+first pass is the mean of all its members' first-pass runs' marginals (:func:`document_keys`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ from ..data.documents import OUTSIDE, key_types, keys_of
 from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
 
-FIRST_PASS = "first-pass"  # the folder of a run's first pass, inside its run folder
 FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
-STAGES = (*FOLDS, FIRST_PASS)  # the runs inside the run folder, in the order train trains them
 FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
 
 
 def reads_documents(tagger: Any) -> bool:
     """Whether a tagger (a run or an ensemble) has the document feature: it tags whole documents."""
-    return bool(getattr(tagger, "first_pass", None) or getattr(tagger, "first_passes", None))
+    return bool(getattr(tagger, "first_passes", None))
 
 
 def type_marginals(tagger: Any, sentences: Sequence[Sequence[str]], types: Sequence[str]) -> np.ndarray:

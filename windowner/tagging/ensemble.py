@@ -73,14 +73,14 @@ class Ensemble:
                     f"{name}: trained with train.loss {tagger.config.train.loss}, {self.names[0]} with"
                     f" {first.config.train.loss}: their scores are not on one scale to combine"
                 )
-        documents = [(name, t) for name, t in zip(self.names, self.taggers, strict=True) if t.first_pass]
+        documents = [(name, t) for name, t in zip(self.names, self.taggers, strict=True) if t.first_passes]
         for name, tagger in documents[1:]:
             if tagger.features["document"] != documents[0][1].features["document"]:
                 raise WindownerError(
                     f"{name}: its document feature's classes are not those of {documents[0][0]}: an ensemble"
                     " reads one first pass"
                 )
-        self.first_passes = [tagger.first_pass for _, tagger in documents]
+        self.first_passes = [first for _, tagger in documents for first in tagger.first_passes]
         self._share()
 
     def _share(self) -> None:
@@ -124,13 +124,13 @@ class Ensemble:
         windows: dict[int, np.ndarray] = {}
         keys = None
         if self.first_passes:
-            classes = next(t.features["document"] for t in self.taggers if t.first_pass)
+            classes = next(t.features["document"] for t in self.taggers if t.first_passes)
             keys = document_keys(self.first_passes, sentences, documents, classes)
         out = []
         for m, tagger in enumerate(self.taggers):
             source = self._source[m]
             if source not in windows:
-                windows[source] = tagger.windows(sentences, keys=keys if tagger.first_pass else None)
+                windows[source] = tagger.windows(sentences, keys=keys if tagger.first_passes else None)
             out.append(tagger.model.scores(windows[source]))
         return out
 

@@ -13,8 +13,8 @@ costs on the input at hand, for the warning the commands give.
   files list words by decreasing frequency: the most frequent words), with ``vocab.txt`` to match, as
   :meth:`~windowner.tagging.tagger.Tagger.add_vectors` adds rows for ``predict``;
 * the run's ``labels.json``, ``features.json``, ``config.yaml``, ``train_words.txt`` and ``scores.json``;
-* for a run with the document feature, its first pass (``first-pass/``) packaged the same way, with the
-  same words;
+* for a run with the document feature, its first pass (``fold-even/`` and ``fold-odd/``) packaged the
+  same way, with the same words (not the folds' halves of the training data);
 * ``meta.json``: what the folder is (the windowner version, the task and the entity types it predicts,
   where its vectors came from and how many rows each part gave). Its presence tells ``predict`` and
   ``eval`` that the run reads no vectors file unless one is given (``--vectors``).
@@ -42,7 +42,7 @@ from ..base.errors import WindownerError
 from ..base.files import write_atomic
 from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
-from .documents import FIRST_PASS
+from .documents import FOLDS
 from .folders import fresh_sibling, is_marked, locked, mark, recover, replace_folder
 from .tagger import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, load_run
 
@@ -79,8 +79,8 @@ def package_run(
         raise WindownerError(f"--max-words must be 0 or more, got {max_words}")
     tagger = load_run(run)
     check_package_output(run, output, overwrite)
-    first = tagger.first_pass  # the document feature's first pass: packaged with the run
-    from_run, first_from_run = len(tagger.vocab), len(first.vocab) if first is not None else 0
+    firsts = tagger.first_passes  # the document feature's first pass: packaged with the run
+    from_run, firsts_from_run = len(tagger.vocab), [len(first.vocab) for first in firsts]
     source = _vectors_source(tagger, run, vectors, max_words)
     added = 0
     if source is not None:
@@ -98,8 +98,8 @@ def package_run(
             if (run / SCORES_FILE).is_file():
                 write_atomic(new / SCORES_FILE, (run / SCORES_FILE).read_text(encoding="utf-8"))
             write_atomic(new / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-            if first is not None:
-                inner = new / FIRST_PASS
+            for name, first, first_from_run in zip(FOLDS, firsts, firsts_from_run, strict=False):
+                inner = new / name
                 inner.mkdir()
                 mark(inner)
                 first.save(inner)
@@ -118,7 +118,7 @@ def package_run(
 
 
 def check_package_output(run: Path, output: Path, overwrite: bool) -> None:
-    """Refuse an output folder that is the run, holds it or is inside it (its ``first-pass/``, say), is a
+    """Refuse an output folder that is the run, holds it or is inside it (its ``fold-even/``, say), is a
     file, holds files windowner did not write, or holds a run or package (unless ``overwrite``)."""
     if output.exists() and not output.is_dir():
         raise WindownerError(f"{output}: is a file; give the package a folder of its own")

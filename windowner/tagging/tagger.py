@@ -16,8 +16,8 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
 * ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
 * ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
-* ``first-pass/``: only in a run with the ``document`` feature: the run folder of its first pass, whose
-  marginals give the feature's keys (:mod:`windowner.tagging.documents`);
+* ``fold-even/`` and ``fold-odd/``: only in a run with the ``document`` feature: the run folders of its
+  first pass, whose mean marginals give the feature's keys (:mod:`windowner.tagging.documents`);
 * ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
 carries
   the vectors its predictions need, and never reads a vectors file it is not given.
@@ -56,7 +56,7 @@ from ..network.model import WindowModel, make_loss
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
-from .documents import FIRST_PASS, document_keys
+from .documents import FOLDS, document_keys
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -122,7 +122,7 @@ class Tagger:
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
     package: dict[str, Any] | None = None
     gazetteers: Gazetteers | None = None  # the lists of the gazetteer feature, if it is on
-    first_pass: Tagger | None = None  # the run whose marginals give the document feature's keys, if it is on
+    first_passes: tuple[Tagger, ...] = ()  # the runs whose marginals give the document feature's keys
 
     def groups(self, sentences: Sequence[Sequence[str]]) -> list[list[str]] | None:
         """For every token, ``seen`` if its word occurs in the training data, else ``unseen`` (None when
@@ -151,10 +151,10 @@ class Tagger:
     def document_keys(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
     ) -> list[str]:
-        """The ``document`` feature's key of every token, from :attr:`first_pass`'s marginals."""
-        if self.first_pass is None:
-            raise WindownerError("a run with the document feature needs its first pass (first-pass/)")
-        return document_keys([self.first_pass], sentences, documents, self.features["document"])
+        """The ``document`` feature's key of every token, from :attr:`first_passes`' mean marginals."""
+        if not self.first_passes:
+            raise WindownerError(f"a run with the document feature needs its first pass ({', '.join(FOLDS)})")
+        return document_keys(self.first_passes, sentences, documents, self.features["document"])
 
     def predict(
         self,
@@ -230,7 +230,7 @@ class Tagger:
         found: list[list[Entity]] = [[] for _ in texts]
         cuts = np.cumsum([len(line[3]) for line in lines]) // max(batch_tokens, 1)
         documents = None
-        if self.first_pass is not None:  # the document feature: each text one document, in one batch
+        if self.first_passes:  # the document feature: each text one document, in one batch
             documents = np.array([line[0] for line in lines], dtype=np.int64)
             first = np.searchsorted(documents, documents)  # the first line of each line's text
             cuts = cuts[first] if lines else cuts
@@ -267,8 +267,8 @@ class Tagger:
         are), so they no longer read ``<unk>`` (in the first pass of the document feature too). Returns
         the number of rows added.
         """
-        if self.first_pass is not None:
-            self.first_pass.add_vectors(path, sentences)
+        for first in self.first_passes:
+            first.add_vectors(path, sentences)
         tokens = (token for sentence in sentences for token in sentence)
         keys = lookup_keys(tokens, self.vocab.lowercase, self.vocab.normalize_digits) - self.vocab.row.keys()
         if not keys:
@@ -350,15 +350,16 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        first_pass = None
-        if "document" in features:
-            if not (folder / FIRST_PASS).is_dir():
+        first_passes = []
+        for name in FOLDS if "document" in features else ():
+            if not (folder / name).is_dir():
                 raise WindownerError(
-                    f"{folder / FIRST_PASS}: missing (the run has the document feature, whose keys its first"
+                    f"{folder / name}: missing (the run has the document feature, whose keys its first"
                     " pass gives: train writes it there and package copies it)"
                 )
-            first_pass = cls.load(folder / FIRST_PASS)
-        return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_pass)
+            first_passes.append(cls.load(folder / name))
+        first_passes = tuple(first_passes)
+        return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_passes)
 
 
 def scored_tags(

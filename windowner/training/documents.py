@@ -1,16 +1,16 @@
-"""Training a run with the document feature (``model.features.document``): four trainings in one folder.
+"""Training a run with the document feature (``model.features.document``): three trainings in one folder.
 
-The feature's key of a token comes from a first-pass model (:mod:`windowner.data.documents`). The keys
-of the training data must come from a model that did not see their tags, else they would be nearly
-always right in training and not at test. So ``windowner train`` of such a config trains, in the run
-folder RUN, one stage after the other:
+The feature's key of a token comes from a first pass (:mod:`windowner.data.documents`). The keys of the
+training data must come from a model that did not see their tags, else they would be nearly always
+right in training and not at test. So ``windowner train`` of such a config trains, in the run folder
+RUN, one stage after the other:
 
 1. ``RUN/fold-even/``: the config without the feature, trained on the even documents of ``data.train``
    (documents 0, 2, 4, ...: a ``-DOCSTART-`` line starts one); it gives the keys of the odd documents;
 2. ``RUN/fold-odd/``: the same on the odd documents, which gives the keys of the even ones;
-3. ``RUN/first-pass/``: the config without the feature on all of ``data.train``: it gives the keys of
-   the dev and test data while training, and of every text the run tags after;
-4. RUN itself: the config with the feature, trained with those keys.
+3. RUN itself: the config with the feature, trained with those keys. The two folds together are its
+   first pass: the mean of their marginals gives the keys of the dev and test data while training, and
+   of every text the run tags after (the same two models on the same kind of data: none saw the tags).
 
 Each stage is an ordinary run folder (the folds hold their half of the training data as ``train.txt``,
 in IOB2 CoNLL lines). A stage that has finished (it holds ``scores.json``) is not trained again by
@@ -35,7 +35,7 @@ from ..config import Config, dump_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FIRST_PASS, FOLD_DATA, FOLDS, STAGES, document_keys
+from ..tagging.documents import FOLD_DATA, FOLDS, document_keys
 from ..tagging.folders import is_marked, locked, mark
 from ..tagging.tagger import CONFIG_FILE, MODEL_FILE, SCORES_FILE, Tagger
 from .corpus import Corpus
@@ -50,8 +50,8 @@ def stages(config: Config) -> list[str]:
         f"1. {run / FOLDS[0]}: the config without the document feature, on the even documents of"
         f" {config.data.train} (it gives the keys of the odd ones)",
         f"2. {run / FOLDS[1]}: the same on the odd documents (it gives the keys of the even ones)",
-        f"3. {run / FIRST_PASS}: the same on all of {config.data.train} (the keys of dev, test and new text)",
-        f"4. {run}: the config with the document feature, trained with those keys",
+        f"3. {run}: the config with the document feature, trained with those keys (the two runs'"
+        " mean gives those of dev, test and new text)",
     ]
 
 
@@ -150,12 +150,12 @@ def train_two_pass(
 
     say = (lambda line: None) if quiet else echo
     run = Path(config.output)
-    for folder in (run, *(run / name for name in STAGES)):
+    for folder in (run, *(run / name for name in FOLDS)):
         _check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
     existed, marked = run.exists(), is_marked(run)
     even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
     if not resuming and not overwrite and not _has_work(run):
-        busy = [name for name in STAGES if _has_work(run / name)]
+        busy = [name for name in FOLDS if _has_work(run / name)]
         if busy:
             raise WindownerError(
                 f"{run} holds an interrupted run ({', '.join(busy)} begun): continue it (windowner train"
@@ -168,20 +168,17 @@ def train_two_pass(
     if not (run / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
         write_atomic(run / CONFIG_FILE, dump_config(config))
     try:
-        for number, name in enumerate(STAGES, start=1):
+        for number, (name, half) in enumerate(zip(FOLDS, (even, odd), strict=True), start=1):
             folder = run / name
             if (folder / SCORES_FILE).is_file() and not overwrite:
-                say(f"stage {number} of 4: {folder} has finished: not trained again")
+                say(f"stage {number} of 3: {folder} has finished: not trained again")
                 continue
-            data = None
-            if name in FOLDS:
-                folder.mkdir(parents=True, exist_ok=True)
-                mark(folder)
-                write_atomic(folder / FOLD_DATA, conll_text(even if name == FOLDS[0] else odd))
-                data = str(folder / FOLD_DATA)
-            stage = without_feature(config, folder, data)
+            folder.mkdir(parents=True, exist_ok=True)
+            mark(folder)
+            write_atomic(folder / FOLD_DATA, conll_text(half))
+            stage = without_feature(config, folder, str(folder / FOLD_DATA))
             going_on = (folder / CHECKPOINT_FILE).is_file() and not overwrite
-            say(f"stage {number} of 4: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
+            say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
             try:
                 with locked(folder):
                     _put_back(folder, note)
@@ -190,30 +187,29 @@ def train_two_pass(
                 stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
         folds = [Tagger.load(run / name) for name in FOLDS]
-        first = Tagger.load(run / FIRST_PASS)
 
         def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
-            tagger.first_pass = first
+            tagger.first_passes = tuple(folds)
             return training_keys(corpus.train, folds, config.vectors.path)
 
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
-        say(f"stage 4 of 4: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
+        say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
         return _train(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
     except BaseException as err:
-        if not any(_has_work(run / name) for name in STAGES) and not _has_work(run):
+        if not any(_has_work(run / name) for name in FOLDS) and not _has_work(run):
             _remove_ours(run, existed, marked)
             if isinstance(err, WindownerError):  # it said a stage's folder was cleared: the run was
                 said = str(err)
-                for name, made in ((name, was) for name in STAGES for was in (True, False)):
+                for name, made in ((name, was) for name in FOLDS for was in (True, False)):
                     said = said.replace(_cleared(run / name, made), _cleared(run, existed))
                 if said != str(err):
                     raise WindownerError(said) from None
         elif isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
             # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
-            finished = [name for name in STAGES if (run / name / SCORES_FILE).is_file()]
+            finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
             kept = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-            detail = f"before stage 4 had trained; {kept}: continue with {_resume(run)}"
+            detail = f"before stage 3 had trained; {kept}: continue with {_resume(run)}"
             raise Terminated(signum, detail) from None
         raise
 
@@ -226,7 +222,6 @@ def _what(name: str) -> str:
     return {
         FOLDS[0]: "the first pass on the even documents",
         FOLDS[1]: "the first pass on the odd documents",
-        FIRST_PASS: "the first pass on all of the training data",
     }[name]
 
 
