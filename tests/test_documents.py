@@ -401,3 +401,16 @@ def test_the_first_pass_stages_train_the_epochs_the_config_gives_them(tmp_path):
         assert len(history) == (2 if name == "." else 1), name
         settings = load_run(run / name).config.train
         assert (settings.epochs, settings.first_pass_epochs) == ((2, 1) if name == "." else (1, 0)), name
+
+
+def test_a_fold_trained_again_after_the_run_is_an_error_naming_it(two_pass, tmp_path):
+    """The run records its folds' weights (first_pass.json): tagging with a fold trained on after the
+    run would read keys the run never trained with, so loading the run says which fold changed."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(two_pass[0] / "run", copy)
+    assert load_run(copy).first_passes  # as trained: fine
+    resume(copy / "fold-odd", ["train.epochs=3"], progress=False, echo=lambda line: None)
+    with pytest.raises(WindownerError, match=f"{copy / 'fold-odd'}: not the first pass the run was trained"):
+        load_run(copy)

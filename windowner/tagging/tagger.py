@@ -56,7 +56,7 @@ from ..network.model import WindowModel, make_loss
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
-from .documents import FOLDS, document_keys
+from .documents import FIRST_PASS_FILE, FOLDS, document_keys, fingerprint
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -68,6 +68,7 @@ PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
 RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE, GAZETTEERS_FILE)
+RUN_FILES += (FIRST_PASS_FILE,)
 
 
 class Entity(NamedTuple):
@@ -305,6 +306,9 @@ class Tagger:
         write_atomic(folder / LABELS_FILE, json.dumps(labels, indent=2) + "\n")
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
+        if self.first_passes:  # which folds the run was trained with: a fold trained again is an error
+            folds = {name: fingerprint(first) for name, first in zip(FOLDS, self.first_passes, strict=True)}
+            write_atomic(folder / FIRST_PASS_FILE, json.dumps(folds, indent=2) + "\n")
         config = self.config
         if config.model.gazetteers:  # copies of the lists in the folder, named relative to it (or none)
             saved = self.gazetteers.save(folder) if self.gazetteers is not None else {}
@@ -350,16 +354,28 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        first_passes = []
-        for name in FOLDS if "document" in features else ():
-            if not (folder / name).is_dir():
-                raise WindownerError(
-                    f"{folder / name}: missing (the run has the document feature, whose keys its first"
-                    " pass gives: train writes it there and package copies it)"
-                )
-            first_passes.append(cls.load(folder / name))
-        first_passes = tuple(first_passes)
+        first_passes = tuple(_first_passes(folder) if "document" in features else ())
         return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_passes)
+
+
+def _first_passes(folder: Path) -> list[Tagger]:
+    """The folds of a run with the document feature, each the one the run was trained with."""
+    trained = read_json(folder / FIRST_PASS_FILE)
+    first_passes = []
+    for name in FOLDS:
+        if not (folder / name).is_dir():
+            raise WindownerError(
+                f"{folder / name}: missing (the run has the document feature, whose keys its first"
+                " pass gives: train writes it there and package copies it)"
+            )
+        first = Tagger.load(folder / name)
+        if not isinstance(trained, dict) or trained.get(name) != fingerprint(first):
+            raise WindownerError(
+                f"{folder / name}: not the first pass the run was trained with (its weights are not those"
+                f" {FIRST_PASS_FILE} records: was it trained again?); train the whole run again (--overwrite)"
+            )
+        first_passes.append(first)
+    return first_passes
 
 
 def scored_tags(
