@@ -1,4 +1,4 @@
-"""The document feature: documents in the readers, the keys, the four trainings of a run and its two-pass
+"""The document feature: documents in the readers, the keys, the three trainings of a run and its two-pass
 tagging (run, ensemble, after --resume)."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_predict_input_documents():
 
 @pytest.fixture(scope="module")
 def two_pass(tmp_path_factory):
-    """A tiny run with the document feature (its four trainings), the lines it printed and the documents
+    """A tiny run with the document feature (its three trainings), the lines it printed and the documents
     of the sentences of each call of the key code."""
     folder = tmp_path_factory.mktemp("documents")
     lines = []

@@ -137,6 +137,6 @@ def show_dry_run(config: Config, summary: dict[str, Any], as_json: bool) -> None
     )
     if summary["stages"]:
         click.echo(
-            "the document feature: four trainings, one after the other\n" + "\n".join(summary["stages"])
+            "the document feature: three trainings, one after the other\n" + "\n".join(summary["stages"])
         )
     click.echo(f"dry run: nothing written; the run would go to {summary['output']}: {summary['folder']}")

@@ -4,7 +4,7 @@ A run with ``model.features.document`` tags in two passes: its first pass (the t
 and ``fold-odd/`` in its folder, the same config without the feature, each trained on half of the
 documents) gives every token the mean of their marginals, the keys follow from them
 (:mod:`windowner.data.documents`), and the run reads the keys as one more feature table. An ensemble's
-first pass is the mean of all its members' first-pass runs' marginals (:func:`document_keys`).
+first pass is the mean of all its members' folds' marginals (:func:`document_keys`).
 """
 
 from __future__ import annotations
