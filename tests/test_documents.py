@@ -13,6 +13,7 @@ from helpers import documents_config
 from windowner.base.errors import Terminated, WindownerError
 from windowner.data.conll import read_conll
 from windowner.data.documents import SURE, document_classes, keys_of
+from windowner.experiments.compare import find_runs
 from windowner.tagging import documents as first_passes
 from windowner.tagging.ensemble import Ensemble
 from windowner.tagging.predict import batches, read_records, tag_stream
@@ -189,6 +190,8 @@ def test_a_stopped_run_resumes_without_training_finished_stages_again(two_pass, 
     assert f"windowner train --resume {run}" in str(stopped.value)
     assert (run / "fold-even" / "scores.json").is_file() and not (run / "fold-odd" / "scores.json").exists()
     assert (run / "fold-odd" / "checkpoint.npz").is_file() and not (run / "model.npz").exists()
+    with pytest.raises(WindownerError, match="no finished run .* among the 1 runs"):
+        find_runs([tmp_path])  # the run is unfinished: its finished fold is not a run to compare
     finished = (run / "fold-even" / "model.npz").stat().st_mtime_ns
     lines.clear()
     again = resume(run, progress=False, echo=lines.append)

@@ -88,7 +88,11 @@ def _natural(path: Path) -> list[Any]:
 
 
 def is_run(folder: Path) -> bool:
-    return (folder / CONFIG_FILE).is_file() and (folder / HISTORY_FILE).is_file()
+    """A run folder: its config and history, or (a run with the document feature still training its
+    folds) its config and a fold, whose folder is a stage of the run, never a run of its own here."""
+    if not (folder / CONFIG_FILE).is_file():
+        return False
+    return (folder / HISTORY_FILE).is_file() or any((folder / name).is_dir() for name in FOLDS)
 
 
 def find_runs(paths: Sequence[str | Path], note: Callable[[str], Any] | None = None) -> list[Path]:
