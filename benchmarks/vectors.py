@@ -103,7 +103,7 @@ CASES: dict[str, tuple[str, str, str, str]] = {
     "reference": (
         "windowner's reference parser (line by line), all words",
         "from pathlib import Path; from windowner.data.vectors import read, table",
-        "words, matrix = read._read(Path(path), table._Selection(None, False, True), fast=False)",
+        "words, matrix = read._read(Path(path), table.Selection(None, False, True), fast=False)",
         "",
     ),
     "numpy-npy": (

@@ -209,7 +209,7 @@ KINDS = st.sampled_from(["glove", "word2vec", "binary"])
 
 def plain(path: Path) -> tuple[list[str], np.ndarray]:
     """The reference parser alone (one line at a time), with read_vectors's rules."""
-    words, matrix = read._read(path, table._Selection(None, False, dedupe=True), fast=False)
+    words, matrix = read._read(path, table.Selection(None, False, dedupe=True), fast=False)
     return read._result(path, words, matrix, None, True)
 
 

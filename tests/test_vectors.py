@@ -229,7 +229,7 @@ def test_inf_or_nan_is_an_error_naming_its_line(write):
 def plain(path, wanted=None, lowercase=False, required=True):
     """The reference parser alone, with read_vectors's selection rules (no cache)."""
     words, matrix = vectors_read._read(
-        Path(path), vectors_table._Selection(wanted, lowercase, dedupe=True), fast=False
+        Path(path), vectors_table.Selection(wanted, lowercase, dedupe=True), fast=False
     )
     return vectors_read._result(Path(path), words, matrix, wanted, required)
 
@@ -491,8 +491,8 @@ def test_word2vec_binary_errors(write):
 
 def test_text_with_a_header_is_not_taken_for_binary(write):
     for text in (word2vec_text(), "2 3\na 1 2 3\nb 4 5 6\n", "1 2\nnan nan 1.0\n"):
-        assert vectors_word2vec._is_binary(text.encode().partition(b"\n")[2], 3) is False
-    assert vectors_word2vec._is_binary(word2vec_binary().partition(b"\n")[2], 3) is True
+        assert vectors_word2vec.is_binary(text.encode().partition(b"\n")[2], 3) is False
+    assert vectors_word2vec.is_binary(word2vec_binary().partition(b"\n")[2], 3) is True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -744,10 +744,10 @@ def test_threads_keep_first_occurrences_and_lowercase_like_the_reference(write, 
     text = "".join(f"{words[rng.integers(len(words))]} {i}.5 {i}.25\n" for i in range(400))
     path = Path(write("v.txt", text))
     for lowercase in (False, True):
-        selection = vectors_table._Selection(None, lowercase, dedupe=True)
+        selection = vectors_table.Selection(None, lowercase, dedupe=True)
         threaded = vectors_read._read(path, selection, workers=vectors_fast.parse_workers())
         plain_read = vectors_read._read(
-            path, vectors_table._Selection(None, lowercase, dedupe=True), fast=False
+            path, vectors_table.Selection(None, lowercase, dedupe=True), fast=False
         )
         assert threaded[0] == plain_read[0] and len(threaded[0]) == len(set(threaded[0]))
         np.testing.assert_array_equal(threaded[1], plain_read[1])
@@ -775,7 +775,7 @@ def test_a_bad_line_before_a_truncated_gzip_is_the_error(tmp_path, monkeypatch):
     error = r"cut\.txt\.gz:6: 2 values for 'w5', expected 3"
     for workers in (1, 2, 3):
         with pytest.raises(WindownerError, match=error):
-            vectors_read._read(path, vectors_table._Selection(None, False, dedupe=True), workers=workers)
+            vectors_read._read(path, vectors_table.Selection(None, False, dedupe=True), workers=workers)
         monkeypatch.setenv("WINDOWNER_THREADS", str(workers))
         with pytest.raises(WindownerError, match=error):
             read_vectors(path, cache=False)

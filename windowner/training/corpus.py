@@ -122,7 +122,7 @@ def initialise(config: Config) -> tuple[Tagger, Corpus, np.random.Generator]:
     return tagger, corpus, rng
 
 
-def _fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:
+def start_fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:
     """What a resumed run must start from as the run did: the untrained model (its word vectors among
     it), the training examples and the dev sentences."""
     dev = "\n".join(" ".join(f"{t} {g}" for t, g in zip(s.tokens, s.tags, strict=True)) for s in corpus.dev)
@@ -131,7 +131,7 @@ def _fingerprint(model: WindowModel, data: Examples, corpus: Corpus) -> str:
     return fingerprint({**{f"param.{name}": value for name, value in model.params.items()}, **arrays})
 
 
-def _check_settings(config: Config, corpus: Corpus) -> None:
+def check_settings(config: Config, corpus: Corpus) -> None:
     """Settings that need a dev file, and a ``train.select`` the dev data can score, before any training."""
     settings = config.train
     if not corpus.dev:
@@ -152,7 +152,7 @@ def _check_settings(config: Config, corpus: Corpus) -> None:
 COVERAGE_WARNING = 0.5  # a note when fewer training tokens than this have a word vector
 
 
-def _remarks(config: Config, corpus: Corpus, model: WindowModel) -> list[str]:
+def settings_remarks(config: Config, corpus: Corpus, model: WindowModel) -> list[str]:
     """Notes before training: what fine-tuning with dense Adam costs, a low vector coverage."""
     remarks = []
     if config.train.fine_tune and config.train.optimizer == "adam":

@@ -37,9 +37,9 @@ from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import FOLD_DATA, FOLDS, document_keys
 from ..tagging.folders import is_marked, locked, mark
-from ..tagging.tagger import CONFIG_FILE, MODEL_FILE, SCORES_FILE, Tagger
+from ..tagging.tagger import CONFIG_FILE, SCORES_FILE, Tagger
 from .corpus import Corpus
-from .folder import _check_free, _check_ours, _cleared, _put_back
+from .folder import check_free, check_ours, cleared_message, holds_work, put_back_stranded
 from .progress import Progress
 
 
@@ -145,24 +145,24 @@ def train_two_pass(
     on_epoch: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train the stages of the module docstring into ``config.output``, whose lock the caller holds
-    (the arguments are those of :func:`~windowner.training.loop._train`); returns the run's scores."""
-    from .loop import _train
+    (the arguments are those of :func:`~windowner.training.loop.train_folder`); returns the run's scores."""
+    from .loop import train_folder
 
     say = (lambda line: None) if quiet else echo
     run = Path(config.output)
     for folder in (run, *(run / name for name in FOLDS)):
-        _check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
+        check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
     existed, marked = run.exists(), is_marked(run)
     even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
-    if not resuming and not overwrite and not _has_work(run):
-        busy = [name for name in FOLDS if _has_work(run / name)]
+    if not resuming and not overwrite and not holds_work(run):
+        busy = [name for name in FOLDS if holds_work(run / name)]
         if busy:
             raise WindownerError(
                 f"{run} holds an interrupted run ({', '.join(busy)} begun): continue it (windowner train"
                 f" --resume {run}), replace it (--overwrite) or choose another output folder (--output)"
             )
     if not resuming:
-        _check_free(run, overwrite)
+        check_free(run, overwrite)
     run.mkdir(parents=True, exist_ok=True)
     mark(run)
     if not (run / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
@@ -181,8 +181,8 @@ def train_two_pass(
             say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
             try:
                 with locked(folder):
-                    _put_back(folder, note)
-                    _train(stage, progress, echo, overwrite, note, quiet, going_on)
+                    put_back_stranded(folder, note)
+                    train_folder(stage, progress, echo, overwrite, note, quiet, going_on)
             except Terminated as stop:  # go on with the whole run, not the stage alone
                 stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
@@ -194,14 +194,14 @@ def train_two_pass(
 
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
-        return _train(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
+        return train_folder(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
     except BaseException as err:
-        if not any(_has_work(run / name) for name in FOLDS) and not _has_work(run):
+        if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
             _remove_ours(run, existed, marked)
             if isinstance(err, WindownerError):  # it said a stage's folder was cleared: the run was
                 said = str(err)
                 for name, made in ((name, was) for name in FOLDS for was in (True, False)):
-                    said = said.replace(_cleared(run / name, made), _cleared(run, existed))
+                    said = said.replace(cleared_message(run / name, made), cleared_message(run, existed))
                 if said != str(err):
                     raise WindownerError(said) from None
         elif isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
@@ -223,10 +223,6 @@ def _what(name: str) -> str:
         FOLDS[0]: "the first pass on the even documents",
         FOLDS[1]: "the first pass on the odd documents",
     }[name]
-
-
-def _has_work(folder: Path) -> bool:
-    return (folder / MODEL_FILE).exists() or (folder / CHECKPOINT_FILE).exists()
 
 
 def _remove_ours(run: Path, existed: bool, marked: bool) -> None:

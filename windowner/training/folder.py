@@ -52,11 +52,11 @@ from ..tagging.tagger import (
 SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
 
 
-def _note(message: str) -> None:
+def note_stderr(message: str) -> None:
     print(f"windowner: note: {message}", file=sys.stderr)
 
 
-def _put_back(output: Path, note: Callable[[str], Any]) -> None:
+def put_back_stranded(output: Path, note: Callable[[str], Any]) -> None:
     """Put back what a killed ``--overwrite`` left beside ``output`` (its lock held), and say so."""
     for line in recover(real_folder(output), SWAPPED):
         note(line)
@@ -93,7 +93,7 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
 
 
 @dataclass
-class _Swap:
+class Swap:
     """The fresh folder of ``--overwrite`` (None: training goes into the output folder itself), and
     whether it has taken the old run's place."""
 
@@ -102,7 +102,7 @@ class _Swap:
 
 
 @contextmanager
-def _kept_or_removed(swap: _Swap, output: Path, existed: bool, marked: bool) -> Iterator[None]:
+def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool) -> Iterator[None]:
     """What a run that fails (an error, a divergence, a signal) leaves.
 
     The fresh folder of ``--overwrite`` is discarded if it never took the old run's place (the old run
@@ -133,19 +133,19 @@ def _kept_or_removed(swap: _Swap, output: Path, existed: bool, marked: bool) -> 
                     output.rmdir()
                 except OSError:  # something else was written there meanwhile: it stays
                     pass
-            kept = _cleared(output, existed)
+            kept = cleared_message(output, existed)
         if isinstance(err, Terminated) and not err.detail:
             err.detail = f"at once (a second signal); {kept}"
         raise
 
 
-def _cleared(output: Path, existed: bool) -> str:
+def cleared_message(output: Path, existed: bool) -> str:
     """What a run that saved neither a model nor a checkpoint says it left."""
     where = f"its files were removed from {output}" if existed else f"{output} was removed"
     return f"no model and no checkpoint had been saved: nothing was kept ({where})"
 
 
-def _read_checkpoint(output: Path) -> Saved:
+def read_run_checkpoint(output: Path) -> Saved:
     if not (output / CHECKPOINT_FILE).is_file():
         raise WindownerError(
             f"{output} has no {CHECKPOINT_FILE} to resume from (a run of a windowner that did not save"
@@ -154,7 +154,7 @@ def _read_checkpoint(output: Path) -> Saved:
     return load_checkpoint(output / CHECKPOINT_FILE)
 
 
-def _save_checkpoint(
+def save_run_checkpoint(
     folder: Path,
     state: Checkpoint,
     model: WindowModel,
@@ -169,7 +169,7 @@ def _save_checkpoint(
     save_checkpoint(folder / CHECKPOINT_FILE, state, model.params, training, threshold)
 
 
-def _restore(
+def restore_checkpoint(
     saved: Saved,
     output: Path,
     tagger: Tagger,
@@ -191,7 +191,7 @@ def _restore(
         raise WindownerError(
             f"{output} has finished its {done} epochs: to train it on, add --set train.epochs=N (N > {done})"
         )
-    if state.batch == 0 and _stopped_early(settings, state):
+    if state.batch == 0 and stopped_early(settings, state):
         raise WindownerError(
             f"{output} stopped early after epoch {state.epoch - 1} (train.patience {settings.patience}):"
             " to train it on, add --set train.patience=N (more, or 0 for never)"
@@ -215,7 +215,7 @@ def _restore(
     return state
 
 
-def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Path) -> None:
+def check_same_config(saved: dict[str, Any] | None, config: Config, output: Path) -> None:
     """Refuse to resume when a setting of ``config`` (the run's config.yaml as it is now) differs from
     the one the checkpoint recorded (``saved``; None: a checkpoint of a windowner that did not record
     it). A key one of them lacks (a setting of another version of windowner) is not compared."""
@@ -242,23 +242,23 @@ def _check_same_config(saved: dict[str, Any] | None, config: Config, output: Pat
     )
 
 
-def _stopped_early(settings: Any, state: Checkpoint) -> bool:
+def stopped_early(settings: Any, state: Checkpoint) -> bool:
     """Whether ``train.patience`` ends the run after the last finished epoch."""
     return bool(settings.patience) and state.epoch - 1 - state.best_epoch >= settings.patience
 
 
-def _holds_work(output: Path) -> bool:
+def holds_work(output: Path) -> bool:
     return (output / MODEL_FILE).exists() or (output / CHECKPOINT_FILE).exists()
 
 
-def _check_ours(output: Path) -> None:
+def check_ours(output: Path) -> None:
     """A folder windowner did not make is the user's: a run goes only into a new folder, an empty one or a
     run folder (one that holds :data:`~windowner.tagging.folders.MARKER`, or the run of a windowner from
     before the mark: config.yaml, vocab.txt, labels.json and a model or a checkpoint)."""
     if not output.is_dir() or is_marked(output):
         return
     earlier = all((output / name).is_file() for name in (CONFIG_FILE, VOCAB_FILE, LABELS_FILE))
-    if earlier and _holds_work(output):
+    if earlier and holds_work(output):
         return
     names = sorted(name for name in os.listdir(output) if not is_temporary(name, SWAPPED))
     if names:  # (the temporary files of a run that was killed are no one's)
@@ -270,9 +270,9 @@ def _check_ours(output: Path) -> None:
         )
 
 
-def _check_free(output: Path, overwrite: bool) -> None:
+def check_free(output: Path, overwrite: bool) -> None:
     """A folder that holds a model or a checkpoint is trained into only with ``overwrite``."""
-    if overwrite or not _holds_work(output):
+    if overwrite or not holds_work(output):
         return
     if not (output / MODEL_FILE).exists():
         raise WindownerError(
@@ -290,11 +290,11 @@ def _check_free(output: Path, overwrite: bool) -> None:
     )
 
 
-def _diverged(
+def diverged_error(
     epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path, cleared: str
 ) -> WindownerError:
     """The error of a run that diverged ``where`` in ``epoch`` (a batch and what was wrong): what to do,
-    what is kept (``cleared``: what a run that saved nothing says, see :func:`_kept_or_removed`)."""
+    what is kept (``cleared``: what a run that saved nothing says, see :func:`kept_or_removed`)."""
     if folder != output:
         kept = f"; {output} still holds the run it was to replace"
     elif state.best_epoch:
@@ -306,7 +306,7 @@ def _diverged(
     return WindownerError(f"training diverged in epoch {epoch}, {where}: lower train.lr (now {lr:g}){kept}")
 
 
-def _interrupted(signum: int, where: str, folder: Path, output: Path) -> Terminated:
+def interrupted_error(signum: int, where: str, folder: Path, output: Path) -> Terminated:
     """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on."""
     if folder != output:
         return Terminated(

@@ -48,27 +48,27 @@ from ..tagging.tagger import (
     check_run_folder,
     save_model,
 )
-from .corpus import Corpus, _check_settings, _fingerprint, _remarks, examples, initialise
+from .corpus import Corpus, check_settings, examples, initialise, settings_remarks, start_fingerprint
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .documents import halves_of, stages, train_two_pass
 from .folder import (
     SWAPPED,
-    _check_free,
-    _check_ours,
-    _check_same_config,
-    _cleared,
-    _diverged,
-    _holds_work,
-    _interrupted,
-    _kept_or_removed,
-    _note,
-    _put_back,
-    _read_checkpoint,
-    _restore,
-    _save_checkpoint,
-    _stopped_early,
-    _Swap,
+    Swap,
+    check_free,
+    check_ours,
+    check_same_config,
+    cleared_message,
+    diverged_error,
+    holds_work,
+    interrupted_error,
+    kept_or_removed,
+    note_stderr,
+    put_back_stranded,
+    read_run_checkpoint,
+    restore_checkpoint,
     resume_config,
+    save_run_checkpoint,
+    stopped_early,
 )
 from .interrupts import deferred
 from .progress import Progress
@@ -103,13 +103,13 @@ def train(
     too); an exception it raises stops the run there, resumable (a sweep prunes a trial this way).
     """
     check_output(config, RUN_FILES)
-    note = note or _note
+    note = note or note_stderr
     with (
         blas_threads(config.train.threads),
         locked(config.output),
     ):
-        _put_back(Path(config.output), note)
-        how = two_pass_training(config) or _train
+        put_back_stranded(Path(config.output), note)
+        how = two_pass_training(config) or train_folder
         return how(
             config, _progress(progress), _echo(echo, progress), overwrite, note, quiet, False, on_epoch
         )
@@ -139,15 +139,15 @@ def resume(
     ``model.gazetteers`` (the run reads its own copy of the lists; what they say is in the windows).
     ``on_epoch`` as in :func:`train`.
     """
-    note = note or _note
+    note = note or note_stderr
     if stranded(real_folder(folder)) is None:
         check_run_folder(Path(folder), (CONFIG_FILE,))  # before the lock, which makes missing parent folders
     with locked(folder):
-        _put_back(Path(folder), note)
+        put_back_stranded(Path(folder), note)
         config = resume_config(folder, overrides)
         check_output(config, RUN_FILES)
         with blas_threads(config.train.threads):
-            how = two_pass_training(config) or _train
+            how = two_pass_training(config) or train_folder
             return how(config, _progress(progress), _echo(echo, progress), False, note, quiet, True, on_epoch)
 
 
@@ -170,13 +170,13 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
     output = Path(config.output)
     check_output(config, RUN_FILES)
     try:
-        _check_ours(output)
-        _check_free(output, overwrite)
+        check_ours(output)
+        check_free(output, overwrite)
         refused = None
     except WindownerError as err:
         refused = str(err)
     tagger, corpus, _ = initialise(config)
-    _check_settings(config, corpus)
+    check_settings(config, corpus)
     if config.model.features.document:
         halves_of(config, corpus.train)
     data = {}
@@ -198,7 +198,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         folder = f"its run is in {hidden} (a stopped --overwrite): train puts it back first"
     elif refused:
         folder = "train would refuse it (see the note)"
-    elif _holds_work(output):
+    elif holds_work(output):
         folder = "the run there is replaced once the new one has saved a model (--overwrite)"
     else:
         folder = "a folder that holds no model" if output.exists() else "a new folder"
@@ -212,7 +212,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         "output": str(output),
         "folder": folder,
         "refused": refused,
-        "remarks": _remarks(config, corpus, tagger.model),
+        "remarks": settings_remarks(config, corpus, tagger.model),
         "stages": stages(config) if config.model.features.document else [],
     }
 
@@ -228,7 +228,7 @@ def _progress(progress: bool | str) -> Progress:
     return Progress({True: "bar", False: "none"}.get(progress, progress))  # type: ignore[arg-type]
 
 
-def _train(
+def train_folder(
     config: Config,
     progress: Progress,
     echo: Callable[[str], Any],
@@ -241,19 +241,19 @@ def _train(
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked;
     ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys."""
-    note = note or _note
+    note = note or note_stderr
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
     output = Path(config.output)
-    _check_ours(output)
+    check_ours(output)
     remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
-    saved = _read_checkpoint(output) if resuming else None
+    saved = read_run_checkpoint(output) if resuming else None
     if saved is not None:
-        _check_same_config(saved.checkpoint.config, config, output)
+        check_same_config(saved.checkpoint.config, config, output)
     if not resuming:
-        _check_free(output, overwrite)
+        check_free(output, overwrite)
     tagger, corpus, rng = initialise(config)
-    _check_settings(config, corpus)
+    check_settings(config, corpus)
     model = tagger.model
     keys = prepare(tagger, corpus) if prepare is not None else None
     data = examples(tagger, corpus.train, config.data.train, keys)
@@ -261,9 +261,9 @@ def _train(
     schedule = make_schedule(settings.lr, settings.schedule)
     trainables = model.trainables()  # θ and the tables: what the optimiser updates
     average = Average(settings.average, trainables) if settings.average else None
-    state = Checkpoint(start=_fingerprint(model, data, corpus))  # where training stands, as it goes
+    state = Checkpoint(start=start_fingerprint(model, data, corpus))  # where training stands, as it goes
     if saved is not None:
-        state = _restore(saved, output, tagger, optimizer, average, rng, state.start)
+        state = restore_checkpoint(saved, output, tagger, optimizer, average, rng, state.start)
     state.config = config.to_dict()  # a resumed run's new train.epochs or train.patience too
     fine_tune = settings.fine_tune
     say(
@@ -282,21 +282,21 @@ def _train(
         start = starting_loss(model, data, settings.batch_size, settings.l2)
         watch = LossWatch(start, span(settings.batch_size))
     take_step = config_step(config, model, optimizer, rng, average, watch)
-    for remark in _remarks(config, corpus, model):
+    for remark in settings_remarks(config, corpus, model):
         note(remark)
     folder = output  # where the files go; with --overwrite, first a fresh folder beside it
     existed, marked = output.is_dir(), is_marked(output)
     if saved is not None:
         say(f"resuming {output} {state.where()} (step {state.step:,})")
-    elif _holds_work(output):  # --overwrite: the old run stays until the new one has a model
+    elif holds_work(output):  # --overwrite: the old run stays until the new one has a model
         folder = fresh_sibling(real_folder(output))
     else:  # a folder of ours (or an empty one): what a run that saved no model left goes
         for name in SWAPPED:
             if name != MARKER:
                 (output / name).unlink(missing_ok=True)
-    swap = _Swap(folder if folder != output else None)
-    cleared = _cleared(output, existed)
-    with deferred() as signals, _kept_or_removed(swap, output, existed, marked):
+    swap = Swap(folder if folder != output else None)
+    cleared = cleared_message(output, existed)
+    with deferred() as signals, kept_or_removed(swap, output, existed, marked):
         folder.mkdir(parents=True, exist_ok=True)
         mark(folder)  # first: a folder that holds a run file holds the mark
         tagger.save_metadata(folder)
@@ -311,14 +311,14 @@ def _train(
                     loss = take_step(batch)
                 except Diverging as problem:  # raised before the batch's update: none of it is applied
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
-                    raise _diverged(epoch, where, settings.lr, state, folder, output, cleared) from None
+                    raise diverged_error(epoch, where, settings.lr, state, folder, output, cleared) from None
                 state.step, state.batch = step, state.batch + 1
                 state.total += loss * len(batch.labels)
                 state.seen += len(batch.labels)
                 if signals.pending:  # Ctrl-C or SIGTERM: stop here, where the run can go on from
                     state.seconds, state.losses = time.perf_counter() - started, watch.state()
-                    _save_checkpoint(folder, state, model, optimizer, average, rng)
-                    raise _interrupted(signals.pending, state.where(steps), folder, output)
+                    save_run_checkpoint(folder, state, model, optimizer, average, rng)
+                    raise interrupted_error(signals.pending, state.where(steps), folder, output)
             optimizer.flush(trainables)
             seconds = time.perf_counter() - started
             mean = state.total / max(state.seen, 1)
@@ -332,7 +332,7 @@ def _train(
             broken = [name for name, value in model.params.items() if not np.isfinite(value).all()]
             if broken:
                 where = f"at its end ({broken[0]} is not finite)"
-                raise _diverged(epoch, where, settings.lr, state, folder, output, cleared)
+                raise diverged_error(epoch, where, settings.lr, state, folder, output, cleared)
             with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄ if averaging
                 if fine_tune:
                     record["moved"] = movement(model, seen_rows)
@@ -353,18 +353,18 @@ def _train(
             write_atomic(folder / HISTORY_FILE, "".join(json.dumps(r) + "\n" for r in state.history))
             state.epoch, state.batch, state.total, state.seen, state.seconds = epoch + 1, 0, 0.0, 0, 0.0
             state.losses = watch.state()
-            _save_checkpoint(folder, state, model, optimizer, average, rng)
+            save_run_checkpoint(folder, state, model, optimizer, average, rng)
             if folder != output:  # the new run has a model: it takes the old run's place
                 replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
                 folder, swap.done = output, True
             say(_epoch_line(record, corpus.task, improved))
             if on_epoch is not None:
                 on_epoch(record)
-            if _stopped_early(settings, state):
+            if stopped_early(settings, state):
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
                 break
             if signals.pending and epoch < settings.epochs:
-                raise _interrupted(signals.pending, state.where(), folder, output)
+                raise interrupted_error(signals.pending, state.where(), folder, output)
         scores = _finish(corpus, state, output, echo)
         if signals.pending:  # after the last epoch: the run is complete
             raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")

@@ -30,7 +30,7 @@ def cache_folder() -> Path:
     return Path(base).expanduser() / "windowner" / "vectors"
 
 
-class _CacheEntry:
+class CacheEntry:
     """The cached rows of one source file: ``NAME.HASH.SIZE.MTIME.v1.npy`` and ``... .words.txt``.
 
     HASH is of the source's absolute path; SIZE and MTIME (ns) are the source's: a changed source has
@@ -44,7 +44,7 @@ class _CacheEntry:
         self.words = folder / f"{stem}.words.txt"
 
     @classmethod
-    def for_source(cls, path: Path, source: tuple[str, int, int]) -> _CacheEntry:
+    def for_source(cls, path: Path, source: tuple[str, int, int]) -> CacheEntry:
         absolute, size, mtime = source
         digest = hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         prefix = f"{path.name}.{digest}."

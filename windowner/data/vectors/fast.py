@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ...base.threads import thread_count
-from .table import _COLUMNS, _TAIL, Parsed, _Selection, _Table
+from .table import COLUMNS, TAIL, Parsed, Selection, VectorTable
 
 
 def line_blocks(file: BinaryIO, rest: bytes, size: int) -> Iterator[bytes]:
@@ -51,7 +51,7 @@ def parse_workers() -> int:
 
 
 def parsed_ahead(
-    blocks: Iterable[bytes], selection: _Selection, workers: int
+    blocks: Iterable[bytes], selection: Selection, workers: int
 ) -> Iterator[tuple[bytes, Parsed | None]]:
     """Each block with the fast parser's result (:func:`_parse_block`; None: the reference's turn), in
     the file's order. With ``workers`` ≥ 2 that many threads parse up to :data:`_AHEAD` blocks each
@@ -196,13 +196,13 @@ def _word_digits(word: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
     return _eight_digits(digits), fraction, wrong
 
 
-def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
+def _parse_block(data: bytes, selection: Selection) -> Parsed | None:
     """The fast parser's reading of a block of whole lines: ``(lines, words, rows)``, the number of
     lines, the words that ``selection`` may keep (wanted, lowercased if asked; repeats not yet dropped)
     and their vectors; or None when the block is not one it handles: then the reference parses it.
 
     When every word is read it only reads ``selection``, so several threads may run it at once
-    (:func:`parsed_ahead`; with wanted words, one thread runs it and :meth:`_Selection.may_keep` builds
+    (:func:`parsed_ahead`; with wanted words, one thread runs it and :meth:`Selection.may_keep` builds
     its table at the first block);
     :func:`add_block` then keeps the words in the file's order. The bytes are split at spaces and
     newlines with numpy (:func:`_spans`); a line's first span is its word, the others its values, which
@@ -219,11 +219,11 @@ def _parse_block(data: bytes, selection: _Selection) -> Parsed | None:
         data = data.replace(b"\t", b" ")  # a tab-separated block: the same as spaces
     if not data.endswith(b"\n"):
         data += b"\n"
-    text = b"\n" * _PAD + data + b"\n" * _TAIL
+    text = b"\n" * _PAD + data + b"\n" * TAIL
     return (_every_line if selection.wanted is None else _some_lines)(text, selection)
 
 
-def add_block(parsed: Parsed, selection: _Selection, table: _Table) -> int | None:
+def add_block(parsed: Parsed, selection: Selection, table: VectorTable) -> int | None:
     """Keep a block's words that ``selection`` keeps (not seen before) in ``table``; returns the number
     of lines, or None (and changes nothing) if the block's vectors are not of the table's size."""
     lines, words, rows = parsed
@@ -240,7 +240,7 @@ def add_block(parsed: Parsed, selection: _Selection, table: _Table) -> int | Non
     return lines
 
 
-def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
+def _every_line(text: bytes, selection: Selection) -> Parsed | None:
     """Every line's word is a candidate (no ``wanted``): split the whole block at once."""
     spans = _spans(text)
     if spans is None:
@@ -265,11 +265,11 @@ def _every_line(text: bytes, selection: _Selection) -> Parsed | None:
     return len(blank), _words(names, selection), rows
 
 
-def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
+def _some_lines(text: bytes, selection: Selection) -> Parsed | None:
     """Only the wanted words: find each line's word first, then split and convert only their lines."""
     buf = np.frombuffer(text, dtype=np.uint8)
     # lines: [starts, stops) without the newline; the word ends at the first space (at stops if none)
-    newlines = np.flatnonzero(buf[: len(text) - _TAIL] == 10)[_PAD - 1 :]
+    newlines = np.flatnonzero(buf[: len(text) - TAIL] == 10)[_PAD - 1 :]
     starts, stops = newlines[:-1] + 1, newlines[1:]
     window = _first_bytes(buf, starts)  # the first bytes of each line
     length = np.argmax(window == 32, axis=1)
@@ -302,7 +302,7 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
     # the kept lines' values, from the space after the word, in a smaller block
     lines = candidates[chosen]
     bounds = zip(first[lines].tolist(), (stops[lines] + 1).tolist(), strict=True)
-    values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * _TAIL
+    values_text = b"\n" * _PAD + b"".join([text[a:b] for a, b in bounds]) + b"\n" * TAIL
     spans = _spans(values_text)
     if spans is not None:
         starts, ends, value, firsts, counts = spans
@@ -314,10 +314,10 @@ def _some_lines(text: bytes, selection: _Selection) -> Parsed | None:
 
 
 def _first_bytes(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The :data:`_TAIL` bytes from each of ``starts``, ``(n, 48)`` uint8: rows of a sliding window over
+    """The :data:`TAIL` bytes from each of ``starts``, ``(n, 48)`` uint8: rows of a sliding window over
     ``buf``, gathered without an ``(n, 48)`` matrix of int64 positions (8 times their size: that gather
     took 1.6x as long for a 128 KiB block of GloVe, 5x for a 1 MiB one)."""
-    return np.lib.stride_tricks.sliding_window_view(buf, _TAIL)[starts]
+    return np.lib.stride_tricks.sliding_window_view(buf, TAIL)[starts]
 
 
 def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
@@ -325,16 +325,16 @@ def _names(text: bytes, starts: np.ndarray, ends: np.ndarray) -> str | None:
     None if one is not UTF-8."""
     length = ends - starts
     try:
-        if len(length) and length.max() < _TAIL:  # each word and a newline, from the lines' first bytes
+        if len(length) and length.max() < TAIL:  # each word and a newline, from the lines' first bytes
             window = _first_bytes(np.frombuffer(text, dtype=np.uint8), starts)
             window[np.arange(len(window)), length] = 10
-            return window[_COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
+            return window[COLUMNS <= length[:, None]].tobytes()[:-1].decode("utf-8")
         return b"\n".join([text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]).decode()
     except UnicodeDecodeError:
         return None
 
 
-def _words(names: str, selection: _Selection) -> list[str]:
+def _words(names: str, selection: Selection) -> list[str]:
     """The words of a block's lines (joined by newlines), lowercased if asked."""
     if selection.lowercase:
         names = names.lower()  # as word by word: a newline stops the context of a final sigma
@@ -353,7 +353,7 @@ def _spans(text: bytes) -> tuple[np.ndarray, ...] | None:
     kinds = buf[places]
     if not ((kinds == 32) | (kinds == 10)).all():
         return None
-    inside = slice(_PAD - 1, len(places) - _TAIL)  # from the newline before the first line to the last's
+    inside = slice(_PAD - 1, len(places) - TAIL)  # from the newline before the first line to the last's
     places, kinds = places[inside], kinds[inside]
     starts, ends = places[:-1] + 1, places[1:]
     value = (kinds[:-1] == 32) & (ends > starts)

@@ -14,11 +14,11 @@ from typing import BinaryIO
 import numpy as np
 
 from ...base.errors import WindownerError
-from .cache import _CacheEntry
+from .cache import CacheEntry
 from .fast import add_block, line_blocks, parse_workers, parsed_ahead
 from .reference import parse_lines, text_lines
-from .table import _Selection, _Table
-from .word2vec import _header, _is_binary, _parse_binary
+from .table import Selection, VectorTable
+from .word2vec import is_binary, parse_binary, word2vec_header
 
 CHUNK_BYTES = 1 << 17  # a block of whole lines handled at once: its arrays stay small (no page faults)
 
@@ -42,7 +42,7 @@ def read_vectors(
     path = Path(path)
     source = _stat(path)
     workers = parse_workers()  # a bad WINDOWNER_THREADS is an error here, not a file's
-    entry = _CacheEntry.for_source(path, source) if cache else None
+    entry = CacheEntry.for_source(path, source) if cache else None
     if entry:
         cached = entry.load()
         if cached is not None:
@@ -52,14 +52,14 @@ def read_vectors(
             # else a damaged entry: parse the source again
     if entry or wanted is None:  # every row as it is, then the selection over all of them at once
         try:
-            table = _read(path, _Selection(None, lowercase=False, dedupe=False), workers=workers)
+            table = _read(path, Selection(None, lowercase=False, dedupe=False), workers=workers)
         except WindownerError:
             pass  # the reading below says whether this file is an error for these words
         else:
             if entry and table[0] and _stat(path) == source:  # not changed while it was read
                 entry.store(*table)
             return _select(path, *table, wanted, lowercase, required)
-    words, matrix = _read(path, _Selection(wanted, lowercase, dedupe=True))  # one thread: names any error
+    words, matrix = _read(path, Selection(wanted, lowercase, dedupe=True))  # one thread: names any error
     return _result(path, words, matrix, wanted, required)
 
 
@@ -90,7 +90,7 @@ def _select(
         keys = "\n".join(words).lower().split("\n") if lowercase else list(words)
     if wanted is None and len(set(keys)) == len(keys):
         return _result(path, keys, np.asarray(matrix), wanted, required)  # every row
-    rows = _Selection(wanted, lowercase, dedupe=True).keep(keys, lowered=True)  # type: ignore[arg-type]
+    rows = Selection(wanted, lowercase, dedupe=True).keep(keys, lowered=True)  # type: ignore[arg-type]
     if len(rows) == len(keys):
         return _result(path, keys, np.asarray(matrix), wanted, required)
     return _result(path, [keys[i] for i in rows], matrix[rows], wanted, required)
@@ -110,7 +110,7 @@ def _stat(path: Path) -> tuple[str, int, int]:
 
 
 def _read(
-    path: Path, selection: _Selection, fast: bool = True, workers: int = 1
+    path: Path, selection: Selection, fast: bool = True, workers: int = 1
 ) -> tuple[list[str], np.ndarray]:
     """Parse the file: the kept words and their vectors. ``fast=False``: the reference parser alone;
     ``workers``: the threads that parse a text file's blocks when every word is read."""
@@ -134,17 +134,17 @@ def _open_binary(path: Path) -> BinaryIO:
 
 
 def _parse_file(
-    file: BinaryIO, path: Path, selection: _Selection, fast: bool, workers: int
+    file: BinaryIO, path: Path, selection: Selection, fast: bool, workers: int
 ) -> tuple[list[str], np.ndarray]:
     _prime_allocator()
     head = file.read(CHUNK_BYTES)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]  # a byte-order mark is not part of the first word
     first, newline, rest = head.partition(b"\n")
-    header = _header(first)
-    if header and _is_binary(rest, header[1]):
-        return _parse_binary(line_blocks(file, rest, CHUNK_BYTES), path, selection, *header)
-    table = _Table()
+    header = word2vec_header(first)
+    if header and is_binary(rest, header[1]):
+        return parse_binary(line_blocks(file, rest, CHUNK_BYTES), path, selection, *header)
+    table = VectorTable()
     number = 1
     if header:
         table.dim, head, number = header[1], rest, 2  # word2vec text: the header names the dimension

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...base.errors import WindownerError
-from .table import _Selection, _Table
+from .table import Selection, VectorTable
 
 
 def text_lines(data: bytes, number: int, path: Path) -> Iterator[tuple[int, str]]:
@@ -32,7 +32,9 @@ def text_lines(data: bytes, number: int, path: Path) -> Iterator[tuple[int, str]
             number += 1
 
 
-def parse_lines(lines: Iterable[tuple[int, str]], path: Path, selection: _Selection, table: _Table) -> int:
+def parse_lines(
+    lines: Iterable[tuple[int, str]], path: Path, selection: Selection, table: VectorTable
+) -> int:
     """The reference: parse numbered lines into ``table``; returns how many lines there were."""
     words: list[str] = []
     numbers: list[int] = []  # the line number of each kept word, for error messages

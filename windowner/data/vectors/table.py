@@ -1,5 +1,5 @@
-"""What a vectors reader fills: the words wanted (:class:`_Selection`, with a hash filter of their
-bytes for the fast parser) and the rows found (:class:`_Table`), and a parsed block (:class:`Parsed`).
+"""What a vectors reader fills: the words wanted (:class:`Selection`, with a hash filter of their
+bytes for the fast parser) and the rows found (:class:`VectorTable`), and a parsed block (:class:`Parsed`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Collection
 import numpy as np
 
 
-class _Selection:
+class Selection:
     """Which words to keep: those in ``wanted`` (all if None), lowercased or not, first occurrence only."""
 
     def __init__(self, wanted: Collection[str] | None, lowercase: bool, dedupe: bool):
@@ -57,20 +57,18 @@ class _Selection:
         if self.wanted is None:
             return np.ones(len(length), dtype=bool)
         if self._hashes is None:  # ASCII keys shorter than the window, zero-padded like the words
-            keys = b"".join(
-                key.ljust(_TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < _TAIL
-            )
-            padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, _TAIL)
+            keys = b"".join(key.ljust(TAIL, b"\0") for key in map(str.encode, self.wanted) if len(key) < TAIL)
+            padded = np.frombuffer(keys, dtype=np.uint8).reshape(-1, TAIL)
             self._hashes = np.zeros(1 << _HASH_BITS, dtype=bool)  # a table of the hashes' top bits
             self._hashes[_hash_words(padded[(padded < 128).all(axis=1)]) >> np.uint64(64 - _HASH_BITS)] = True
-        words = window * (_COLUMNS < length[:, None])  # the word's bytes, then zeros
+        words = window * (COLUMNS < length[:, None])  # the word's bytes, then zeros
         if self.lowercase:
             words += ((words >= 65) & (words <= 90)) * np.uint8(32)  # A-Z: as str.lower() does
         found = self._hashes[_hash_words(words) >> np.uint64(64 - _HASH_BITS)]
-        return found | (words >= 128).any(axis=1) | (length >= _TAIL)
+        return found | (words >= 128).any(axis=1) | (length >= TAIL)
 
 
-class _Table:
+class VectorTable:
     """The kept words and their vectors, grown block by block (one float32 matrix, resized in place)."""
 
     def __init__(self) -> None:
@@ -96,16 +94,16 @@ class _Table:
         return self.words, self.matrix
 
 
-_TAIL = 48  # newlines after a block's bytes: a word's window, a value's last word fit before the end
+TAIL = 48  # newlines after a block's bytes: a word's window, a value's last word fit before the end
 
 
-_COLUMNS = np.arange(_TAIL)  # the window of bytes read from a line's start to find its first space
+COLUMNS = np.arange(TAIL)  # the window of bytes read from a line's start to find its first space
 
 
 _HASH_BITS = 20  # a 1 MiB table: 24k wanted words mark 2% of it, so few other words are decoded
 
 
-_MIX = np.random.default_rng(20261126).integers(1, 2**63, size=_TAIL // 8, dtype=np.uint64) * 2 + 1
+_MIX = np.random.default_rng(20261126).integers(1, 2**63, size=TAIL // 8, dtype=np.uint64) * 2 + 1
 
 
 def _hash_words(words: np.ndarray) -> np.ndarray:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from ...base.errors import WindownerError
-from .table import _Selection, _Table
+from .table import Selection, VectorTable
 
 _NUMBER_BYTES = frozenset(b"0123456789+-.eEnNaAiIfFtTyY \t\r")  # what a value may be made of
 
 
-def _header(first: bytes) -> tuple[int, int] | None:
+def word2vec_header(first: bytes) -> tuple[int, int] | None:
     """``(count, dim)`` if the first line is a word2vec header ``count dim``, else None."""
     fields = first.split()
     if len(fields) == 2 and all(field.isdigit() for field in fields):  # bytes.isdigit: ASCII digits
@@ -23,7 +23,7 @@ def _header(first: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _is_binary(data: bytes, dim: int) -> bool:
+def is_binary(data: bytes, dim: int) -> bool:
     """After a header: does the first record hold raw floats rather than number text?
 
     Text: the part of the second line after its first space holds at least min(dim, 2) values made of
@@ -38,8 +38,8 @@ def _is_binary(data: bytes, dim: int) -> bool:
     return len(values.split()) < min(dim, 2) or any(byte not in _NUMBER_BYTES for byte in values)
 
 
-def _parse_binary(
-    blocks: Iterable[bytes], path: Path, selection: _Selection, count: int, dim: int
+def parse_binary(
+    blocks: Iterable[bytes], path: Path, selection: Selection, count: int, dim: int
 ) -> tuple[list[str], np.ndarray]:
     """Records ``word, space, dim float32 (little-endian), optional newline`` after a ``count dim`` header.
 
@@ -47,7 +47,7 @@ def _parse_binary(
     record, a count of records that is not the header's, a vector that holds inf or nan.
     """
     size = 4 * dim
-    table = _Table()
+    table = VectorTable()
     table.dim = dim
     table.rows_hint = count if selection.wanted is None else 0
     buffer, position, records = b"", 0, 0
@@ -83,8 +83,8 @@ def _add_binary_records(
     before: int,
     size: int,
     path: Path,
-    selection: _Selection,
-    table: _Table,
+    selection: Selection,
+    table: VectorTable,
 ) -> None:
     words: list[str | None] = []
     for i, name in enumerate(names):
