@@ -9,7 +9,6 @@ first pass is the mean of all its members' folds' marginals (:func:`document_key
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,22 +18,18 @@ from ..data.conll import entity_type
 from ..data.documents import OUTSIDE, key_types, keys_of
 from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
+from .checkpoint import fingerprint
 
 FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
 FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
 FIRST_PASS_FILE = "first_pass.json"  # in the run: the fingerprint of each fold it was trained with
 
 
-def fingerprint(tagger: Any) -> str:
-    """A run's weights as one SHA-256 (hex): every parameter but the word vectors E, whose rows
-    ``package`` and new text add to (its trained rows change only with the rest)."""
-    digest = hashlib.sha256()
-    for name, value in sorted(tagger.model.params.items()):
-        if name != "E":
-            array = np.ascontiguousarray(value)
-            digest.update(f"{name} {array.dtype.str} {array.shape}\n".encode())
-            digest.update(array.tobytes())
-    return digest.hexdigest()
+def fold_fingerprint(tagger: Any) -> str:
+    """A run's weights as one SHA-256 (:func:`~windowner.tagging.checkpoint.fingerprint`): every
+    parameter but the word vectors E, whose rows ``package`` and new text add to (its trained rows
+    change only with the rest)."""
+    return fingerprint({name: value for name, value in tagger.model.params.items() if name != "E"})
 
 
 def reads_documents(tagger: Any) -> bool:

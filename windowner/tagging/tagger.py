@@ -18,7 +18,7 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
 * ``fold-even/`` and ``fold-odd/``: only in a run with the ``document`` feature: the run folders of its
   first pass, whose mean marginals give the feature's keys (:mod:`windowner.tagging.documents`), and
-  ``first_pass.json``, the :func:`~windowner.tagging.documents.fingerprint` of each, checked at load;
+  ``first_pass.json``, the :func:`~windowner.tagging.documents.fold_fingerprint` of each, checked at load;
 * ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
 carries
   the vectors its predictions need, and never reads a vectors file it is not given.
@@ -57,7 +57,7 @@ from ..network.model import WindowModel, make_loss
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
-from .documents import FIRST_PASS_FILE, FOLDS, document_keys, fingerprint
+from .documents import FIRST_PASS_FILE, FOLDS, document_keys, fold_fingerprint
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -308,7 +308,8 @@ class Tagger:
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
         if self.first_passes:  # which folds the run was trained with: a fold trained again is an error
-            folds = {name: fingerprint(first) for name, first in zip(FOLDS, self.first_passes, strict=True)}
+            pairs = zip(FOLDS, self.first_passes, strict=True)
+            folds = {name: fold_fingerprint(first) for name, first in pairs}
             write_atomic(folder / FIRST_PASS_FILE, json.dumps(folds, indent=2) + "\n")
         config = self.config
         if config.model.gazetteers:  # copies of the lists in the folder, named relative to it (or none)
@@ -370,7 +371,7 @@ def _first_passes(folder: Path) -> list[Tagger]:
                 " pass gives: train writes it there and package copies it)"
             )
         first = Tagger.load(folder / name)
-        if not isinstance(trained, dict) or trained.get(name) != fingerprint(first):
+        if not isinstance(trained, dict) or trained.get(name) != fold_fingerprint(first):
             raise WindownerError(
                 f"{folder / name}: not the first pass the run was trained with (its weights are not those"
                 f" {FIRST_PASS_FILE} records: was it trained again?); train the whole run again (--overwrite)"
