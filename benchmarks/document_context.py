@@ -35,7 +35,7 @@ from windowner.data.documents import Occurrences
 from windowner.network.confidence import posteriors
 from windowner.network.decoding import allowed_transitions
 from windowner.tagging.ensemble import load_runs
-from windowner.tagging.tagger import score
+from windowner.tagging.report import score
 
 FLOOR = 0.01  # log(FLOOR + Q): a type the rest of the document never gives costs at most log(0.01)
 TYPES = ("LOC", "MISC", "ORG", "PER")

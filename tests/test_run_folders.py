@@ -248,7 +248,7 @@ SWAP_CHILD = """
 import os, sys, time
 from pathlib import Path
 from windowner.tagging.folders import fresh_sibling, replace_folder
-from windowner.tagging.tagger import PLOT_FILE, RUN_FILES
+from windowner.tagging.run_files import PLOT_FILE, RUN_FILES
 folder = Path(sys.argv[1])
 new = fresh_sibling(folder)
 for name in ("model.npz", "config.yaml", "vocab.txt", "labels.json"):

@@ -12,7 +12,8 @@ import click
 
 from ..tagging.documents import FOLD_DATA, FOLDS
 from ..tagging.ensemble import COMBINE, Ensemble, load_runs
-from ..tagging.tagger import RUN_FILES, Tagger, load_run
+from ..tagging.run_files import RUN_FILES
+from ..tagging.tagger import Tagger, load_run
 from .main import note
 
 COMBINE_HELP = (

@@ -21,7 +21,8 @@ from ..tagging.package import missing_vectors
 from ..tagging.predict import (
     keep_entities,
 )
-from ..tagging.tagger import Scored, score
+from ..tagging.report import score
+from ..tagging.tagger import Scored
 from .common import (
     add_vectors,
     combine_option,

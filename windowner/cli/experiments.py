@@ -14,7 +14,7 @@ import click
 
 from ..config import check_output, load_config
 from ..data.conll import SCHEMES
-from ..tagging.tagger import RUN_FILES
+from ..tagging.run_files import RUN_FILES
 from .common import table
 from .main import friendly, main, note, say
 

@@ -25,7 +25,7 @@ from ..tagging.predict import (
     read_records,
     tag_stream,
 )
-from ..tagging.tagger import CONFIG_FILE
+from ..tagging.run_files import CONFIG_FILE
 from .common import combine_option, load_tagger, min_score_option, protected, vectors_file
 from .main import friendly, main, note, warn
 

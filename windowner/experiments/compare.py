@@ -35,7 +35,7 @@ from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..config import flatten, read_yaml_mapping
 from ..tagging.documents import FOLDS
-from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
+from ..tagging.run_files import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided
 

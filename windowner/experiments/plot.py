@@ -21,7 +21,7 @@ from typing import Any
 from ..base.errors import WindownerError, quote
 from ..base.files import atomic_open, text_file
 from ..config import load_saved_config
-from ..tagging.tagger import CONFIG_FILE, HISTORY_FILE, PLOT_FILE, check_run_folder
+from ..tagging.run_files import CONFIG_FILE, HISTORY_FILE, PLOT_FILE, check_run_folder
 
 COLORS = (
     "tab:blue",

@@ -26,7 +26,7 @@ from ..base.errors import Terminated, WindownerError, quote
 from ..base.files import write_atomic
 from ..config import Config, check_output, config_from_dict, flatten, read_yaml_mapping
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.tagger import CONFIG_FILE, RUN_FILES, SCORES_FILE
+from ..tagging.run_files import CONFIG_FILE, RUN_FILES, SCORES_FILE
 from ..training.loop import resume, train
 from .compare import load_runs
 from .significance import describe

@@ -40,7 +40,8 @@ import numpy as np
 from ..base.errors import WindownerError
 from ..data.conll import Sentence
 from .documents import document_keys
-from .tagger import Scored, Tagger, load_run, score, scored_tags
+from .report import score
+from .tagger import Scored, Tagger, load_run, scored_tags
 
 COMBINE = ("mean", "vote")
 

@@ -44,7 +44,8 @@ from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
 from .documents import FOLDS
 from .folders import fresh_sibling, is_marked, locked, mark, recover, replace_folder
-from .tagger import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE, Tagger, load_run
+from .run_files import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE
+from .tagger import Tagger, load_run
 
 MAX_WORDS = 100_000  # the most frequent words of the vectors file a package carries by default
 

@@ -1,36 +1,10 @@
-"""A trained tagger and its run folder: predict, evaluate, save and load.
-
-A run folder holds everything ``eval`` needs, and nothing in a pickle:
-
-* ``model.npz``: the best epoch's parameters E, W, b, U, c (and those of the options: ``E_case``, ``a``,
-  ``A``, …; a single-score model's decision ``threshold``), read with ``allow_pickle=False``;
-* ``last.npz``: the last epoch's parameters;
-* ``vocab.txt``: the word of each row of E, one a line;
-* ``features.json``: the classes of each feature of the model (``{"case": ["<pad>", …], …}``);
-* ``gazetteers.json``: a copy of each list of names the ``gazetteer`` feature matches, ``{label: text}``
-  (:mod:`windowner.data.gazetteer`), which ``config.yaml`` names relative to the folder;
-* ``train_words.txt``: the words of the training data (as the vocabulary looks them up), one a line:
-  what splits scores into seen and unseen words;
-* ``labels.json``: the task, its class names (``classes``) and the location type;
-* ``config.yaml``: the resolved config of the run;
-* ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
-* ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
-* ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`).
-* ``fold-even/`` and ``fold-odd/``: only in a run with the ``document`` feature: the run folders of its
-  first pass, whose mean marginals give the feature's keys (:mod:`windowner.tagging.documents`), and
-  ``first_pass.json``, the :func:`~windowner.tagging.documents.fold_fingerprint` of each, checked at load;
-* ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
-carries
-  the vectors its predictions need, and never reads a vectors file it is not given.
-
-Every file is written to a temporary name and renamed into place, so that a reader never sees half a file.
-"""
+"""A trained tagger: predict, evaluate, save and load its run folder (:mod:`windowner.tagging.run_files`
+says what the folder holds)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +12,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..base.errors import WindownerError, quote
-from ..base.files import read_arrays, read_json, write_arrays, write_atomic
+from ..base.errors import WindownerError
+from ..base.files import read_arrays, read_json, write_atomic
 from ..config import Config, dump_config, load_saved_config
 from ..data.conll import Sentence
 from ..data.features import FEATURES
-from ..data.gazetteer import RUN_FILE as GAZETTEERS_FILE
 from ..data.gazetteer import Gazetteers
 from ..data.vectors import read_vectors
 from ..data.vocab import Vocabulary, lookup_keys
@@ -51,25 +24,27 @@ from ..data.windows import sentence_windows
 from ..evaluation import metrics
 from ..network.confidence import confidences, posteriors
 from ..network.decoding import allowed_transitions
-from ..network.layers import ACTIVATIONS
-from ..network.losses import Loss
 from ..network.model import WindowModel, make_loss
-from ..network.shape import ModelConfig
-from ..network.tasks import TASKS, Task
-from .checkpoint import CHECKPOINT_FILE
+from ..network.tasks import Task
 from .documents import FIRST_PASS_FILE, FOLDS, document_keys, fold_fingerprint
-from .folders import MARKER, real_folder, stranded
-
-MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
-LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
-HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
-FEATURES_FILE = "features.json"
-META_FILE = "meta.json"  # written by `windowner package`: the run carries its vectors
-PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
-_IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
-RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)
-RUN_FILES += (TRAIN_WORDS_FILE, FEATURES_FILE, CHECKPOINT_FILE, MARKER, META_FILE, GAZETTEERS_FILE)
-RUN_FILES += (FIRST_PASS_FILE,)
+from .report import score
+from .run_files import (
+    CONFIG_FILE,
+    FEATURES_FILE,
+    LABELS_FILE,
+    LAST_FILE,
+    META_FILE,
+    MODEL_FILE,
+    TRAIN_WORDS_FILE,
+    VOCAB_FILE,
+    check_parameter,
+    check_run_folder,
+    check_shapes,
+    expected_shapes,
+    read_features,
+    read_task,
+    save_model,
+)
 
 
 class Entity(NamedTuple):
@@ -323,7 +298,7 @@ class Tagger:
         folder = Path(folder)
         check_run_folder(folder, (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE))
         config = load_saved_config(folder / CONFIG_FILE)
-        task = _read_task(folder / LABELS_FILE)
+        task = read_task(folder / LABELS_FILE)
         vectors = config.vectors
         vocab = Vocabulary.load(folder / VOCAB_FILE, vectors.lowercase, vectors.normalize_digits)
         path = folder / (MODEL_FILE if which == "best" else LAST_FILE)
@@ -331,7 +306,7 @@ class Tagger:
         threshold = params.pop("threshold", np.array(0.0))
         check_parameter(path, "threshold", threshold, ())
         loss = make_loss(config.train.loss, config.train.corruptions)
-        features = _read_features(folder / FEATURES_FILE, config.model.features.active())
+        features = read_features(folder / FEATURES_FILE, config.model.features.active())
         gazetteers = None
         if "gazetteer" in features:
             gazetteers = Gazetteers.read(config.model.gazetteers, base=folder)  # relative to the run
@@ -344,7 +319,7 @@ class Tagger:
         expected = expected_shapes(
             config.model, loss, len(vocab), len(task.classes), params.get("E"), features
         )
-        _check_shapes(path, params, expected)
+        check_shapes(path, params, expected)
         model = WindowModel(params, config.model, loss, tables, float(threshold))
         train_words = None
         if (folder / TRAIN_WORDS_FILE).is_file():
@@ -405,185 +380,6 @@ def scored_tags(
     ]
 
 
-def check_run_folder(folder: Path, names: Sequence[str]) -> None:
-    """``folder`` must be a folder that holds the files ``names``; errors say what it is instead."""
-    if folder.exists() and not folder.is_dir():
-        hint = f" (did you mean {folder.parent}?)" if folder.name in RUN_FILES else ""
-        raise WindownerError(f"{folder}: is a file, not a run folder{hint}")
-    if not folder.is_dir():
-        hidden = stranded(real_folder(folder))  # the folder itself, also through a link
-        if hidden is not None:
-            raise WindownerError(
-                f"{folder}: no such run folder, but its run is in {hidden}: an --overwrite was stopped while"
-                f" it swapped folders; the next windowner train --output {folder} (or --resume) puts it back,"
-                " or rename the folder yourself"
-            )
-        raise WindownerError(f"{folder}: no such run folder")
-    for name in names:
-        if not (folder / name).is_file():
-            problem = "is not a file" if (folder / name).exists() else "is missing"
-            raise WindownerError(f"{folder}: not a windowner run folder ({name} {problem})")
-
-
 def load_run(folder: str | Path, which: str = "best") -> Tagger:
     """Load a trained tagger from its run folder (see :meth:`Tagger.load`)."""
     return Tagger.load(folder, which)
-
-
-def score(
-    task: Task,
-    sentences: Sequence[Sentence],
-    predicted: Sequence[Sequence[str]],
-    groups: Sequence[Sequence[str]] | None = None,
-) -> dict[str, Any]:
-    """Entity-level scores (CoNLL rule) per type and micro, token-level scores of the location type.
-
-    ``{"entities": {TYPE: {...}, ..., "micro": {...}}, "tokens": {LOC: {...}, "accuracy": a}}``, each
-    ``{...}`` being ``{"precision", "recall", "f1", "support"}`` as fractions in [0, 1]. With ``groups``
-    (seen/unseen for every token, :meth:`Tagger.groups`) also ``"groups": {"unseen": …, "seen": …}``
-    (:func:`~windowner.evaluation.metrics.grouped_scores`).
-    """
-    gold = [task.reference(s) for s in sentences]
-    entities = {name: s.as_dict() for name, s in metrics.entity_scores(gold, predicted).items()}
-    location = metrics.token_scores(gold, predicted, task.location_label)
-    tokens = {task.location_label: location.as_dict(), "accuracy": metrics.accuracy(gold, predicted)}
-    report: dict[str, Any] = {"entities": entities, "tokens": tokens}
-    if groups is not None:
-        split = metrics.grouped_scores(gold, predicted, groups)
-        report["groups"] = {name: group.as_dict() for name, group in split.items()}
-    return report
-
-
-def save_model(path: Path, model: WindowModel) -> None:
-    """The model's parameters (and a single-score model's threshold) as an uncompressed ``.npz``,
-    written atomically."""
-    arrays = dict(model.params)
-    if model.loss.binary:
-        arrays["threshold"] = np.array(model.threshold, dtype=np.float64)
-    write_arrays(path, arrays)
-
-
-def expected_shapes(
-    shape: ModelConfig,
-    loss: Loss,
-    words: int,
-    classes: int,
-    E: np.ndarray | None = None,
-    features: dict[str, tuple[str, ...]] | None = None,
-) -> dict[str, tuple[int, ...]]:
-    """The shape every parameter must have for the vocabulary, the classes, the features' classes and
-    the config (the dimension of the word vectors is read off ``E``)."""
-    dim = E.shape[-1] if E is not None and E.ndim == 2 else -1
-    hidden, outputs = shape.hidden, loss.outputs(classes)
-    expected = {"E": (words, dim)}
-    for name, values in (features or {}).items():
-        expected[FEATURES[name].table] = (len(values), getattr(shape.features, name))
-    widths = sum(columns for _, columns in expected.values())
-    expected.update({"W": (hidden, (2 * shape.window + 1) * widths), "b": (hidden,)})
-    expected.update({name: (hidden,) for name in ACTIVATIONS[shape.activation].params})
-    expected.update({"U": (outputs, hidden), "c": (outputs,)})
-    if loss.transitions:
-        expected.update({"A": (classes, classes), "A_start": (classes,), "A_end": (classes,)})
-    return expected
-
-
-def _check_shapes(path: Path, params: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> None:
-    """Every parameter must be there, finite floats, of the shape the vocabulary, labels and config call
-    for, and nothing else may be (a parameter of another model)."""
-    for name, shape in expected.items():
-        value = params.get(name)
-        if value is None:
-            raise WindownerError(f"{path}: the model has no {name} (config.yaml calls for it)")
-        check_parameter(path, name, value, shape)
-    extra = sorted(set(params) - set(expected))
-    if extra:
-        raise WindownerError(
-            f"{path}: holds {', '.join(extra)}, which the model of config.yaml does not have"
-            " (the weights of another run?)"
-        )
-
-
-def check_parameter(
-    path: Path, name: str, value: np.ndarray, shape: tuple[int, ...], dtype: np.dtype | None = None
-) -> None:
-    """The parameter ``name`` read from ``path`` must be floats (of ``dtype`` if given) of ``shape``,
-    every one finite (NaN or inf: the weights of a run that diverged, or a damaged file)."""
-    right_type = np.issubdtype(value.dtype, np.floating) if dtype is None else value.dtype == dtype
-    if value.shape != shape or not right_type:
-        kind = "floats" if dtype is None else str(dtype)
-        raise WindownerError(
-            f"{path}: {name} is {value.dtype} {value.shape}, expected {kind} of shape {shape}"
-            " (from vocab.txt, labels.json and config.yaml)"
-        )
-    finite = np.isfinite(value)
-    if not finite.all():
-        bad = value[~finite]
-        what = "NaN" if np.isnan(bad).all() else "inf" if np.isinf(bad).all() else "NaN and inf"
-        raise WindownerError(
-            f"{path}: {name} holds {bad.size:,} {what} values of {value.size:,}"
-            " (the weights of a run that diverged, or a damaged file)"
-        )
-
-
-def _read_features(path: Path, active: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """The classes of each feature of ``features.json``; a run without the file has the fixed ones."""
-    if not path.is_file():
-        fixed = {name: FEATURES[name].fixed for name in active}
-        if any(classes is None for classes in fixed.values()):
-            raise WindownerError(f"{path}: missing (the config names features whose classes it holds)")
-        return fixed
-    features = read_json(path)
-    valid = isinstance(features, dict) and all(
-        isinstance(classes, list) and all(isinstance(c, str) for c in classes)
-        for classes in features.values()
-    )
-    if not valid or sorted(features) != sorted(active):
-        raise WindownerError(f"{path}: expected the classes of the features {', '.join(active) or '(none)'}")
-    return {name: tuple(features[name]) for name in active}
-
-
-def _read_task(path: Path) -> Task:
-    """The task of ``labels.json``: ``{"task": ..., "classes": [...], "location_label": ...}`` (and
-    ``"other_types": true`` for a location task that learns every type).
-
-    As :func:`~windowner.network.tasks.make_task` writes it: ``classes`` are ``O`` and the location type for
-    the ``location`` task, ``O`` and distinct IOB2 tags for ``entities`` (and for a location task with other
-    types, the location type's among them); anything else (a hand edit) is an
-    error naming the file, not a model that reads its scores under the wrong names.
-    """
-    labels = read_json(path)
-    valid = (
-        isinstance(labels, dict)
-        and labels.get("task") in TASKS
-        and isinstance(labels.get("classes"), list)
-        and all(isinstance(label, str) for label in labels["classes"])
-        and isinstance(labels.get("location_label"), str)
-        and isinstance(labels.get("other_types", False), bool)
-    )
-    if not valid:
-        raise WindownerError(
-            f"{path}: expected task (location|entities), classes (a list), location_label"
-            " (and other_types, true or false)"
-        )
-    name, classes, location = labels["task"], tuple(labels["classes"]), labels["location_label"]
-    other_types = name == "location" and labels.get("other_types", False)
-    tagged = name == "entities" or other_types  # the classes are O and IOB2 tags
-    if location.split() != [location]:
-        raise WindownerError(
-            f"{path}: location_label {quote(location)} is not an entity type (LOC, GPE, ...)"
-        )
-    problem = None
-    if not tagged and classes != ("O", location):
-        problem = f"the location task's classes are ['O', {quote(location)}], not {quote(list(classes))}"
-    elif classes[:1] != ("O",):
-        problem = f"the {name} task's classes must start with 'O': {quote(list(classes))}"
-    elif len(set(classes)) != len(classes):
-        problem = f"the {name} task lists a class twice"
-    elif tagged:
-        bad = [tag for tag in classes[1:] if not _IOB2_TAG.fullmatch(tag)]
-        problem = f"class {quote(bad[0])} of the {name} task is not a B-X or I-X tag" if bad else None
-        if other_types and not problem and "B-" + location not in classes:
-            problem = f"the location task with other types has no class {quote('B-' + location)}"
-    if problem:
-        raise WindownerError(f"{path}: {problem}")
-    return Task(name, classes, location, other_types)

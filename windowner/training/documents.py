@@ -37,7 +37,8 @@ from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import FOLD_DATA, FOLDS, document_keys
 from ..tagging.folders import is_marked, locked, mark
-from ..tagging.tagger import CONFIG_FILE, SCORES_FILE, Tagger
+from ..tagging.run_files import CONFIG_FILE, SCORES_FILE
+from ..tagging.tagger import Tagger
 from .corpus import Corpus
 from .folder import check_free, check_ours, cleared_message, holds_work, put_back_stranded
 from .progress import Progress

@@ -37,17 +37,17 @@ from ..tagging.folders import (
     real_folder,
     recover,
 )
-from ..tagging.tagger import (
+from ..tagging.run_files import (
     CONFIG_FILE,
     LABELS_FILE,
     MODEL_FILE,
     PLOT_FILE,
     RUN_FILES,
     VOCAB_FILE,
-    Tagger,
     check_parameter,
     check_run_folder,
 )
+from ..tagging.tagger import Tagger
 
 SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
 

@@ -37,17 +37,17 @@ from ..tagging.folders import (
     replace_folder,
     stranded,
 )
-from ..tagging.tagger import (
+from ..tagging.run_files import (
     CONFIG_FILE,
     HISTORY_FILE,
     LAST_FILE,
     MODEL_FILE,
     RUN_FILES,
     SCORES_FILE,
-    Tagger,
     check_run_folder,
     save_model,
 )
+from ..tagging.tagger import Tagger
 from .corpus import Corpus, check_settings, examples, initialise, settings_remarks, start_fingerprint
 from .divergence import Diverging, LossWatch, span, starting_loss
 from .documents import halves_of, stages, train_two_pass
