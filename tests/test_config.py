@@ -212,7 +212,7 @@ def test_a_key_given_twice_in_a_file_names_both_lines(write, text, key, lines):
 def test_keys_merged_from_an_anchor_are_not_duplicates(write):
     text = "defaults: &d {lr: 0.1, epochs: 3}\n"
     path = write("run.yaml", text + "train:\n  <<: *d\n  lr: 0.5\n")
-    from windowner.config import read_yaml_mapping
+    from windowner.base.yaml_file import read_yaml_mapping
 
     assert read_yaml_mapping(path)["train"] == {"lr": 0.5, "epochs": 3}
 

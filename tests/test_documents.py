@@ -19,7 +19,8 @@ from windowner.tagging.ensemble import Ensemble
 from windowner.tagging.predict import batches, read_records, tag_stream
 from windowner.tagging.tagger import load_run
 from windowner.training.documents import FOLDS, halves, training_keys
-from windowner.training.loop import dry_run, resume, train
+from windowner.training.dry_run import dry_run
+from windowner.training.loop import resume, train
 
 TYPES = ("O", "LOC", "MISC", "ORG", "PER")
 

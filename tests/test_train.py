@@ -19,7 +19,8 @@ from windowner.tagging.checkpoint import load_checkpoint
 from windowner.tagging.folders import locked
 from windowner.training.corpus import initialise
 from windowner.training.divergence import LossWatch
-from windowner.training.loop import dry_run, resume, train
+from windowner.training.dry_run import dry_run
+from windowner.training.loop import resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "configs" / "default.yaml"

@@ -12,7 +12,7 @@ import click
 
 from ..config import Config, check_output, dump_config, load_config
 from ..tagging.run_files import RUN_FILES
-from ..training.loop import dry_run as dry_run_summary
+from ..training.dry_run import dry_run as dry_run_summary
 from ..training.loop import resume as resume_training
 from ..training.loop import train as run_training
 from .common import table

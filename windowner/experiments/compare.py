@@ -33,7 +33,8 @@ from typing import Any
 
 from ..base.errors import WindownerError, quote
 from ..base.files import read_json
-from ..config import flatten, read_yaml_mapping
+from ..base.yaml_file import read_yaml_mapping
+from ..config import flatten
 from ..tagging.documents import FOLDS
 from ..tagging.run_files import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history

@@ -24,7 +24,8 @@ from typing import Any
 
 from ..base.errors import Terminated, WindownerError, quote
 from ..base.files import write_atomic
-from ..config import Config, check_output, config_from_dict, flatten, read_yaml_mapping
+from ..base.yaml_file import read_yaml_mapping
+from ..config import Config, check_output, config_from_dict, flatten
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.run_files import CONFIG_FILE, RUN_FILES, SCORES_FILE
 from ..training.loop import resume, train

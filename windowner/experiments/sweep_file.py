@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..base.errors import WindownerError, quote
-from ..config import Config, load_config, read_yaml_mapping
+from ..base.yaml_file import read_yaml_mapping
+from ..config import Config, load_config
 from ..data.conll import entity_type, read_conll
 from .seeds import parse_seeds
 

@@ -1,26 +1,25 @@
-"""Part of windowner.train."""
+"""Training a run: ``train``, ``resume`` and the loop of epochs and steps (``train_folder``,
+``train_step``; what an epoch reports is :mod:`windowner.training.epochs`, ``train --dry-run``
+:mod:`windowner.training.dry_run`)."""
 
 from __future__ import annotations
 
 import functools
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..base.errors import Terminated, WindownerError
+from ..base.errors import Terminated
 from ..base.files import remove_stale_temporaries, write_atomic
 from ..base.threads import blas_threads
 from ..config import Config, check_output
-from ..data.conll import Sentence, entity_type
 from ..data.vocab import SPECIALS
-from ..network.losses import Batch, Epoch, Examples
+from ..network.losses import Batch
 from ..network.model import WindowModel
-from ..network.tasks import Task
 from ..optim import Optimizer, make_optimizer
 from ..optim.averaging import Average, swapped_in
 from ..optim.schedules import make_schedule
@@ -43,14 +42,14 @@ from ..tagging.run_files import (
     LAST_FILE,
     MODEL_FILE,
     RUN_FILES,
-    SCORES_FILE,
     check_run_folder,
     save_model,
 )
 from ..tagging.tagger import Tagger
 from .corpus import Corpus, check_settings, examples, initialise, settings_remarks, start_fingerprint
 from .divergence import Diverging, LossWatch, span, starting_loss
-from .documents import halves_of, stages, train_two_pass
+from .documents import train_two_pass
+from .epochs import choose_threshold, epoch_batches, epoch_line, finish_run, movement, selection
 from .folder import (
     SWAPPED,
     Swap,
@@ -156,67 +155,6 @@ def two_pass_training(config: Config) -> Callable[..., dict[str, Any]] | None:
     return train_two_pass if config.model.features.document else None
 
 
-def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
-    """What :func:`train` would train on, without writing anything (``train --dry-run``).
-
-    Makes the checks a run makes before its first step (the output folder, the data and vectors files,
-    settings that cannot work together) and returns a summary: the resolved ``config``, for each data
-    file its ``sentences``, ``tokens``, ``tags`` (the count of each IOB2 tag) and ``coverage`` (the
-    share of tokens with a word vector); the ``vectors`` kept, the ``task`` and its ``classes``, the
-    training ``windows``, the ``output`` folder and what would happen to it (``folder``; ``refused``, the
-    error ``train`` would stop with there, or None: a dry run shows the rest all the same), and the
-    ``remarks`` training would note.
-    """
-    output = Path(config.output)
-    check_output(config, RUN_FILES)
-    try:
-        check_ours(output)
-        check_free(output, overwrite)
-        refused = None
-    except WindownerError as err:
-        refused = str(err)
-    tagger, corpus, _ = initialise(config)
-    check_settings(config, corpus)
-    if config.model.features.document:
-        halves_of(config, corpus.train)
-    data = {}
-    for name, sentences in (("train", corpus.train), ("dev", corpus.dev), ("test", corpus.test)):
-        path = getattr(config.data, name)
-        if path is None:
-            continue
-        counts = Counter(tag for s in sentences for tag in s.tags)
-        order = sorted(counts, key=lambda tag: (tag != "O", entity_type(tag), tag))
-        data[name] = {
-            "file": path,
-            "sentences": len(sentences),
-            "tokens": sum(counts.values()),
-            "tags": {tag: counts[tag] for tag in order},
-            "coverage": corpus.coverage(sentences),
-        }
-    hidden = stranded(real_folder(output))
-    if hidden is not None:
-        folder = f"its run is in {hidden} (a stopped --overwrite): train puts it back first"
-    elif refused:
-        folder = "train would refuse it (see the note)"
-    elif holds_work(output):
-        folder = "the run there is replaced once the new one has saved a model (--overwrite)"
-    else:
-        folder = "a folder that holds no model" if output.exists() else "a new folder"
-    return {
-        "config": config.to_dict(),
-        "data": data,
-        "vectors": {"words": len(corpus.vocab) - len(SPECIALS), "dimension": int(corpus.E.shape[1])},
-        "task": corpus.task.name,
-        "classes": list(corpus.task.classes),
-        "windows": data["train"]["tokens"],  # a window a token
-        "output": str(output),
-        "folder": folder,
-        "refused": refused,
-        "remarks": settings_remarks(config, corpus, tagger.model),
-        "stages": stages(config) if config.model.features.document else [],
-    }
-
-
 def _echo(echo: Callable[[str], Any] | None, progress: bool | str) -> Callable[[str], Any]:
     """The report lines' printer: ``echo``, or by default ``print`` unless ``progress`` shows nothing."""
     if echo is not None:
@@ -302,7 +240,7 @@ def train_folder(
         tagger.save_metadata(folder)
         for epoch in range(state.epoch, settings.epochs + 1):
             started = time.perf_counter() - state.seconds
-            batches = _epoch_batches(model, data, settings.batch_size, rng, state)
+            batches = epoch_batches(model, data, settings.batch_size, rng, state)
             steps = len(batches)
             for batch in progress.track(batches, epoch, settings.epochs, steps, state.batch):
                 step = state.step + 1
@@ -342,7 +280,7 @@ def train_folder(
                     record["threshold"] = model.threshold
                 if corpus.dev:
                     record["dev"] = tagger.evaluate(corpus.dev, windows=dev_windows)
-                score = _selection(record["dev"], settings.select, corpus.task) if corpus.dev else None
+                score = selection(record["dev"], settings.select, corpus.task) if corpus.dev else None
                 # without a dev file the last epoch is the best
                 improved = score is None or score > state.best_score
                 if improved:
@@ -357,7 +295,7 @@ def train_folder(
             if folder != output:  # the new run has a model: it takes the old run's place
                 replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
                 folder, swap.done = output, True
-            say(_epoch_line(record, corpus.task, improved))
+            say(epoch_line(record, corpus.task, improved))
             if on_epoch is not None:
                 on_epoch(record)
             if stopped_early(settings, state):
@@ -365,7 +303,7 @@ def train_folder(
                 break
             if signals.pending and epoch < settings.epochs:
                 raise interrupted_error(signals.pending, state.where(), folder, output)
-        scores = _finish(corpus, state, output, echo)
+        scores = finish_run(corpus, state, output, echo)
         if signals.pending:  # after the last epoch: the run is complete
             raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")
         return scores
@@ -435,105 +373,4 @@ def config_step(
         rng=rng,
         average=average,
         watch=watch,
-    )
-
-
-def _finish(corpus: Corpus, state: Checkpoint, output: Path, echo: Callable[[str], Any]) -> dict[str, Any]:
-    """The best epoch's dev scores and its model's test scores: ``scores.json``, the final lines."""
-    best_epoch = state.best_epoch
-    scores: dict[str, Any] = {"best_epoch": best_epoch}
-    if corpus.dev:
-        scores["dev"] = state.history[best_epoch - 1]["dev"]
-        echo(f"dev (epoch {best_epoch} model): {_summary(scores['dev'], corpus.task)}")
-    if corpus.test:
-        scores["test"] = Tagger.load(output).evaluate(corpus.test)
-        echo(f"test (epoch {best_epoch} model): {_summary(scores['test'], corpus.task)}")
-    write_atomic(output / SCORES_FILE, json.dumps(scores, indent=2) + "\n")
-    echo(f"saved the best model (epoch {best_epoch}) in {output}")
-    return scores
-
-
-def _epoch_batches(
-    model: WindowModel, data: Examples, batch_size: int, rng: np.random.Generator, state: Checkpoint
-) -> Epoch:
-    """The batches of the epoch ``state.epoch`` still to do, with ``rng`` where the run had it.
-
-    At the start of an epoch the loss draws its order from ``rng`` as it stands (noted in the state).
-    After ``state.batch`` batches of it (a resumed run), the generator is set back to the epoch's start,
-    the loss draws the same order again and the batches done are skipped, and the generator is set to its
-    state after the last of them (dropout and corruptions drew from it in between).
-    """
-    if state.batch == 0:
-        state.rng_epoch = rng.bit_generator.state
-        return model.loss.batches(data, batch_size, rng)
-    rng.bit_generator.state = state.rng_epoch
-    batches = model.loss.batches(data, batch_size, rng)
-    for _ in range(state.batch):
-        next(batches)
-    rng.bit_generator.state = state.rng
-    return batches
-
-
-def _selection(report: dict[str, Any], select: str, task: Task) -> float:
-    """The dev F1 that ``train.select`` names (checked before the first step): the micro entity F1, an
-    entity type's, or (``tokens``) the token F1 of the location type, as the lecture scores its task."""
-    if select == "tokens":
-        return report["tokens"][task.location_label]["f1"]
-    return report["entities"][select]["f1"]
-
-
-def movement(model: WindowModel, seen: np.ndarray) -> dict[str, float]:
-    """How far fine-tuning has moved the word vectors: the mean and largest ‖E[v] − E₀[v]‖ over the rows
-    of words seen in training (``seen``), and the largest over every other word's row (0: the lecture's
-    "television", a word seen only at test time, never moves). The special rows are left out."""
-    distance = np.linalg.norm((model.params["E"] - model.pretrained).astype(np.float64), axis=1)
-    seen = seen[seen >= len(SPECIALS)]
-    others = np.ones(len(distance), dtype=bool)
-    others[seen] = False
-    others[: len(SPECIALS)] = False
-    unseen = float(distance[others].max()) if others.any() else 0.0
-    seen_mean = float(distance[seen].mean()) if len(seen) else 0.0
-    seen_max = float(distance[seen].max()) if len(seen) else 0.0
-    return {"seen_mean": seen_mean, "seen_max": seen_max, "unseen_max": unseen}
-
-
-def choose_threshold(
-    tagger: Tagger, sentences: Sequence[Sentence], windows: np.ndarray | None = None
-) -> float:
-    """The decision threshold θ of a single-score model that maximises the location token F1 on
-    ``sentences``: with the scores sorted from the highest, predicting the top k as locations has
-    F1 = 2·TP_k / (k + P); θ is taken halfway between the k-th and the (k+1)-th score of the best k.
-    ``windows``: the sentences' windows, if the caller has them already."""
-    model = tagger.model
-    model.threshold = 0.0
-    if windows is None:
-        windows = tagger.windows([s.tokens for s in sentences], [s.document for s in sentences])
-    scores = model.scores(windows)[:, 1]  # s − 0
-    truth = tagger.task.targets(sentences) == 1
-    order = np.argsort(-scores, kind="stable")
-    ranked, hits = scores[order], np.cumsum(truth[order])
-    cut = np.flatnonzero(np.diff(ranked) < 0)  # cut after position k only between distinct scores
-    if not len(cut) or not truth.any():
-        return 0.0
-    f1 = 2.0 * hits[cut] / (cut + 1 + truth.sum())
-    k = cut[int(np.argmax(f1))]
-    return float((ranked[k] + ranked[k + 1]) / 2.0)
-
-
-def _epoch_line(record: dict[str, Any], task: Task, improved: bool) -> str:
-    line = f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}  lr {record['lr']:.3g}"
-    line += f"  {record['seconds']:.1f}s"
-    if "dev" in record:
-        line += f"  dev {_summary(record['dev'], task)}"
-    return line + ("  *" if improved else "")
-
-
-def _summary(report: dict[str, Any], task: Task) -> str:
-    """Micro entity P/R/F1, then the F1 of the location type's entities and of its tokens."""
-    micro, label = report["entities"]["micro"], task.location_label
-    location = report["entities"].get(label, {"f1": 0.0})  # neither in the gold data nor predicted: 0
-    tokens = report["tokens"][label]
-    return (
-        f"entity P/R/F1 {100 * micro['precision']:.2f}/{100 * micro['recall']:.2f}/{100 * micro['f1']:.2f}"
-        f"  {label} entity F1 {100 * location['f1']:.2f}  {label} token F1 {100 * tokens['f1']:.2f}"
     )

@@ -150,7 +150,7 @@ class Margin(Logistic):
     or test files, which must not shape the model). The other look-up tables (casing, ...) of the
     centre word are kept: only the word changes. A margin model decides "location" when s > θ, the
     threshold that maximises the location token F1 on the dev data (on the training data without a dev
-    file), chosen after every epoch (:func:`windowner.training.loop.choose_threshold`).
+    file), chosen after every epoch (:func:`windowner.training.epochs.choose_threshold`).
     """
 
     name = "margin"
