@@ -418,3 +418,5 @@ def test_a_fold_trained_again_after_the_run_is_an_error_naming_it(two_pass, tmp_
     resume(copy / "fold-odd", ["train.epochs=3"], progress=False, echo=lambda line: None)
     with pytest.raises(WindownerError, match=f"{copy / 'fold-odd'}: not the first pass the run was trained"):
         load_run(copy)
+    with pytest.raises(WindownerError, match=f"{copy}: its folds were trained again .* with --overwrite"):
+        resume(copy, progress=False, echo=lambda line: None)  # not "finished", nor trained on other keys

@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from ..base.errors import Terminated, WindownerError
-from ..base.files import write_atomic
+from ..base.files import read_json, write_atomic
 from ..config import Config, dump_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FOLD_DATA, FOLDS, document_keys
+from ..tagging.documents import FIRST_PASS_FILE, FOLD_DATA, FOLDS, document_keys, fold_fingerprint
 from ..tagging.folders import is_marked, locked, mark
 from ..tagging.run_files import CONFIG_FILE, SCORES_FILE
 from ..tagging.tagger import Tagger
@@ -194,6 +194,13 @@ def train_two_pass(
             return training_keys(corpus.train, folds, config.vectors.path)
 
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
+        if going_on and (run / FIRST_PASS_FILE).is_file():  # the folds the run began with, still?
+            began = read_json(run / FIRST_PASS_FILE)
+            if began != {name: fold_fingerprint(fold) for name, fold in zip(FOLDS, folds, strict=True)}:
+                raise WindownerError(
+                    f"{run}: its folds were trained again after it began (an --overwrite stopped before the"
+                    " run had its new model?): train it again with --overwrite"
+                )
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
         return train_folder(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
     except BaseException as err:
