@@ -132,6 +132,11 @@ def test_a_package_of_a_run_with_the_document_feature_carries_its_first_pass(tra
             set(PACKAGE_FILES) - {"scores.json"}
         )
     assert all(first.package is not None for first in load_run(package).first_passes)  # no vectors file read
+    (package / "fold-even" / "notes.txt").write_text("mine", encoding="utf-8")
+    ok(invoke("package", trained_documents / "run", package, "--overwrite"))  # the old folds replaced
+    assert sorted(p.name for p in package.parent.iterdir()) == ["tagger"]  # no hidden folder left behind
+    assert (package / "fold-even" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert load_run(package).first_passes
 
 
 def test_max_words_takes_the_first_words_of_the_file(trained, tmp_path):

@@ -232,6 +232,8 @@ def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
         ours = name in run_files or is_temporary(name, run_files)
         if ours and (path.is_symlink() or not path.is_dir()):
             os.unlink(path)
+        elif ours and (folder / name).is_dir():  # a run inside the run (a package's folds): emptied alike
+            _empty(path, folder / name, run_files)
         elif folder.is_dir() and not os.path.lexists(folder / name):
             os.rename(path, folder / name)
     try:
