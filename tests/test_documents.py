@@ -265,7 +265,7 @@ def test_a_ctrl_c_between_stages_says_what_was_kept_and_how_to_go_on(tmp_path, m
     from windowner.training import documents as training
 
     def interrupted(folder):
-        raise KeyboardInterrupt  # Ctrl-C once the first three stages have finished
+        raise KeyboardInterrupt  # Ctrl-C once the two folds have finished
 
     monkeypatch.setattr(training.Tagger, "load", interrupted)
     with pytest.raises(Terminated) as stopped:
@@ -380,6 +380,7 @@ def test_no_output_file_replaces_a_stages_files_and_no_package_goes_inside_the_r
     run = two_pass[0] / "run"
     kept = protected(str(run), {})
     for path in (
+        run / "first_pass.json",
         run / "fold-odd" / "vocab.txt",
         run / "fold-even" / "model.npz",
         run / "fold-odd" / "train.txt",
@@ -420,3 +421,51 @@ def test_a_fold_trained_again_after_the_run_is_an_error_naming_it(two_pass, tmp_
         load_run(copy)
     with pytest.raises(WindownerError, match=f"{copy}: its folds were trained again .* with --overwrite"):
         resume(copy, progress=False, echo=lambda line: None)  # not "finished", nor trained on other keys
+    (copy / "first_pass.json").unlink()  # a run of the four-stage windowner had none
+    with pytest.raises(WindownerError, match=r"first_pass.json: missing .* an earlier windowner"):
+        load_run(copy)
+
+
+def test_a_run_that_diverges_after_its_folds_keeps_them_and_resumes_from_them(tmp_path, monkeypatch):
+    """Stage 3 saved nothing (it diverged in its first epoch): the folds stay, the run keeps the
+    config.yaml that --resume reads, and the message says so, not that the run was cleared."""
+    from windowner.training import loop
+
+    real = loop.config_step
+
+    def diverging(config, model, *args):
+        step = real(config, model, *args)
+        if "E_document" not in model.params:
+            return step
+        return lambda batch: (model.params["W"].fill(np.nan), step(batch))[1]  # the loss is NaN
+
+    monkeypatch.setattr(loop, "config_step", diverging)
+    run = tmp_path / "run"
+    with pytest.raises(
+        WindownerError, match=r"diverged in epoch 1.*fold-even, fold-odd kept: windowner train"
+    ):
+        train(documents_config(tmp_path), progress=False)
+    assert (run / "config.yaml").is_file() and not (run / "model.npz").exists()
+    monkeypatch.setattr(loop, "config_step", real)
+    lines = []
+    resume(run, progress=False, echo=lines.append)  # the folds are not trained again
+    assert [line for line in lines if line.startswith("stage ")][0].endswith("not trained again")
+    assert load_run(run).first_passes
+
+
+def test_a_fold_resumed_with_more_epochs_for_the_run_trains_the_epochs_it_began_with(tmp_path):
+    """--resume RUN --set train.epochs=N is for the run: a fold stopped on the way keeps its own."""
+    lines, stage = [], []
+
+    def echo(line):
+        lines.append(line)
+        stage.extend([line] if line.startswith("stage ") else [])
+        if stage and stage[-1].startswith("stage 1 of 3") and line.startswith("epoch   1"):
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C in the first fold's first epoch
+
+    with pytest.raises(Terminated):
+        train(documents_config(tmp_path), progress=False, echo=echo)
+    run = tmp_path / "run"
+    resume(run, ["train.epochs=3"], progress=False, echo=lambda line: None)
+    for name, epochs in (("fold-even", 2), ("fold-odd", 3), (".", 3)):
+        assert len((run / name / "history.jsonl").read_text().splitlines()) == epochs, name

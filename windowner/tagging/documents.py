@@ -10,19 +10,22 @@ first pass is the mean of all its members' folds' marginals (:func:`document_key
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..base.errors import WindownerError
+from ..base.files import read_json
 from ..data.conll import entity_type
 from ..data.documents import OUTSIDE, key_types, keys_of
 from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
 from .checkpoint import fingerprint
+from .run_files import FIRST_PASS_FILE
 
 FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
 FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
-FIRST_PASS_FILE = "first_pass.json"  # in the run: the fingerprint of each fold it was trained with
 
 
 def fold_fingerprint(tagger: Any) -> str:
@@ -30,6 +33,23 @@ def fold_fingerprint(tagger: Any) -> str:
     parameter but the word vectors E, whose rows ``package`` and new text add to (its trained rows
     change only with the rest)."""
     return fingerprint({name: value for name, value in tagger.model.params.items() if name != "E"})
+
+
+def changed_folds(run: Path, folds: Sequence[Any]) -> list[str]:
+    """The names of the folds of ``run`` (``folds``: their taggers, in the order of ``FOLDS``) whose
+    weights are not those ``first_pass.json`` recorded when the run began."""
+    path = run / FIRST_PASS_FILE
+    if not path.is_file():
+        raise WindownerError(
+            f"{path}: missing (a run with the document feature records its folds' weights there; a run of"
+            " an earlier windowner, with first-pass/, must be trained again with --overwrite)"
+        )
+    recorded = read_json(path)
+    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(name), str) for name in FOLDS):
+        raise WindownerError(
+            f"{path}: expected the SHA-256 of each fold ({', '.join(FOLDS)}), as train writes it"
+        )
+    return [name for name, fold in zip(FOLDS, folds, strict=True) if recorded[name] != fold_fingerprint(fold)]
 
 
 def reads_documents(tagger: Any) -> bool:

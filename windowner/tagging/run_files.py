@@ -44,7 +44,6 @@ from ..network.model import WindowModel
 from ..network.shape import ModelConfig
 from ..network.tasks import TASKS, Task
 from .checkpoint import CHECKPOINT_FILE
-from .documents import FIRST_PASS_FILE
 from .folders import MARKER, real_folder, stranded
 
 MODEL_FILE, LAST_FILE, VOCAB_FILE = "model.npz", "last.npz", "vocab.txt"
@@ -52,6 +51,7 @@ LABELS_FILE, CONFIG_FILE = "labels.json", "config.yaml"
 HISTORY_FILE, SCORES_FILE, TRAIN_WORDS_FILE = "history.jsonl", "scores.json", "train_words.txt"
 FEATURES_FILE = "features.json"
 META_FILE = "meta.json"  # written by `windowner package`: the run carries its vectors
+FIRST_PASS_FILE = "first_pass.json"  # a run with the document feature: each fold's fingerprint
 PLOT_FILE = "history.png"  # written by `windowner plot`, not by training
 _IOB2_TAG = re.compile(r"[BI]-\S+")  # a class of the entities task other than O
 RUN_FILES = (MODEL_FILE, LAST_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, HISTORY_FILE, SCORES_FILE)

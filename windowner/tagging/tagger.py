@@ -26,11 +26,12 @@ from ..network.confidence import confidences, posteriors
 from ..network.decoding import allowed_transitions
 from ..network.model import WindowModel, make_loss
 from ..network.tasks import Task
-from .documents import FIRST_PASS_FILE, FOLDS, document_keys, fold_fingerprint
+from .documents import FOLDS, changed_folds, document_keys, fold_fingerprint
 from .report import score
 from .run_files import (
     CONFIG_FILE,
     FEATURES_FILE,
+    FIRST_PASS_FILE,
     LABELS_FILE,
     LAST_FILE,
     META_FILE,
@@ -337,7 +338,6 @@ class Tagger:
 
 def _first_passes(folder: Path) -> list[Tagger]:
     """The folds of a run with the document feature, each the one the run was trained with."""
-    trained = read_json(folder / FIRST_PASS_FILE)
     first_passes = []
     for name in FOLDS:
         if not (folder / name).is_dir():
@@ -345,13 +345,13 @@ def _first_passes(folder: Path) -> list[Tagger]:
                 f"{folder / name}: missing (the run has the document feature, whose keys its first"
                 " pass gives: train writes it there and package copies it)"
             )
-        first = Tagger.load(folder / name)
-        if not isinstance(trained, dict) or trained.get(name) != fold_fingerprint(first):
-            raise WindownerError(
-                f"{folder / name}: not the first pass the run was trained with (its weights are not those"
-                f" {FIRST_PASS_FILE} records: was it trained again?); train the whole run again (--overwrite)"
-            )
-        first_passes.append(first)
+        first_passes.append(Tagger.load(folder / name))
+    changed = changed_folds(folder, first_passes)
+    if changed:
+        raise WindownerError(
+            f"{folder / changed[0]}: not the first pass the run was trained with (its weights are not those"
+            f" {FIRST_PASS_FILE} records: was it trained again?); train the whole run again (--overwrite)"
+        )
     return first_passes
 
 

@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from ..base.errors import Terminated, WindownerError
-from ..base.files import read_json, write_atomic
-from ..config import Config, dump_config
+from ..base.files import write_atomic
+from ..config import Config, dump_config, load_saved_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FIRST_PASS_FILE, FOLD_DATA, FOLDS, document_keys, fold_fingerprint
+from ..tagging.documents import FOLD_DATA, FOLDS, changed_folds, document_keys
 from ..tagging.folders import is_marked, locked, mark
 from ..tagging.run_files import CONFIG_FILE, SCORES_FILE
 from ..tagging.tagger import Tagger
@@ -179,6 +179,9 @@ def train_two_pass(
             write_atomic(folder / FOLD_DATA, conll_text(half))
             stage = without_feature(config, folder, str(folder / FOLD_DATA))
             going_on = (folder / CHECKPOINT_FILE).is_file() and not overwrite
+            if going_on:  # a fold trains the epochs it began with, whatever --set train.epochs says now
+                began = load_saved_config(folder / CONFIG_FILE).train.epochs
+                stage = dataclasses.replace(stage, train=dataclasses.replace(stage.train, epochs=began))
             say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
             try:
                 with locked(folder):
@@ -194,32 +197,50 @@ def train_two_pass(
             return training_keys(corpus.train, folds, config.vectors.path)
 
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
-        if going_on and (run / FIRST_PASS_FILE).is_file():  # the folds the run began with, still?
-            began = read_json(run / FIRST_PASS_FILE)
-            if began != {name: fold_fingerprint(fold) for name, fold in zip(FOLDS, folds, strict=True)}:
-                raise WindownerError(
-                    f"{run}: its folds were trained again after it began (an --overwrite stopped before the"
-                    " run had its new model?): train it again with --overwrite"
-                )
+        if going_on and changed_folds(run, folds):  # not the folds the run began with
+            raise WindownerError(
+                f"{run}: its folds were trained again after it began (an --overwrite stopped before the"
+                " run had its new model?): train it again with --overwrite"
+            )
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
         return train_folder(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
     except BaseException as err:
-        if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
+        kept = [name for name in FOLDS if holds_work(run / name)]
+        if not kept and not holds_work(run):
             _remove_ours(run, existed, marked)
-            if isinstance(err, WindownerError):  # it said a stage's folder was cleared: the run was
-                said = str(err)
-                for name, made in ((name, was) for name in FOLDS for was in (True, False)):
-                    said = said.replace(cleared_message(run / name, made), cleared_message(run, existed))
-                if said != str(err):
-                    raise WindownerError(said) from None
-        elif isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
+            cleared = [(cleared_message(run / name, True), cleared_message(run, existed)) for name in FOLDS]
+            _reword(err, cleared)  # it said a stage's folder was cleared: the run was
+            raise
+        if not holds_work(run):  # the run saved nothing (and took its config.yaml along): the folds stay
+            if not (run / CONFIG_FILE).exists():
+                write_atomic(run / CONFIG_FILE, dump_config(config))
+            advice = f"the run saved nothing; {', '.join(kept)} kept: {_resume(run)} trains it from them"
+            _reword(err, [(cleared_message(run, True), advice)])
+        if isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
             # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
             finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
-            kept = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
+            what = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-            detail = f"before stage 3 had trained; {kept}: continue with {_resume(run)}"
+            detail = f"before stage 3 had trained; {what}: continue with {_resume(run)}"
             raise Terminated(signum, detail) from None
         raise
+
+
+def _reword(err: BaseException, replacements: Sequence[tuple[str, str]]) -> None:
+    """Raise ``err`` again (a stage's error or the detail of a signal) with each (old, new) phrase
+    replaced, if it says any of them."""
+    said = getattr(err, "detail", None) if isinstance(err, Terminated) else str(err)
+    if not isinstance(err, (WindownerError, Terminated)) or not said:
+        return
+    new = said
+    for old, replacement in replacements:
+        new = new.replace(old, replacement)
+    if new == said:
+        return
+    if isinstance(err, Terminated):
+        err.detail = new
+        return
+    raise WindownerError(new) from None
 
 
 def _resume(folder: Path) -> str:
