@@ -469,3 +469,9 @@ def test_a_fold_resumed_with_more_epochs_for_the_run_trains_the_epochs_it_began_
     resume(run, ["train.epochs=3"], progress=False, echo=lambda line: None)
     for name, epochs in (("fold-even", 2), ("fold-odd", 3), (".", 3)):
         assert len((run / name / "history.jsonl").read_text().splitlines()) == epochs, name
+
+
+def test_first_pass_epochs_without_the_feature_is_a_remark(tmp_path):
+    config = documents_config(tmp_path, "model.features.document=0", "train.first_pass_epochs=3")
+    assert any("train.first_pass_epochs" in remark for remark in dry_run(config)["remarks"])
+    assert not any("first_pass_epochs" in remark for remark in dry_run(documents_config(tmp_path))["remarks"])

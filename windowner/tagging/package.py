@@ -14,7 +14,7 @@ costs on the input at hand, for the warning the commands give.
   :meth:`~windowner.tagging.tagger.Tagger.add_vectors` adds rows for ``predict``;
 * the run's ``labels.json``, ``features.json``, ``config.yaml``, ``train_words.txt`` and ``scores.json``;
 * for a run with the document feature, its first pass (``fold-even/`` and ``fold-odd/``) packaged the
-  same way, with the same words (not the folds' halves of the training data);
+  same way, with the same words (not the folds' halves of the training data), and ``first_pass.json``;
 * ``meta.json``: what the folder is (the windowner version, the task and the entity types it predicts,
   where its vectors came from and how many rows each part gave). Its presence tells ``predict`` and
   ``eval`` that the run reads no vectors file unless one is given (``--vectors``).

@@ -153,8 +153,13 @@ COVERAGE_WARNING = 0.5  # a note when fewer training tokens than this have a wor
 
 
 def settings_remarks(config: Config, corpus: Corpus, model: WindowModel) -> list[str]:
-    """Notes before training: what fine-tuning with dense Adam costs, a low vector coverage."""
+    """Notes before training: what fine-tuning with dense Adam costs, a low vector coverage, a setting
+    for a feature that is off."""
     remarks = []
+    if config.train.first_pass_epochs and not config.model.features.document:
+        remarks.append(
+            "train.first_pass_epochs sets the folds' epochs of model.features.document, which is off"
+        )
     if config.train.fine_tune and config.train.optimizer == "adam":
         remarks.append(
             f"adam fine-tunes E with the dense rule: every step updates all {model.params['E'].size:,}"

@@ -18,15 +18,17 @@ from .folder import check_free, check_ours, holds_work
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
-    """What :func:`train` would train on, without writing anything (``train --dry-run``).
+    """What :func:`~windowner.training.loop.train` would train on, without writing anything (``train
+    --dry-run``).
 
     Makes the checks a run makes before its first step (the output folder, the data and vectors files,
     settings that cannot work together) and returns a summary: the resolved ``config``, for each data
     file its ``sentences``, ``tokens``, ``tags`` (the count of each IOB2 tag) and ``coverage`` (the
     share of tokens with a word vector); the ``vectors`` kept, the ``task`` and its ``classes``, the
     training ``windows``, the ``output`` folder and what would happen to it (``folder``; ``refused``, the
-    error ``train`` would stop with there, or None: a dry run shows the rest all the same), and the
-    ``remarks`` training would note.
+    error ``train`` would stop with there, or None: a dry run shows the rest all the same), the
+    ``remarks`` training would note, and the ``stages`` it would train (a line each; none without the
+    document feature).
     """
     output = Path(config.output)
     check_output(config, RUN_FILES)
