@@ -8,7 +8,7 @@ its document (``Clinton``, ``Petofi``), and a window of 5 words sees one sentenc
 trained run (or an ensemble of runs) with a document prior, no training involved:
 
 1. the run's class scores f ``(N, C)`` and its CRF's transitions give each token's marginals P(y_t = c)
-   (forward-backward, :func:`windowner.confidence.posteriors`), summed into types: q_t(k) for k in O,
+   (forward-backward, :func:`windowner.network.confidence.posteriors`), summed into types: q_t(k) for k in O,
    LOC, MISC, ORG, PER (B-k and I-k together);
 2. for a capitalised token t of document d, Q_t(k) is the mean of q over the *other* capitalised
    occurrences of the same word (casefolded, so ``JAPAN`` in a headline meets ``Japan``) in d; a token
