@@ -59,9 +59,9 @@ def stages(config: Config) -> list[str]:
 def without_feature(config: Config, folder: Path, train: str | None = None) -> Config:
     """The config of a stage: ``config`` without the document feature, into ``folder`` (trained on
     ``train``, an IOB2 CoNLL file, if given), for ``train.first_pass_epochs`` epochs (0: as many as the
-    run). The dev and test files are read as the config says; a fold's
-    IOB2 lines read the same under ``auto``, ``iob1`` and ``iob2``, so only an IOBES or BILUO config
-    reads its files with the scheme told from each file (``auto``)."""
+    run). The dev and test files are read as the config says; a fold's IOB2 lines read the same under
+    ``auto``, ``iob1`` and ``iob2``, so only an IOBES or BILUO config reads its files with the scheme
+    told from each file (``auto``)."""
     features = dataclasses.replace(config.model.features, document=0)
     model = dataclasses.replace(config.model, features=features)
     epochs = config.train.first_pass_epochs or config.train.epochs
@@ -183,10 +183,14 @@ def train_two_pass(
                 began = load_saved_config(folder / CONFIG_FILE).train.epochs
                 stage = dataclasses.replace(stage, train=dataclasses.replace(stage.train, epochs=began))
             say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
+            alone = not holds_work(run) and not any(
+                holds_work(run / other) for other in FOLDS if other != name
+            )
+            cleared = cleared_message(run, existed) if alone else None  # then the whole run goes
             try:
                 with locked(folder):
                     put_back_stranded(folder, note)
-                    train_folder(stage, progress, echo, overwrite, note, quiet, going_on)
+                    train_folder(stage, progress, echo, overwrite, note, quiet, going_on, cleared=cleared)
             except Terminated as stop:  # go on with the whole run, not the stage alone
                 stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
@@ -203,19 +207,16 @@ def train_two_pass(
                 " run had its new model?): train it again with --overwrite"
             )
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
-        return train_folder(config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare)
+        cleared = f"the run saved nothing; {', '.join(FOLDS)} kept: {_resume(run)} trains it from them"
+        return train_folder(
+            config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare, cleared
+        )
     except BaseException as err:
-        kept = [name for name in FOLDS if holds_work(run / name)]
-        if not kept and not holds_work(run):
+        if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
             _remove_ours(run, existed, marked)
-            cleared = [(cleared_message(run / name, True), cleared_message(run, existed)) for name in FOLDS]
-            _reword(err, cleared)  # it said a stage's folder was cleared: the run was
             raise
-        if not holds_work(run):  # the run saved nothing (and took its config.yaml along): the folds stay
-            if not (run / CONFIG_FILE).exists():
-                write_atomic(run / CONFIG_FILE, dump_config(config))
-            advice = f"the run saved nothing; {', '.join(kept)} kept: {_resume(run)} trains it from them"
-            _reword(err, [(cleared_message(run, True), advice)])
+        if not (run / CONFIG_FILE).exists():  # the run saved nothing and took it along: --resume reads it
+            write_atomic(run / CONFIG_FILE, dump_config(config))
         if isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
             # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
             finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
@@ -224,23 +225,6 @@ def train_two_pass(
             detail = f"before stage 3 had trained; {what}: continue with {_resume(run)}"
             raise Terminated(signum, detail) from None
         raise
-
-
-def _reword(err: BaseException, replacements: Sequence[tuple[str, str]]) -> None:
-    """Raise ``err`` again (a stage's error or the detail of a signal) with each (old, new) phrase
-    replaced, if it says any of them."""
-    said = getattr(err, "detail", None) if isinstance(err, Terminated) else str(err)
-    if not isinstance(err, (WindownerError, Terminated)) or not said:
-        return
-    new = said
-    for old, replacement in replacements:
-        new = new.replace(old, replacement)
-    if new == said:
-        return
-    if isinstance(err, Terminated):
-        err.detail = new
-        return
-    raise WindownerError(new) from None
 
 
 def _resume(folder: Path) -> str:

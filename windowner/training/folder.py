@@ -102,14 +102,14 @@ class Swap:
 
 
 @contextmanager
-def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool) -> Iterator[None]:
+def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, cleared: str) -> Iterator[None]:
     """What a run that fails (an error, a divergence, a signal) leaves.
 
     The fresh folder of ``--overwrite`` is discarded if it never took the old run's place (the old run
     stays as it was; files of the user's that were on their way go back). A run that saved neither a
     model nor a checkpoint leaves nothing: its files are removed, and its folder if the run made it (an
-    empty folder it was given stays, empty). A second signal, which stops at once, gets the sentence
-    that says what was kept.
+    empty folder it was given stays, empty), and says so with ``cleared``. A second signal, which stops at
+    once, gets the sentence that says what was kept.
     """
     try:
         yield
@@ -133,7 +133,7 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool) -> It
                     output.rmdir()
                 except OSError:  # something else was written there meanwhile: it stays
                     pass
-            kept = cleared_message(output, existed)
+            kept = cleared
         if isinstance(err, Terminated) and not err.detail:
             err.detail = f"at once (a second signal); {kept}"
         raise

@@ -176,9 +176,12 @@ def train_folder(
     resuming: bool,
     on_epoch: Callable[[dict[str, Any]], Any] | None = None,
     prepare: Callable[[Tagger, Corpus], Sequence[str]] | None = None,
+    cleared: str | None = None,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked;
-    ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys."""
+    ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys;
+    ``cleared``: what a run that saves nothing says it left (default: :func:`cleared_message`, for a
+    folder that holds nothing else of the run's)."""
     note = note or note_stderr
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
@@ -233,8 +236,8 @@ def train_folder(
             if name != MARKER:
                 (output / name).unlink(missing_ok=True)
     swap = Swap(folder if folder != output else None)
-    cleared = cleared_message(output, existed)
-    with deferred() as signals, kept_or_removed(swap, output, existed, marked):
+    cleared = cleared or cleared_message(output, existed)
+    with deferred() as signals, kept_or_removed(swap, output, existed, marked, cleared):
         folder.mkdir(parents=True, exist_ok=True)
         mark(folder)  # first: a folder that holds a run file holds the mark
         tagger.save_metadata(folder)
