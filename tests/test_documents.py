@@ -278,6 +278,34 @@ def test_a_ctrl_c_between_stages_says_what_was_kept_and_how_to_go_on(tmp_path, m
     assert all((run / name / "scores.json").is_file() for name in FOLDS)
 
 
+def test_a_ctrl_c_while_a_resumed_stage_3_loads_says_its_checkpoint_is_kept(tmp_path, monkeypatch):
+    from windowner.training import documents as training
+
+    seen = []
+
+    def echo(line):
+        seen.append(line)
+        if seen[-1].startswith("epoch   1") and any(s.startswith("stage 3 of 3") for s in seen):
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C in the run's own first epoch
+
+    with pytest.raises(Terminated):
+        train(documents_config(tmp_path), progress=False, echo=echo)
+    run = tmp_path / "run"
+    assert (run / "checkpoint.npz").is_file()
+
+    def interrupted(folder):
+        raise KeyboardInterrupt  # Ctrl-C while the resumed run loads the folds
+
+    monkeypatch.setattr(training.Tagger, "load", interrupted)
+    with pytest.raises(Terminated) as stopped:
+        resume(run, progress=False)
+    assert str(stopped.value) == (
+        "before stage 3 went on; fold-even, fold-odd finished and kept, and its checkpoint:"
+        f" continue with windowner train --resume {run}"
+    )
+    assert (run / "checkpoint.npz").is_file()
+
+
 def test_gradcheck_of_a_config_with_the_feature_checks_its_table(tmp_path):
     from click.testing import CliRunner
     from helpers import REPO

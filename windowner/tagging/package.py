@@ -99,7 +99,8 @@ def package_run(
             if (run / SCORES_FILE).is_file():
                 write_atomic(new / SCORES_FILE, (run / SCORES_FILE).read_text(encoding="utf-8"))
             write_atomic(new / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-            for name, first, first_from_run in zip(FOLDS, firsts, firsts_from_run, strict=False):
+            folds = zip(FOLDS, firsts, firsts_from_run, strict=True) if firsts else ()  # its two, or none
+            for name, first, first_from_run in folds:
                 inner = new / name
                 inner.mkdir()
                 mark(inner)

@@ -221,8 +221,12 @@ def train_two_pass(
             # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
             finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
             what = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
+            if (run / CHECKPOINT_FILE).is_file():  # a resumed stage 3, stopped while it loaded its data
+                when, what = "before stage 3 went on", f"{what}, and its checkpoint"
+            else:
+                when = "before stage 3 had trained"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-            detail = f"before stage 3 had trained; {what}: continue with {_resume(run)}"
+            detail = f"{when}; {what}: continue with {_resume(run)}"
             raise Terminated(signum, detail) from None
         raise
 
