@@ -25,7 +25,6 @@ from .checkpoint import fingerprint
 from .run_files import FIRST_PASS_FILE
 
 FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
-FOLD_DATA = "train.txt"  # a fold's half of the training data, in its folder
 
 
 def fold_fingerprint(tagger: Any) -> str:

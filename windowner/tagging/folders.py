@@ -41,6 +41,7 @@ _ATTEMPTS = 10  # a lock file removed by the run that held it is opened afresh, 
 
 
 MARKER = ".windowner"  # in every folder windowner made: a run folder, not a user's
+FOLD_DATA = "train.txt"  # in a run inside a run (a document run's fold): its half of the training data
 
 
 def real_folder(folder: str | Path) -> Path:
@@ -52,7 +53,12 @@ def lock_path(folder: str | Path) -> Path:
     """The lock file of a run folder: ``.NAME.lock`` beside it (beside the folder itself: see
     :func:`real_folder`)."""
     folder = real_folder(folder)
-    return folder.parent / f".{folder.name}.lock"
+    return folder.parent / lock_name(folder.name)
+
+
+def lock_name(name: str) -> str:
+    """The name of the lock file of the folder ``name``, beside it."""
+    return f".{name}.lock"
 
 
 @contextmanager
@@ -226,15 +232,19 @@ def recover(folder: str | Path, run_files: Collection[str]) -> list[str]:
 
 def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
     """Delete the run files (and their temporary files) of ``leftover``, move every other entry into
-    ``folder`` where no entry has its name, and remove ``leftover`` if that emptied it."""
+    ``folder`` where no entry has its name, and remove ``leftover`` if that emptied it. A run inside the
+    run (a folder named among ``run_files`` that holds :data:`MARKER`: a document run's or a package's
+    folds) is emptied alike into ``folder``'s of its name, its :data:`FOLD_DATA` a run file too; what is
+    left of it (the user's) moves into ``folder`` if ``folder`` has no such run."""
     for name in sorted(os.listdir(leftover)):
         path = leftover / name
         ours = name in run_files or is_temporary(name, run_files)
         if ours and (path.is_symlink() or not path.is_dir()):
             os.unlink(path)
-        elif ours and (folder / name).is_dir():  # a run inside the run (a package's folds): emptied alike
-            _empty(path, folder / name, run_files)
-        elif folder.is_dir() and not os.path.lexists(folder / name):
+            continue
+        if ours and is_marked(path) and _empty(path, folder / name, (*run_files, FOLD_DATA)):
+            continue
+        if folder.is_dir() and not os.path.lexists(folder / name):
             os.rename(path, folder / name)
     try:
         os.rmdir(leftover)

@@ -15,7 +15,8 @@ RUN, one stage after the other:
 Each stage is an ordinary run folder (the folds hold their half of the training data as ``train.txt``,
 in IOB2 CoNLL lines). A stage that has finished (it holds ``scores.json``) is not trained again by
 ``train --resume RUN``; one that was stopped goes on from its checkpoint, as the config of RUN says.
-``--overwrite`` trains every stage again (each replaces its old run once it has a model).
+``--overwrite`` trains every stage again, in a fresh folder beside RUN that takes its place once the
+third stage has saved a model: until then RUN stays as it was, whatever stops the training.
 """
 
 from __future__ import annotations
@@ -35,12 +36,20 @@ from ..config import Config, dump_config, load_saved_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FOLD_DATA, FOLDS, changed_folds, document_keys
-from ..tagging.folders import is_marked, locked, mark
+from ..tagging.documents import FOLDS, changed_folds, document_keys
+from ..tagging.folders import FOLD_DATA, discard, fresh_sibling, is_marked, locked, mark, real_folder
 from ..tagging.run_files import CONFIG_FILE, SCORES_FILE
 from ..tagging.tagger import Tagger
 from .corpus import Corpus
-from .folder import check_free, check_ours, cleared_message, holds_work, put_back_stranded
+from .folder import (
+    SWAPPED,
+    Swap,
+    check_free,
+    check_ours,
+    cleared_message,
+    holds_work,
+    put_back_stranded,
+)
 from .progress import Progress
 
 
@@ -166,19 +175,28 @@ def train_two_pass(
         check_free(run, overwrite)
     run.mkdir(parents=True, exist_ok=True)
     mark(run)
-    if not (run / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
-        write_atomic(run / CONFIG_FILE, dump_config(config))
+    replacing = overwrite and any(holds_work(folder) for folder in (run, *(run / name for name in FOLDS)))
+    # --overwrite of a run: every stage trains in a fresh folder beside it, which takes the old run's
+    # place once the last stage has a model (as a run without the feature does once it has one)
+    base = fresh_sibling(real_folder(run)) if replacing else run
+    if replacing:
+        say(
+            f"replacing {run}: the three trainings go into {base}, which takes its place once the run"
+            " has a model"
+        )
+    if not (base / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
+        write_atomic(base / CONFIG_FILE, dump_config(config))
     try:
         for number, (name, half) in enumerate(zip(FOLDS, (even, odd), strict=True), start=1):
-            folder = run / name
-            if (folder / SCORES_FILE).is_file() and not overwrite:
+            folder = base / name
+            if (folder / SCORES_FILE).is_file():
                 say(f"stage {number} of 3: {folder} has finished: not trained again")
                 continue
             folder.mkdir(parents=True, exist_ok=True)
             mark(folder)
             write_atomic(folder / FOLD_DATA, conll_text(half))
             stage = without_feature(config, folder, str(folder / FOLD_DATA))
-            going_on = (folder / CHECKPOINT_FILE).is_file() and not overwrite
+            going_on = (folder / CHECKPOINT_FILE).is_file()
             if going_on:  # a fold trains the epochs it began with, whatever --set train.epochs says now
                 began = load_saved_config(folder / CONFIG_FILE).train.epochs
                 stage = dataclasses.replace(stage, train=dataclasses.replace(stage.train, epochs=began))
@@ -187,14 +205,20 @@ def train_two_pass(
                 holds_work(run / other) for other in FOLDS if other != name
             )
             cleared = cleared_message(run, existed) if alone else None  # then the whole run goes
+            swap = Swap(None, replacing=run) if replacing else None
             try:
                 with locked(folder):
                     put_back_stranded(folder, note)
-                    train_folder(stage, progress, echo, overwrite, note, quiet, going_on, cleared=cleared)
+                    train_folder(
+                        stage, progress, echo, False, note, quiet, going_on, None, None, cleared, swap
+                    )
             except Terminated as stop:  # go on with the whole run, not the stage alone
                 stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
-        folds = [Tagger.load(run / name) for name in FOLDS]
+            if replacing:  # its config names the folder it will be in
+                moved = without_feature(config, run / name, str(run / name / FOLD_DATA))
+                write_atomic(folder / CONFIG_FILE, dump_config(moved))
+        folds = [Tagger.load(base / name) for name in FOLDS]
 
         def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
             tagger.first_passes = tuple(folds)
@@ -203,15 +227,24 @@ def train_two_pass(
         going_on = resuming and (run / CHECKPOINT_FILE).is_file()
         if going_on and changed_folds(run, folds):  # not the folds the run began with
             raise WindownerError(
-                f"{run}: its folds were trained again after it began (an --overwrite stopped before the"
-                " run had its new model?): train it again with --overwrite"
+                f"{run}: its folds were trained again after it began (on their own?): train the whole run"
+                " again with --overwrite"
             )
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
         cleared = f"the run saved nothing; {', '.join(FOLDS)} kept: {_resume(run)} trains it from them"
+        swap = Swap(base) if replacing else None
         return train_folder(
-            config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare, cleared
+            config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare, cleared, swap
         )
     except BaseException as err:
+        if replacing and base.exists():  # the new run never took the old one's place: it goes
+            discard(base, real_folder(run), SWAPPED)
+            if isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
+                signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
+                raise Terminated(
+                    signum, f"before the new run had a model; {run} still holds the old run"
+                ) from None
+            raise
         if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
             _remove_ours(run, existed, marked)
             raise

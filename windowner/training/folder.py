@@ -30,10 +30,12 @@ from ..tagging.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from ..tagging.documents import FOLDS
 from ..tagging.folders import (
     MARKER,
     discard,
     is_marked,
+    lock_name,
     real_folder,
     recover,
 )
@@ -49,7 +51,9 @@ from ..tagging.run_files import (
 )
 from ..tagging.tagger import Tagger
 
-SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
+# the files of a run folder that --overwrite replaces: the old plot too, and a document run's folds with
+# their lock files (taken only by a training that holds the run's own lock)
+SWAPPED = (*RUN_FILES, PLOT_FILE, *FOLDS, *map(lock_name, FOLDS))
 
 
 def note_stderr(message: str) -> None:
@@ -95,10 +99,23 @@ def resume_config(folder: str | Path, overrides: Sequence[str] = ()) -> Config:
 @dataclass
 class Swap:
     """The fresh folder of ``--overwrite`` (None: training goes into the output folder itself), and
-    whether it has taken the old run's place."""
+    whether it has taken the old run's place. ``replacing``: the run that a training is one stage of the
+    replacement of (a fold of a document run's ``--overwrite``, trained in the run's fresh folder): a
+    failure leaves that run as it was, and the caller removes the fresh folder."""
 
     fresh: Path | None
     done: bool = False
+    replacing: Path | None = None
+
+
+def remove_run_files(output: Path, keep_mark: bool) -> None:
+    """Delete the run files of ``output`` (not its folds: a folder is no file), the mark too unless
+    ``keep_mark``, and the temporary files a killed run left."""
+    for name in SWAPPED:
+        path = output / name
+        if (name != MARKER or not keep_mark) and (path.is_symlink() or not path.is_dir()):
+            path.unlink(missing_ok=True)
+    remove_stale_temporaries(output, SWAPPED)
 
 
 @contextmanager
@@ -114,7 +131,9 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
     try:
         yield
     except BaseException as err:
-        if swap.fresh is not None and not swap.done:
+        if swap.replacing is not None:
+            kept = f"before the new run had a model; {swap.replacing} still holds the old run"
+        elif swap.fresh is not None and not swap.done:
             if swap.fresh.exists():
                 discard(swap.fresh, real_folder(output), SWAPPED)
             kept = f"before the new run had a model; {output} still holds the old run"
@@ -124,10 +143,7 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
         elif (output / MODEL_FILE).exists():
             kept = f"the best model so far is in {output}"
         else:
-            for name in SWAPPED:
-                if name != MARKER or not marked:
-                    (output / name).unlink(missing_ok=True)
-            remove_stale_temporaries(output, SWAPPED)
+            remove_run_files(output, keep_mark=marked)
             if not existed:
                 try:
                     output.rmdir()
@@ -291,11 +307,13 @@ def check_free(output: Path, overwrite: bool) -> None:
 
 
 def diverged_error(
-    epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path, cleared: str
+    epoch: int, where: str, lr: float, state: Checkpoint, folder: Path, output: Path, cleared: str, swap: Swap
 ) -> WindownerError:
     """The error of a run that diverged ``where`` in ``epoch`` (a batch and what was wrong): what to do,
     what is kept (``cleared``: what a run that saved nothing says, see :func:`kept_or_removed`)."""
-    if folder != output:
+    if swap.replacing is not None:
+        kept = f"; {swap.replacing} still holds the run it was to replace"
+    elif folder != output:
         kept = f"; {output} still holds the run it was to replace"
     elif state.best_epoch:
         kept = f"; the best model so far (epoch {state.best_epoch}) is in {output}"
@@ -306,11 +324,10 @@ def diverged_error(
     return WindownerError(f"training diverged in epoch {epoch}, {where}: lower train.lr (now {lr:g}){kept}")
 
 
-def interrupted_error(signum: int, where: str, folder: Path, output: Path) -> Terminated:
+def interrupted_error(signum: int, where: str, folder: Path, output: Path, swap: Swap) -> Terminated:
     """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on."""
-    if folder != output:
-        return Terminated(
-            signum, f"{where}, before the new run had a model; {output} still holds the old run"
-        )
+    old = swap.replacing or (output if folder != output else None)
+    if old is not None:
+        return Terminated(signum, f"{where}, before the new run had a model; {old} still holds the old run")
     command = f"windowner train --resume {shlex.quote(str(output))}"
     return Terminated(signum, f"{where}; saved a checkpoint: continue with {command}")

@@ -27,7 +27,6 @@ from ..tagging.checkpoint import (
     Checkpoint,
 )
 from ..tagging.folders import (
-    MARKER,
     fresh_sibling,
     is_marked,
     locked,
@@ -64,6 +63,7 @@ from .folder import (
     note_stderr,
     put_back_stranded,
     read_run_checkpoint,
+    remove_run_files,
     restore_checkpoint,
     resume_config,
     save_run_checkpoint,
@@ -177,11 +177,14 @@ def train_folder(
     on_epoch: Callable[[dict[str, Any]], Any] | None = None,
     prepare: Callable[[Tagger, Corpus], Sequence[str]] | None = None,
     cleared: str | None = None,
+    swap: Swap | None = None,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked;
     ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys;
     ``cleared``: what a run that saves nothing says it left (default: :func:`cleared_message`, for a
-    folder that holds nothing else of the run's)."""
+    folder that holds nothing else of the run's); ``swap``: the replacement this training is a stage of
+    (an ``--overwrite`` of a document run: the fresh folder the run trains in until it takes the old
+    run's place, or the old run a fold's failure leaves as it was; None: this training's own)."""
     note = note or note_stderr
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
@@ -229,13 +232,13 @@ def train_folder(
     existed, marked = output.is_dir(), is_marked(output)
     if saved is not None:
         say(f"resuming {output} {state.where()} (step {state.step:,})")
+    elif swap is not None:  # a stage of a replacement: in a folder of its own, new
+        folder = swap.fresh or output
     elif holds_work(output):  # --overwrite: the old run stays until the new one has a model
         folder = fresh_sibling(real_folder(output))
     else:  # a folder of ours (or an empty one): what a run that saved no model left goes
-        for name in SWAPPED:
-            if name != MARKER:
-                (output / name).unlink(missing_ok=True)
-    swap = Swap(folder if folder != output else None)
+        remove_run_files(output, keep_mark=True)
+    swap = swap or Swap(folder if folder != output else None)
     cleared = cleared or cleared_message(output, existed)
     with deferred() as signals, kept_or_removed(swap, output, existed, marked, cleared):
         folder.mkdir(parents=True, exist_ok=True)
@@ -252,14 +255,16 @@ def train_folder(
                     loss = take_step(batch)
                 except Diverging as problem:  # raised before the batch's update: none of it is applied
                     where = f"batch {state.batch + 1:,} of {steps:,} ({problem})"
-                    raise diverged_error(epoch, where, settings.lr, state, folder, output, cleared) from None
+                    raise diverged_error(
+                        epoch, where, settings.lr, state, folder, output, cleared, swap
+                    ) from None
                 state.step, state.batch = step, state.batch + 1
                 state.total += loss * len(batch.labels)
                 state.seen += len(batch.labels)
                 if signals.pending:  # Ctrl-C or SIGTERM: stop here, where the run can go on from
                     state.seconds, state.losses = time.perf_counter() - started, watch.state()
                     save_run_checkpoint(folder, state, model, optimizer, average, rng)
-                    raise interrupted_error(signals.pending, state.where(steps), folder, output)
+                    raise interrupted_error(signals.pending, state.where(steps), folder, output, swap)
             optimizer.flush(trainables)
             seconds = time.perf_counter() - started
             mean = state.total / max(state.seen, 1)
@@ -273,7 +278,7 @@ def train_folder(
             broken = [name for name, value in model.params.items() if not np.isfinite(value).all()]
             if broken:
                 where = f"at its end ({broken[0]} is not finite)"
-                raise diverged_error(epoch, where, settings.lr, state, folder, output, cleared)
+                raise diverged_error(epoch, where, settings.lr, state, folder, output, cleared, swap)
             with swapped_in(trainables, average.current(trainables) if average else None):  # θ̄ if averaging
                 if fine_tune:
                     record["moved"] = movement(model, seen_rows)
@@ -305,7 +310,7 @@ def train_folder(
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
                 break
             if signals.pending and epoch < settings.epochs:
-                raise interrupted_error(signals.pending, state.where(), folder, output)
+                raise interrupted_error(signals.pending, state.where(), folder, output, swap)
         scores = finish_run(corpus, state, output, echo)
         if signals.pending:  # after the last epoch: the run is complete
             raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")

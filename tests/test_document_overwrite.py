@@ -1,0 +1,136 @@
+"""``--overwrite`` of a run with the document feature: its three trainings go into a fresh folder beside
+the old run, which stays as it was until the new run's last stage has a model; then the new run takes its
+place, the old folds go with it, and the user's files move over."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from helpers import documents_config
+
+from windowner.base.errors import Terminated, WindownerError
+from windowner.config import load_saved_config
+from windowner.tagging.documents import FOLDS
+from windowner.tagging.tagger import load_run
+from windowner.training.loop import resume, train
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def old_run(tmp_path):
+    """A finished run with the document feature in ``tmp_path/run``, and its files."""
+    train(documents_config(tmp_path), progress=False)
+    return tmp_path / "run", files_of(tmp_path / "run")
+
+
+def stop_at(stage: str, line: str = "epoch   1"):
+    """An ``echo`` that sends Ctrl-C when ``line`` begins, once ``stage`` ("stage 2 of 3") has begun."""
+    said: list[str] = []
+
+    def echo(text: str) -> None:
+        said.append(text)
+        if text.startswith(line) and any(s.startswith(stage) for s in said):
+            signal.raise_signal(signal.SIGINT)
+
+    return echo
+
+
+@pytest.mark.parametrize(
+    ("stage", "line", "where"),
+    [
+        ("stage 2 of 3", "epoch   1", "after epoch 1, "),  # a fold had trained, the second was training
+        ("stage 3 of 3", "stage 3 of 3", ""),  # between stages: the run had not begun
+        ("stage 3 of 3", "batch", "in epoch 1, after batch 1 of "),  # the run had no model yet
+    ],
+)
+def test_a_stopped_overwrite_leaves_the_old_run_as_it_was(old_run, tmp_path, monkeypatch, stage, line, where):
+    from windowner.training import loop
+
+    run, before = old_run
+    echo = stop_at(stage, line)
+    batches = loop.epoch_batches
+
+    def first_batches(*args):  # each epoch's batches: the line "batch" in the last stage's first
+        echo("batch")
+        return batches(*args)
+
+    monkeypatch.setattr(loop, "epoch_batches", first_batches)
+    with pytest.raises(Terminated) as stopped:
+        train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True, echo=echo)
+    assert str(stopped.value).startswith(where)
+    assert str(stopped.value).endswith(f"before the new run had a model; {run} still holds the old run")
+    assert files_of(run) == before  # every file, the folds' too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]  # no leftovers
+    load_run(run)  # its folds are still those it was trained with
+
+
+def test_a_stop_after_the_new_run_has_a_model_leaves_it_to_resume(old_run, tmp_path):
+    run, before = old_run
+    echo = stop_at("stage 3 of 3")
+    with pytest.raises(Terminated, match=f"continue with windowner train --resume {run}$"):
+        train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True, echo=echo)
+    after = files_of(run)
+    assert after["fold-even/model.npz"] != before["fold-even/model.npz"]  # the new run's folds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+    resume(run, progress=False)
+    assert len(load_run(run).first_passes) == 2
+
+
+def test_a_fold_that_diverges_in_an_overwrite_leaves_the_old_run(old_run, tmp_path):
+    run, before = old_run
+    with pytest.raises(
+        WindownerError, match=f"diverged in epoch 1.*; {run} still holds the run it was to replace$"
+    ):
+        train(documents_config(tmp_path, "train.lr=1e12"), progress=False, overwrite=True)
+    assert files_of(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+
+
+def test_an_overwrite_replaces_the_whole_run_and_keeps_the_users_files(old_run, tmp_path):
+    run, before = old_run
+    (run / "notes.txt").write_text("mine\n")
+    (run / "fold-even" / "notes.txt").write_text("mine too\n")
+    train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True)
+    after = files_of(run)
+    assert after["notes.txt"] == b"mine\n" and after["fold-even/notes.txt"] == b"mine too\n"
+    for name in ("model.npz", *(f"{fold}/model.npz" for fold in FOLDS)):
+        assert after[name] != before[name], name  # trained again, with the other seed
+    for fold in FOLDS:  # its config names the folder it is in now, not the one it was trained in
+        saved = load_saved_config(run / fold / "config.yaml")
+        assert (saved.output, saved.data.train) == (str(run / fold), str(run / fold / "train.txt"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+    assert len(load_run(run).first_passes) == 2  # the new folds are the new run's
+
+
+def test_an_overwrite_without_the_feature_takes_the_old_folds_away(old_run, tmp_path):
+    run, _ = old_run
+    (run / "fold-odd" / "notes.txt").write_text("mine\n")
+    train(documents_config(tmp_path, "model.features.document=0"), progress=False, overwrite=True)
+    assert not (run / "fold-even").exists()  # it held run files only
+    assert sorted(p.name for p in (run / "fold-odd").iterdir()) == ["notes.txt"]  # the user's file stays
+    assert not load_run(run).first_passes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+
+
+def test_what_a_killed_overwrite_left_goes_and_no_lock_file_moves_into_the_run(old_run, tmp_path):
+    import shutil
+
+    run, before = old_run
+    left = tmp_path / ".run.new-abcd1234"  # an --overwrite killed while its second fold trained
+    shutil.copytree(run, left)
+    (left / "model.npz").unlink()
+    (left / "fold-odd" / "model.npz").unlink()
+    (left / ".fold-odd.lock").write_text("{}\n")  # its lock, never released
+    notes = []
+    with pytest.raises(WindownerError, match="has finished its 2 epochs"):  # but first it cleans up
+        resume(run, progress=False, note=notes.append)
+    assert notes == [
+        f"removed {left}, a replacement that never took its place left by a stopped --overwrite"
+    ]
+    assert files_of(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
