@@ -129,8 +129,20 @@ def test_what_a_killed_overwrite_left_goes_and_no_lock_file_moves_into_the_run(o
     notes = []
     with pytest.raises(WindownerError, match="has finished its 2 epochs"):  # but first it cleans up
         resume(run, progress=False, note=notes.append)
-    assert notes == [
-        f"removed {left}, a replacement that never took its place left by a stopped --overwrite"
-    ]
+    assert notes == [f"removed {left}, a replacement that never took its place left by a stopped --overwrite"]
     assert files_of(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+
+
+def test_a_run_without_the_feature_into_a_document_run_stopped_in_its_folds(tmp_path):
+    with pytest.raises(Terminated):  # Ctrl-C in the second fold: the run itself has no model yet
+        train(documents_config(tmp_path), progress=False, echo=stop_at("stage 2 of 3"))
+    run = tmp_path / "run"
+    plain = documents_config(tmp_path, "model.features.document=0")
+    with pytest.raises(
+        WindownerError, match=f"{run} holds an interrupted run \\(fold-even, fold-odd begun\\)"
+    ):
+        train(plain, progress=False)
+    train(plain, progress=False, overwrite=True)
+    assert not any(p.name.startswith("fold-") for p in run.iterdir())  # the old folds went with the old run
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]

@@ -47,6 +47,7 @@ from .folder import (
     check_free,
     check_ours,
     cleared_message,
+    holds_any_work,
     holds_work,
     put_back_stranded,
 )
@@ -164,18 +165,11 @@ def train_two_pass(
         check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
     existed, marked = run.exists(), is_marked(run)
     even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
-    if not resuming and not overwrite and not holds_work(run):
-        busy = [name for name in FOLDS if holds_work(run / name)]
-        if busy:
-            raise WindownerError(
-                f"{run} holds an interrupted run ({', '.join(busy)} begun): continue it (windowner train"
-                f" --resume {run}), replace it (--overwrite) or choose another output folder (--output)"
-            )
     if not resuming:
         check_free(run, overwrite)
     run.mkdir(parents=True, exist_ok=True)
     mark(run)
-    replacing = overwrite and any(holds_work(folder) for folder in (run, *(run / name for name in FOLDS)))
+    replacing = overwrite and holds_any_work(run)
     # --overwrite of a run: every stage trains in a fresh folder beside it, which takes the old run's
     # place once the last stage has a model (as a run without the feature does once it has one)
     base = fresh_sibling(real_folder(run)) if replacing else run

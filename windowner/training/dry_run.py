@@ -14,7 +14,7 @@ from ..tagging.folders import real_folder, stranded
 from ..tagging.run_files import RUN_FILES
 from .corpus import check_settings, initialise, settings_remarks
 from .documents import halves_of, stages
-from .folder import check_free, check_ours, holds_work
+from .folder import check_free, check_ours, holds_any_work
 
 
 def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
         folder = f"its run is in {hidden} (a stopped --overwrite): train puts it back first"
     elif refused:
         folder = "train would refuse it (see the note)"
-    elif holds_work(output):
+    elif holds_any_work(output):
         folder = "the run there is replaced once the new one has saved a model (--overwrite)"
     else:
         folder = "a folder that holds no model" if output.exists() else "a new folder"

@@ -286,13 +286,22 @@ def check_ours(output: Path) -> None:
         )
 
 
-def check_free(output: Path, overwrite: bool) -> None:
-    """A folder that holds a model or a checkpoint is trained into only with ``overwrite``."""
-    if overwrite or not holds_work(output):
+def holds_any_work(output: Path) -> bool:
+    """Whether ``output`` or one of its folds (a document run's first stages) holds a model or a
+    checkpoint: what ``--overwrite`` replaces."""
+    return holds_work(output) or any(holds_work(output / name) for name in FOLDS)
+
+
+def check_free(output: Path, overwrite: bool, folds: bool = True) -> None:
+    """A folder that holds a model or a checkpoint, itself or (``folds``: they are not the training's
+    own) in a fold, is trained into only with ``overwrite``."""
+    if overwrite or not (holds_any_work if folds else holds_work)(output):
         return
     if not (output / MODEL_FILE).exists():
+        busy = [name for name in FOLDS if holds_work(output / name)]
+        begun = f" ({', '.join(busy)} begun)" if busy and not holds_work(output) else ""
         raise WindownerError(
-            f"{output} holds an interrupted run: continue it (windowner train --resume {output}),"
+            f"{output} holds an interrupted run{begun}: continue it (windowner train --resume {output}),"
             " replace it (--overwrite) or choose another output folder (--output)"
         )
     go_on = (

@@ -57,6 +57,7 @@ from .folder import (
     check_same_config,
     cleared_message,
     diverged_error,
+    holds_any_work,
     holds_work,
     interrupted_error,
     kept_or_removed,
@@ -194,8 +195,9 @@ def train_folder(
     saved = read_run_checkpoint(output) if resuming else None
     if saved is not None:
         check_same_config(saved.checkpoint.config, config, output)
+    own_folds = prepare is not None  # a document run's last stage: the folds in its folder are its own
     if not resuming:
-        check_free(output, overwrite)
+        check_free(output, overwrite, folds=not own_folds)
     tagger, corpus, rng = initialise(config)
     check_settings(config, corpus)
     model = tagger.model
@@ -234,7 +236,7 @@ def train_folder(
         say(f"resuming {output} {state.where()} (step {state.step:,})")
     elif swap is not None:  # a stage of a replacement: in a folder of its own, new
         folder = swap.fresh or output
-    elif holds_work(output):  # --overwrite: the old run stays until the new one has a model
+    elif (holds_work if own_folds else holds_any_work)(output):  # --overwrite: the old run stays
         folder = fresh_sibling(real_folder(output))
     else:  # a folder of ours (or an empty one): what a run that saved no model left goes
         remove_run_files(output, keep_mark=True)
