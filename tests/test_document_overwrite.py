@@ -4,16 +4,19 @@ place, the old folds go with it, and the user's files move over."""
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import documents_config
 
 from windowner.base.errors import Terminated, WindownerError
-from windowner.config import load_saved_config
 from windowner.tagging.documents import FOLDS
+from windowner.tagging.folders import locked
 from windowner.tagging.tagger import load_run
+from windowner.training.folder import SWAPPED
 from windowner.training.loop import resume, train
 
 
@@ -91,20 +94,96 @@ def test_a_fold_that_diverges_in_an_overwrite_leaves_the_old_run(old_run, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
 
 
-def test_an_overwrite_replaces_the_whole_run_and_keeps_the_users_files(old_run, tmp_path):
-    run, before = old_run
+def test_an_overwrite_replaces_the_whole_run_and_keeps_the_users_files(tmp_path):
+    places = tmp_path / "places.txt"  # a list of the user's: each run keeps its own copy
+    places.write_text("Oslo\nNew York\n", encoding="utf-8")
+    lists = ["model.features.gazetteer=4", f"model.gazetteers={{LOC: {places}}}"]
+    train(documents_config(tmp_path, *lists), progress=False)
+    run = tmp_path / "run"
+    before = files_of(run)
     (run / "notes.txt").write_text("mine\n")
     (run / "fold-even" / "notes.txt").write_text("mine too\n")
-    train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True)
+    train(documents_config(tmp_path, *lists, "train.seed=1"), progress=False, overwrite=True)
     after = files_of(run)
     assert after["notes.txt"] == b"mine\n" and after["fold-even/notes.txt"] == b"mine too\n"
     for name in ("model.npz", *(f"{fold}/model.npz" for fold in FOLDS)):
         assert after[name] != before[name], name  # trained again, with the other seed
-    for fold in FOLDS:  # its config names the folder it is in now, not the one it was trained in
-        saved = load_saved_config(run / fold / "config.yaml")
-        assert (saved.output, saved.data.train) == (str(run / fold), str(run / fold / "train.txt"))
+    for fold in FOLDS:  # its config names the folder it is in now, not the hidden one it was trained in
+        old, new = (yaml.safe_load(files[f"{fold}/config.yaml"]) for files in (before, after))
+        assert new["model"]["gazetteers"] == {
+            "LOC": "gazetteers.json"
+        }  # its copy, as a fold trained in place
+        old["train"]["seed"] = 1
+        assert new == old
+    places.unlink()  # the runs read their copies
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
     assert len(load_run(run).first_passes) == 2  # the new folds are the new run's
+
+
+def test_names_of_folds_that_are_not_folds_are_the_users(tmp_path):
+    train(documents_config(tmp_path, "model.features.document=0"), progress=False)
+    run = tmp_path / "run"
+    data = tmp_path / "mydata"
+    data.mkdir()
+    (run / "fold-even").symlink_to(data)  # a link, a file and a folder without the mark: all the user's
+    (run / "fold-odd").write_text("mine\n")
+    (run / ".fold-even.lock").write_text("mine too\n")
+    train(
+        documents_config(tmp_path, "model.features.document=0", "train.seed=1"),
+        progress=False,
+        overwrite=True,
+    )
+    assert (run / "fold-even").resolve() == data and (run / "fold-odd").read_text() == "mine\n"
+    assert (run / ".fold-even.lock").read_text() == "mine too\n"
+
+
+def test_a_fold_in_use_is_left_to_the_training_that_holds_it(old_run, tmp_path):
+    run, before = old_run
+    with locked(run / "fold-even"):  # a fold trained on its own meanwhile
+        train(documents_config(tmp_path, "model.features.document=0"), progress=False, overwrite=True)
+        assert files_of(run / "fold-even") == {
+            name[len("fold-even/") :]: data for name, data in before.items() if name.startswith("fold-even/")
+        }
+    assert not (run / "fold-odd").exists()
+
+
+def test_a_recover_killed_at_any_step_is_finished_by_the_next(old_run, tmp_path, monkeypatch):
+    import shutil
+
+    from windowner.tagging import folders
+
+    _, before = old_run
+    real = os.unlink
+    for kill_at in range(100):  # kill the first recover at its first unlink, its second, ...
+        base = tmp_path / f"kill-{kill_at}"
+        run, left = base / "run", base / ".run.old-abcd1234"  # a swap killed before the old run was emptied
+        shutil.copytree(tmp_path / "run", run)
+        shutil.copytree(tmp_path / "run", left)
+        (left / "notes.txt").write_text("mine\n")
+        (left / "fold-odd" / "notes.txt").write_text("mine too\n")
+        done = []
+
+        def killed(path, *args, done=done, kill_at=kill_at, **kwargs):
+            if len(done) == kill_at:
+                raise SystemExit("killed")
+            done.append(path)
+            real(path, *args, **kwargs)
+
+        monkeypatch.setattr(folders.os, "unlink", killed)
+        try:
+            folders.recover(run, SWAPPED)
+            finished = True
+        except SystemExit:
+            finished = False
+        monkeypatch.setattr(folders.os, "unlink", real)
+        folders.recover(run, SWAPPED)
+        assert not left.exists(), kill_at
+        after = files_of(run)
+        assert after.pop("notes.txt") == b"mine\n" and after.pop("fold-odd/notes.txt") == b"mine too\n"
+        assert after == before, kill_at
+        if finished:
+            break
+    assert kill_at > 20  # the old run's files and both folds', one unlink each
 
 
 def test_an_overwrite_without_the_feature_takes_the_old_folds_away(old_run, tmp_path):

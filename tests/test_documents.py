@@ -300,7 +300,7 @@ def test_a_ctrl_c_while_a_resumed_stage_3_loads_says_its_checkpoint_is_kept(tmp_
     with pytest.raises(Terminated) as stopped:
         resume(run, progress=False)
     assert str(stopped.value) == (
-        "before stage 3 went on; fold-even, fold-odd finished and kept, and its checkpoint:"
+        "before stage 3 went on; fold-even, fold-odd finished and kept, and the run's checkpoint:"
         f" continue with windowner train --resume {run}"
     )
     assert (run / "checkpoint.npz").is_file()

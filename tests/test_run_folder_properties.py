@@ -59,9 +59,13 @@ def runs(tmp_path_factory) -> Runs:
 
 
 NAMES = st.text(alphabet="abcdefgh-_0123456789", min_size=1, max_size=8)
+FOLD_NAMES = ("fold-even", ".fold-even.lock", "fold-odd/notes.txt", ".fold-odd.lock")  # a document run's,
+# but not folds of one (a file, a folder without the mark): the user's
 USER_FILES = st.dictionaries(
     st.one_of(
-        NAMES.map(lambda name: f"{name}.txt"), st.tuples(NAMES, NAMES).map(lambda t: f"d{t[0]}/{t[1]}")
+        NAMES.map(lambda name: f"{name}.txt"),
+        st.tuples(NAMES, NAMES).map(lambda t: f"d{t[0]}/{t[1]}"),
+        st.sampled_from(FOLD_NAMES),
     ),
     st.binary(max_size=20),
     max_size=12,

@@ -380,4 +380,10 @@ def _known(schema: Any) -> str:
 
 def dump_config(config: Config) -> str:
     """The config as YAML text, sections in schema order."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    return dump_mapping(config.to_dict())
+
+
+def dump_mapping(raw: dict[str, Any]) -> str:
+    """A config's mapping (:meth:`Config.to_dict`, or a saved ``config.yaml`` read back) as YAML text,
+    its keys in their order."""
+    return yaml.safe_dump(raw, sort_keys=False)

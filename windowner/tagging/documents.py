@@ -22,9 +22,8 @@ from ..data.documents import OUTSIDE, key_types, keys_of
 from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
 from .checkpoint import fingerprint
+from .folders import FOLDS
 from .run_files import FIRST_PASS_FILE
-
-FOLDS = ("fold-even", "fold-odd")  # the folders of the two half runs: the even and the odd documents
 
 
 def fold_fingerprint(tagger: Any) -> str:

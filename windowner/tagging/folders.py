@@ -41,7 +41,8 @@ _ATTEMPTS = 10  # a lock file removed by the run that held it is opened afresh, 
 
 
 MARKER = ".windowner"  # in every folder windowner made: a run folder, not a user's
-FOLD_DATA = "train.txt"  # in a run inside a run (a document run's fold): its half of the training data
+FOLDS = ("fold-even", "fold-odd")  # the runs inside a document run: its folds, the even and odd documents
+FOLD_DATA = "train.txt"  # in a fold: its half of the training data
 
 
 def real_folder(folder: str | Path) -> Path:
@@ -154,8 +155,9 @@ def replace_folder(new: Path, folder: Path, run_files: Collection[str]) -> None:
     """
     old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-"))
     try:
+        folds = _folds_of(folder)
         for name in sorted(os.listdir(folder)):
-            if name not in run_files and not os.path.lexists(new / name):
+            if name not in run_files and name not in folds and not os.path.lexists(new / name):
                 os.rename(folder / name, new / name)
         os.rename(folder, old)  # replaces the empty directory mkdtemp made
         try:
@@ -232,18 +234,27 @@ def recover(folder: str | Path, run_files: Collection[str]) -> list[str]:
 
 def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
     """Delete the run files (and their temporary files) of ``leftover``, move every other entry into
-    ``folder`` where no entry has its name, and remove ``leftover`` if that emptied it. A run inside the
-    run (a folder named among ``run_files`` that holds :data:`MARKER`: a document run's or a package's
-    folds) is emptied alike into ``folder``'s of its name, its :data:`FOLD_DATA` a run file too; what is
-    left of it (the user's) moves into ``folder`` if ``folder`` has no such run."""
-    for name in sorted(os.listdir(leftover)):
+    ``folder`` where no entry has its name, and remove ``leftover`` if that emptied it.
+
+    A fold of the run (:func:`_folds_of`) is emptied alike into ``folder``'s of its name, its
+    :data:`FOLD_DATA` a run file too, and its lock file goes with it; what is left of it (the user's)
+    moves into ``folder`` if ``folder`` has no fold of that name. The mark goes last, so that a folder
+    left half-emptied by a killed process is still known as a run's."""
+    folds = _folds_of(leftover)
+    for name in sorted(os.listdir(leftover), key=lambda name: (name == MARKER, name)):
         path = leftover / name
         ours = name in run_files or is_temporary(name, run_files)
         if ours and (path.is_symlink() or not path.is_dir()):
             os.unlink(path)
             continue
-        if ours and is_marked(path) and _empty(path, folder / name, (*run_files, FOLD_DATA)):
-            continue
+        fold = folds.get(name)
+        if fold is not None and fold != name:
+            continue  # a fold's lock file: it goes with its fold
+        if fold is not None:
+            emptied = _empty(path, folder / name, (*run_files, FOLD_DATA))
+            (leftover / lock_name(name)).unlink(missing_ok=True)  # no training held it
+            if emptied:
+                continue
         if folder.is_dir() and not os.path.lexists(folder / name):
             os.rename(path, folder / name)
     try:
@@ -251,3 +262,32 @@ def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
     except OSError:
         return False
     return True
+
+
+def _folds_of(folder: Path) -> dict[str, str]:
+    """The entries of the run ``folder`` that belong to a fold of it, each mapped to its fold: the fold
+    itself and its lock file. A fold is a run's: a real folder (not a link) named as one of
+    :data:`FOLDS`, with the mark, that no training holds (a fold trained on its own meanwhile is left to
+    it, as a folder of the user's is)."""
+    found = {}
+    for fold in FOLDS:
+        path = folder / fold
+        if path.is_dir() and not path.is_symlink() and is_marked(path):
+            if not _in_use(folder / lock_name(fold)):
+                found.update({fold: fold, lock_name(fold): fold})
+    return found
+
+
+def _in_use(lock: Path) -> bool:
+    """Whether a training holds the lock file ``lock`` (see :func:`locked`)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # (which lets go of a lock it took)
+    return False

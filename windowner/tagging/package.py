@@ -110,7 +110,7 @@ def package_run(
                 write_atomic(inner / META_FILE, json.dumps(inner_meta, indent=2, ensure_ascii=False) + "\n")
             size = sum(entry.stat().st_size for entry in new.rglob("*") if entry.is_file())
             if output.is_dir() and any(output.iterdir()):
-                replace_folder(new, output, (*RUN_FILES, *FOLDS))  # a windowner folder, with --overwrite
+                replace_folder(new, output, RUN_FILES)  # a windowner folder, with --overwrite (its folds too)
             else:
                 os.replace(new, output)  # a new name, or an empty folder
         except BaseException:

@@ -32,7 +32,8 @@ import numpy as np
 
 from ..base.errors import Terminated, WindownerError
 from ..base.files import write_atomic
-from ..config import Config, dump_config, load_saved_config
+from ..base.yaml_file import read_yaml_mapping
+from ..config import Config, dump_config, dump_mapping, load_saved_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
@@ -49,6 +50,7 @@ from .folder import (
     cleared_message,
     holds_any_work,
     holds_work,
+    old_run_kept,
     put_back_stranded,
 )
 from .progress import Progress
@@ -199,19 +201,18 @@ def train_two_pass(
                 holds_work(run / other) for other in FOLDS if other != name
             )
             cleared = cleared_message(run, existed) if alone else None  # then the whole run goes
-            swap = Swap(None, replacing=run) if replacing else None
+            swap = Swap(None, replacing=run) if replacing else None  # (what it leaves is the old run)
             try:
                 with locked(folder):
                     put_back_stranded(folder, note)
                     train_folder(
-                        stage, progress, echo, False, note, quiet, going_on, None, None, cleared, swap
+                        stage, progress, echo, False, note, quiet, going_on, cleared=cleared, swap=swap
                     )
             except Terminated as stop:  # go on with the whole run, not the stage alone
                 stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
-            if replacing:  # its config names the folder it will be in
-                moved = without_feature(config, run / name, str(run / name / FOLD_DATA))
-                write_atomic(folder / CONFIG_FILE, dump_config(moved))
+            if replacing:
+                name_final_folder(folder, run / name)
         folds = [Tagger.load(base / name) for name in FOLDS]
 
         def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
@@ -235,9 +236,7 @@ def train_two_pass(
             discard(base, real_folder(run), SWAPPED)
             if isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
                 signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-                raise Terminated(
-                    signum, f"before the new run had a model; {run} still holds the old run"
-                ) from None
+                raise Terminated(signum, old_run_kept(run)) from None
             raise
         if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
             _remove_ours(run, existed, marked)
@@ -249,13 +248,23 @@ def train_two_pass(
             finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
             what = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
             if (run / CHECKPOINT_FILE).is_file():  # a resumed stage 3, stopped while it loaded its data
-                when, what = "before stage 3 went on", f"{what}, and its checkpoint"
+                when, what = "before stage 3 went on", f"{what}, and the run's checkpoint"
             else:
                 when = "before stage 3 had trained"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
             detail = f"{when}; {what}: continue with {_resume(run)}"
             raise Terminated(signum, detail) from None
         raise
+
+
+def name_final_folder(fold: Path, final: Path) -> None:
+    """Make the ``config.yaml`` of the fold trained in ``fold`` name the folder it will be in, ``final``
+    (its ``output`` and its half of the data); every other key stays as the fold saved it (its own copies
+    of the lists, say)."""
+    saved = read_yaml_mapping(fold / CONFIG_FILE)
+    saved["output"] = str(final)
+    saved["data"]["train"] = str(final / FOLD_DATA)
+    write_atomic(fold / CONFIG_FILE, dump_mapping(saved))
 
 
 def _resume(folder: Path) -> str:

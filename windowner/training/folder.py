@@ -30,12 +30,11 @@ from ..tagging.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from ..tagging.documents import FOLDS
 from ..tagging.folders import (
+    FOLDS,
     MARKER,
     discard,
     is_marked,
-    lock_name,
     real_folder,
     recover,
 )
@@ -51,9 +50,7 @@ from ..tagging.run_files import (
 )
 from ..tagging.tagger import Tagger
 
-# the files of a run folder that --overwrite replaces: the old plot too, and a document run's folds with
-# their lock files (taken only by a training that holds the run's own lock)
-SWAPPED = (*RUN_FILES, PLOT_FILE, *FOLDS, *map(lock_name, FOLDS))
+SWAPPED = (*RUN_FILES, PLOT_FILE)  # the files of a run folder that --overwrite replaces (the old plot too)
 
 
 def note_stderr(message: str) -> None:
@@ -109,7 +106,7 @@ class Swap:
 
 
 def remove_run_files(output: Path, keep_mark: bool) -> None:
-    """Delete the run files of ``output`` (not its folds: a folder is no file), the mark too unless
+    """Delete the run files of ``output`` (a folder of such a name is not one), the mark too unless
     ``keep_mark``, and the temporary files a killed run left."""
     for name in SWAPPED:
         path = output / name
@@ -132,11 +129,11 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
         yield
     except BaseException as err:
         if swap.replacing is not None:
-            kept = f"before the new run had a model; {swap.replacing} still holds the old run"
+            kept = old_run_kept(swap.replacing)
         elif swap.fresh is not None and not swap.done:
             if swap.fresh.exists():
                 discard(swap.fresh, real_folder(output), SWAPPED)
-            kept = f"before the new run had a model; {output} still holds the old run"
+            kept = old_run_kept(output)
         elif (output / CHECKPOINT_FILE).exists():
             command = f"windowner train --resume {shlex.quote(str(output))}"
             kept = f"its last checkpoint stays: continue with {command}"
@@ -153,6 +150,11 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
         if isinstance(err, Terminated) and not err.detail:
             err.detail = f"at once (a second signal); {kept}"
         raise
+
+
+def old_run_kept(old: Path) -> str:
+    """What a replacement (``--overwrite``) stopped before it took the old run's place says it left."""
+    return f"before the new run had a model; {old} still holds the old run"
 
 
 def cleared_message(output: Path, existed: bool) -> str:
@@ -320,10 +322,9 @@ def diverged_error(
 ) -> WindownerError:
     """The error of a run that diverged ``where`` in ``epoch`` (a batch and what was wrong): what to do,
     what is kept (``cleared``: what a run that saved nothing says, see :func:`kept_or_removed`)."""
-    if swap.replacing is not None:
-        kept = f"; {swap.replacing} still holds the run it was to replace"
-    elif folder != output:
-        kept = f"; {output} still holds the run it was to replace"
+    old = swap.replacing or (output if folder != output else None)
+    if old is not None:
+        kept = f"; {old} still holds the run it was to replace"
     elif state.best_epoch:
         kept = f"; the best model so far (epoch {state.best_epoch}) is in {output}"
     elif (output / CHECKPOINT_FILE).exists():
@@ -337,6 +338,6 @@ def interrupted_error(signum: int, where: str, folder: Path, output: Path, swap:
     """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on."""
     old = swap.replacing or (output if folder != output else None)
     if old is not None:
-        return Terminated(signum, f"{where}, before the new run had a model; {old} still holds the old run")
+        return Terminated(signum, f"{where}, {old_run_kept(old)}")
     command = f"windowner train --resume {shlex.quote(str(output))}"
     return Terminated(signum, f"{where}; saved a checkpoint: continue with {command}")
