@@ -377,6 +377,25 @@ def test_a_folder_of_yours_named_as_a_stage_is_refused_before_any_training(tmp_p
     assert [p.name for p in notes.parent.iterdir()] == ["notes.txt"] and notes.read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_file_of_yours_named_as_a_stage_is_refused_before_any_training(tmp_path, kind):
+    from windowner.tagging.folders import mark
+
+    run = tmp_path / "run"
+    run.mkdir()
+    mark(run)  # a run folder (of a run that saved nothing, say), with a file or a link of yours in it
+    if kind == "file":
+        (run / "fold-even").write_text("mine\n")
+    else:
+        (tmp_path / "mine").mkdir()
+        (run / "fold-even").symlink_to(tmp_path / "mine")
+    with pytest.raises(
+        WindownerError, match=f"^{run / 'fold-even'}: a file of yours where the run trains a stage"
+    ):
+        train(documents_config(tmp_path), progress=False, echo=lambda line: None)
+    assert sorted(p.name for p in run.iterdir()) == [".windowner", "fold-even"]
+
+
 def test_a_stage_reads_the_dev_file_as_the_config_says(tmp_path):
     """A fold's training file is IOB2 CoNLL; the config's scheme and format still read the dev and test
     files (an IOBES config: each file's scheme told from the file)."""

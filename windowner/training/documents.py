@@ -22,6 +22,7 @@ third stage has saved a model: until then RUN stays as it was, whatever stops th
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import signal
 from collections.abc import Callable, Sequence
@@ -165,6 +166,11 @@ def train_two_pass(
     run = Path(config.output)
     for folder in (run, *(run / name for name in FOLDS)):
         check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
+        if folder != run and os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
+            raise WindownerError(
+                f"{folder}: a file of yours where the run trains a stage: move it away, or give the run"
+                " another folder (--output)"
+            )
     existed, marked = run.exists(), is_marked(run)
     even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
     if not resuming:
