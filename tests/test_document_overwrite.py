@@ -47,6 +47,7 @@ def stop_at(stage: str, line: str = "epoch   1"):
     ("stage", "line", "where"),
     [
         ("stage 2 of 3", "epoch   1", "after epoch 1, "),  # a fold had trained, the second was training
+        ("stage 1 of 3", "epoch   2", "after the last epoch; "),  # the first fold had just finished
         ("stage 3 of 3", "stage 3 of 3", ""),  # between stages: the run had not begun
         ("stage 3 of 3", "batch", "in epoch 1, after batch 1 of "),  # the run had no model yet
     ],
@@ -137,14 +138,27 @@ def test_names_of_folds_that_are_not_folds_are_the_users(tmp_path):
     assert (run / ".fold-even.lock").read_text() == "mine too\n"
 
 
-def test_a_fold_in_use_is_left_to_the_training_that_holds_it(old_run, tmp_path):
+@pytest.mark.parametrize("feature", ["4", "0"])
+def test_a_run_whose_fold_another_training_holds_is_not_replaced(old_run, tmp_path, feature):
     run, before = old_run
     with locked(run / "fold-even"):  # a fold trained on its own meanwhile
-        train(documents_config(tmp_path, "model.features.document=0"), progress=False, overwrite=True)
-        assert files_of(run / "fold-even") == {
-            name[len("fold-even/") :]: data for name, data in before.items() if name.startswith("fold-even/")
-        }
-    assert not (run / "fold-odd").exists()
+        with pytest.raises(WindownerError, match=f"^{run / 'fold-even'} is in use by another training run"):
+            config = documents_config(tmp_path, f"model.features.document={feature}")
+            train(config, progress=False, overwrite=True)
+        assert files_of(run) == {**before, ".fold-even.lock": (run / ".fold-even.lock").read_bytes()}
+
+
+def killing(call, done: list, kill_at: int):
+    """``call`` (os.unlink, say) that raises SystemExit, as a kill would, once ``done`` holds ``kill_at``
+    calls of it and its like."""
+
+    def killed(*args, **kwargs):
+        if len(done) == kill_at:
+            raise SystemExit("killed")
+        done.append(args)
+        return call(*args, **kwargs)
+
+    return killed
 
 
 def test_a_recover_killed_at_any_step_is_finished_by_the_next(old_run, tmp_path, monkeypatch):
@@ -153,29 +167,24 @@ def test_a_recover_killed_at_any_step_is_finished_by_the_next(old_run, tmp_path,
     from windowner.tagging import folders
 
     _, before = old_run
-    real = os.unlink
-    for kill_at in range(100):  # kill the first recover at its first unlink, its second, ...
+    real = {name: getattr(os, name) for name in ("unlink", "rmdir", "rename")}
+    for kill_at in range(200):  # kill the first recover at its first unlink, rmdir or rename, its second, ...
         base = tmp_path / f"kill-{kill_at}"
         run, left = base / "run", base / ".run.old-abcd1234"  # a swap killed before the old run was emptied
         shutil.copytree(tmp_path / "run", run)
         shutil.copytree(tmp_path / "run", left)
         (left / "notes.txt").write_text("mine\n")
         (left / "fold-odd" / "notes.txt").write_text("mine too\n")
-        done = []
-
-        def killed(path, *args, done=done, kill_at=kill_at, **kwargs):
-            if len(done) == kill_at:
-                raise SystemExit("killed")
-            done.append(path)
-            real(path, *args, **kwargs)
-
-        monkeypatch.setattr(folders.os, "unlink", killed)
+        done: list = []
+        for name, call in real.items():
+            monkeypatch.setattr(folders.os, name, killing(call, done, kill_at))
         try:
             folders.recover(run, SWAPPED)
             finished = True
         except SystemExit:
             finished = False
-        monkeypatch.setattr(folders.os, "unlink", real)
+        for name, call in real.items():
+            monkeypatch.setattr(folders.os, name, call)
         folders.recover(run, SWAPPED)
         assert not left.exists(), kill_at
         after = files_of(run)
@@ -183,7 +192,7 @@ def test_a_recover_killed_at_any_step_is_finished_by_the_next(old_run, tmp_path,
         assert after == before, kill_at
         if finished:
             break
-    assert kill_at > 20  # the old run's files and both folds', one unlink each
+    assert kill_at > 20  # the old run's files and both folds', one unlink each, and their folders
 
 
 def test_an_overwrite_without_the_feature_takes_the_old_folds_away(old_run, tmp_path):
@@ -225,3 +234,24 @@ def test_a_run_without_the_feature_into_a_document_run_stopped_in_its_folds(tmp_
     train(plain, progress=False, overwrite=True)
     assert not any(p.name.startswith("fold-") for p in run.iterdir())  # the old folds went with the old run
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+
+
+def test_a_stop_in_the_swap_after_its_renames_leaves_the_new_run_to_resume(old_run, tmp_path, monkeypatch):
+    from windowner.training import loop
+
+    run, _ = old_run
+    real = loop.replace_folder
+
+    def stopped_in_step_4(new, folder, run_files):  # a second signal while the old run's files go
+        real(new, folder, run_files)
+        raise Terminated(signal.SIGTERM, "")
+
+    monkeypatch.setattr(loop, "replace_folder", stopped_in_step_4)
+    with pytest.raises(
+        Terminated, match=f"its last checkpoint stays: continue with windowner train --resume {run}$"
+    ):
+        train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+    monkeypatch.setattr(loop, "replace_folder", real)
+    resume(run, progress=False)
+    assert len(load_run(run).first_passes) == 2

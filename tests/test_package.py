@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -221,3 +222,54 @@ def test_training_over_a_package_leaves_no_meta_json_behind(trained, tmp_path):
     options = ["--set", "train.epochs=1", "--set", "model.hidden=5", "--set", f"vectors.path={vectors}"]
     ok(invoke("train", "--config", DEFAULT, "--output", package, "--quiet", "--overwrite", *options))
     assert not (package / "meta.json").exists() and load_run(package).package is None
+
+
+@pytest.mark.parametrize("kind", ["file", "link", "folder"])
+def test_a_package_with_folds_refuses_yours_where_a_fold_goes(trained_documents, tmp_path, kind):
+    package = tmp_path / "tagger"
+    ok(invoke("package", trained_documents / "run", package))
+    shutil.rmtree(package / "fold-even")
+    if kind == "file":
+        (package / "fold-even").write_text("mine\n")
+    elif kind == "link":
+        (package / "fold-even").symlink_to(tmp_path)
+    else:
+        (package / "fold-even").mkdir()
+        (package / "fold-even" / "notes.txt").write_text("mine\n")
+    error(invoke("package", trained_documents / "run", package, "--overwrite"), "fold-even: yours")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tagger"]  # nothing hidden beside it
+    assert os.path.lexists(package / "fold-even")
+
+
+def test_a_second_ctrl_c_in_a_package_swap_loses_none_of_your_files(trained, tmp_path, monkeypatch):
+    from windowner.tagging import folders
+
+    package = tmp_path / "tagger"
+    ok(invoke("package", trained / "run", package))
+    (package / "notes.txt").write_text("mine\n")
+    (package / "mine").mkdir()
+    (package / "mine" / "a.txt").write_text("mine too\n")
+    real = os.rename
+    calls = []
+
+    def interrupted(source, target):  # Ctrl-C once the swap has moved your first entry into the new one
+        calls.append(target)
+        real(source, target)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    def interrupted_again(*args):  # and again while the swap undoes itself
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(folders.os, "rename", interrupted)
+    monkeypatch.setattr(folders, "recover", interrupted_again)
+    with pytest.raises(KeyboardInterrupt):
+        from windowner.tagging.package import package_run
+
+        package_run(trained / "run", package, overwrite=True)
+    monkeypatch.undo()
+    assert (package / "notes.txt").read_text() == "mine\n"
+    assert (package / "mine" / "a.txt").read_text() == "mine too\n"
+    ok(invoke("package", trained / "run", package, "--overwrite"))  # which tidies what the stop left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tagger"]
+    assert (package / "notes.txt").read_text() == "mine\n"

@@ -28,6 +28,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 from collections.abc import Collection, Iterator
@@ -146,19 +147,24 @@ def replace_folder(new: Path, folder: Path, run_files: Collection[str]) -> None:
     """Put the folder ``new`` in the place of ``folder``; the entries of ``folder`` that are not among
     ``run_files`` (a user's notes) go along into the new folder, the old run's files are removed.
 
-    The steps, each a rename (atomic): (1) every entry of ``folder`` that is not a run file moves into
-    ``new``; (2) ``folder`` is renamed ``.NAME.old-XXXXXXXX``; (3) ``new`` takes its name; (4) the old
-    run's files are deleted from ``.NAME.old-XXXXXXXX`` (anything else found there moves into the new
-    folder) and it is removed. At any instant every file of the user's is in ``folder``,
-    ``.NAME.new-XXXXXXXX`` or ``.NAME.old-XXXXXXXX``, never deleted; a failure undoes the swap and a process
+    The steps, each a rename (atomic): (1) every entry of ``folder`` that is not a run file nor one of
+    its folds (:func:`_folds_of`) moves into ``new`` (a fold's lock file along with its fold); (2)
+    ``folder`` is renamed ``.NAME.old-XXXXXXXX``; (3) ``new`` takes its name; (4) the old run's files are
+    deleted from ``.NAME.old-XXXXXXXX`` (anything else found there moves into the new folder) and it is
+    removed. At any instant every file of the user's is in ``folder``, ``.NAME.new-XXXXXXXX`` or
+    ``.NAME.old-XXXXXXXX``, never deleted; a failure undoes the swap and a process
     killed on the way leaves what :func:`recover` puts back.
     """
     old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-"))
     try:
         folds = _folds_of(folder)
         for name in sorted(os.listdir(folder)):
-            if name not in run_files and name not in folds and not os.path.lexists(new / name):
-                os.rename(folder / name, new / name)
+            if name in run_files or name in folds or os.path.lexists(new / name):
+                continue
+            locking = next((fold for fold in FOLDS if name == lock_name(fold)), None)
+            if locking is not None and os.path.lexists(new / locking):  # its fold cannot move: it stays
+                continue
+            os.rename(folder / name, new / name)
         os.rename(folder, old)  # replaces the empty directory mkdtemp made
         try:
             os.rename(new, folder)
@@ -251,12 +257,13 @@ def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
         if fold is not None and fold != name:
             continue  # a fold's lock file: it goes with its fold
         if fold is not None:
-            emptied = _empty(path, folder / name, (*run_files, FOLD_DATA))
-            (leftover / lock_name(name)).unlink(missing_ok=True)  # no training held it
-            if emptied:
+            (leftover / lock_name(name)).unlink(missing_ok=True)  # no training holds it: first, so that
+            if _empty(path, folder / name, (*run_files, FOLD_DATA)):  # a kill leaves no stale one behind
                 continue
         if folder.is_dir() and not os.path.lexists(folder / name):
             os.rename(path, folder / name)
+        elif not path.is_symlink() and path.is_dir() and _only_temporaries(path, run_files):
+            shutil.rmtree(path)  # what a kill left of a fold: its name is taken, and it holds nothing
     try:
         os.rmdir(leftover)
     except OSError:
@@ -278,16 +285,37 @@ def _folds_of(folder: Path) -> dict[str, str]:
     return found
 
 
-def _in_use(lock: Path) -> bool:
-    """Whether a training holds the lock file ``lock`` (see :func:`locked`)."""
+def _only_temporaries(folder: Path, run_files: Collection[str]) -> bool:
+    """Whether ``folder`` holds nothing but temporary files of run files (a fold's mark half-written)."""
+    names = (*run_files, FOLD_DATA)
+    return all(is_temporary(name, names) for name in os.listdir(folder))
+
+
+def check_folds(folder: Path) -> None:
+    """Refuse to replace or empty the run ``folder`` while another process trains one of its folds."""
+    for fold in FOLDS:
+        holder = _holder_of(folder / lock_name(fold))
+        if holder is not None:
+            raise WindownerError(
+                f"{folder / fold} is in use by another training run ({holder}): wait for it to end"
+            )
+
+
+def _holder_of(lock: Path) -> str | None:
+    """Who holds the lock file ``lock`` (:func:`_holder`), or None when no process does."""
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:
-        return False
+        return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        return _holder(fd)
     finally:
         os.close(fd)  # (which lets go of a lock it took)
-    return False
+    return None
+
+
+def _in_use(lock: Path) -> bool:
+    """Whether a training holds the lock file ``lock`` (see :func:`locked`)."""
+    return _holder_of(lock) is not None

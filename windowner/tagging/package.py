@@ -42,8 +42,7 @@ from ..base.errors import WindownerError
 from ..base.files import write_atomic
 from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
-from .documents import FOLDS
-from .folders import fresh_sibling, is_marked, locked, mark, recover, replace_folder
+from .folders import FOLDS, discard, fresh_sibling, is_marked, locked, mark, recover, replace_folder
 from .run_files import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE
 from .tagger import Tagger, load_run
 
@@ -79,8 +78,8 @@ def package_run(
     if max_words < 0:
         raise WindownerError(f"--max-words must be 0 or more, got {max_words}")
     tagger = load_run(run)
-    check_package_output(run, output, overwrite)
     firsts = tagger.first_passes  # the document feature's first pass: packaged with the run
+    check_package_output(run, output, overwrite, bool(firsts))
     from_run, firsts_from_run = len(tagger.vocab), [len(first.vocab) for first in firsts]
     source = _vectors_source(tagger, run, vectors, max_words)
     added = 0
@@ -90,8 +89,8 @@ def package_run(
     meta = _meta(tagger, source, max_words, from_run, added)
     with locked(output):
         recovered = recover(output, RUN_FILES)
-        check_package_output(run, output, overwrite)  # again, now that no other windowner writes there
-        new = fresh_sibling(output)
+        check_package_output(run, output, overwrite, bool(firsts))  # again: no other windowner writes now
+        new, swapping = fresh_sibling(output), False
         try:
             os.chmod(new, 0o755)  # mkdtemp makes it private; a package is for sharing
             mark(new)
@@ -109,19 +108,25 @@ def package_run(
                 inner_meta = _meta(first, source, max_words, first_from_run, more)
                 write_atomic(inner / META_FILE, json.dumps(inner_meta, indent=2, ensure_ascii=False) + "\n")
             size = sum(entry.stat().st_size for entry in new.rglob("*") if entry.is_file())
-            if output.is_dir() and any(output.iterdir()):
+            swapping = output.is_dir() and any(output.iterdir())
+            if swapping:
                 replace_folder(new, output, RUN_FILES)  # a windowner folder, with --overwrite (its folds too)
             else:
                 os.replace(new, output)  # a new name, or an empty folder
         except BaseException:
-            shutil.rmtree(new, ignore_errors=True)
+            if not swapping:
+                shutil.rmtree(new, ignore_errors=True)
+            elif new.exists():  # the swap began: your files may be in it, on their way
+                discard(new, output, RUN_FILES)
             raise
     return Packaged(output, len(tagger.vocab), from_run, added, source, size, recovered)
 
 
-def check_package_output(run: Path, output: Path, overwrite: bool) -> None:
+def check_package_output(run: Path, output: Path, overwrite: bool, folds: bool = False) -> None:
     """Refuse an output folder that is the run, holds it or is inside it (its ``fold-even/``, say), is a
-    file, holds files windowner did not write, or holds a run or package (unless ``overwrite``)."""
+    file, holds files windowner did not write, or holds a run or package (unless ``overwrite``); with
+    ``folds`` (the package has the run's), one that holds a file, a link or a folder of yours where a
+    fold goes."""
     if output.exists() and not output.is_dir():
         raise WindownerError(f"{output}: is a file; give the package a folder of its own")
     target, source = output.resolve(), run.resolve()
@@ -147,6 +152,13 @@ def check_package_output(run: Path, output: Path, overwrite: bool) -> None:
         raise WindownerError(
             f"{output} already holds a windowner {kind}: choose another folder, or --overwrite"
         )
+    for name in FOLDS if folds else ():
+        entry = output / name
+        if os.path.lexists(entry) and (entry.is_symlink() or not entry.is_dir() or not is_marked(entry)):
+            raise WindownerError(
+                f"{entry}: yours, where the package puts a fold of the run: move it away, or give the"
+                " package another folder"
+            )
 
 
 def _vectors_source(tagger: Tagger, run: Path, vectors: str | Path | None, max_words: int) -> Path | None:

@@ -39,7 +39,16 @@ from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import FOLDS, changed_folds, document_keys
-from ..tagging.folders import FOLD_DATA, discard, fresh_sibling, is_marked, locked, mark, real_folder
+from ..tagging.folders import (
+    FOLD_DATA,
+    check_folds,
+    discard,
+    fresh_sibling,
+    is_marked,
+    locked,
+    mark,
+    real_folder,
+)
 from ..tagging.run_files import CONFIG_FILE, SCORES_FILE
 from ..tagging.tagger import Tagger
 from .corpus import Corpus
@@ -164,6 +173,7 @@ def train_two_pass(
 
     say = (lambda line: None) if quiet else echo
     run = Path(config.output)
+    check_folds(run)  # no other training in one of its folds
     for folder in (run, *(run / name for name in FOLDS)):
         check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
         if folder != run and os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
@@ -215,7 +225,10 @@ def train_two_pass(
                         stage, progress, echo, False, note, quiet, going_on, cleared=cleared, swap=swap
                     )
             except Terminated as stop:  # go on with the whole run, not the stage alone
-                stop.detail = stop.detail.replace(_resume(folder), _resume(run))
+                if not replacing and (folder / SCORES_FILE).is_file():  # stopped after its last epoch
+                    stop.detail = f"after {folder} had finished: continue with {_resume(run)}"
+                else:
+                    stop.detail = stop.detail.replace(_resume(folder), _resume(run))
                 raise
             if replacing:
                 name_final_folder(folder, run / name)

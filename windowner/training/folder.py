@@ -130,9 +130,8 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
     except BaseException as err:
         if swap.replacing is not None:
             kept = old_run_kept(swap.replacing)
-        elif swap.fresh is not None and not swap.done:
-            if swap.fresh.exists():
-                discard(swap.fresh, real_folder(output), SWAPPED)
+        elif swap.fresh is not None and not swap.done and swap.fresh.exists():  # (gone: it took the place)
+            discard(swap.fresh, real_folder(output), SWAPPED)
             kept = old_run_kept(output)
         elif (output / CHECKPOINT_FILE).exists():
             command = f"windowner train --resume {shlex.quote(str(output))}"

@@ -27,6 +27,7 @@ from ..tagging.checkpoint import (
     Checkpoint,
 )
 from ..tagging.folders import (
+    check_folds,
     fresh_sibling,
     is_marked,
     locked,
@@ -62,6 +63,7 @@ from .folder import (
     interrupted_error,
     kept_or_removed,
     note_stderr,
+    old_run_kept,
     put_back_stranded,
     read_run_checkpoint,
     remove_run_files,
@@ -191,6 +193,7 @@ def train_folder(
     settings = config.train
     output = Path(config.output)
     check_ours(output)
+    check_folds(output)  # no other training in one of its folds
     remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
     saved = read_run_checkpoint(output) if resuming else None
     if saved is not None:
@@ -315,7 +318,8 @@ def train_folder(
                 raise interrupted_error(signals.pending, state.where(), folder, output, swap)
         scores = finish_run(corpus, state, output, echo)
         if signals.pending:  # after the last epoch: the run is complete
-            raise Terminated(signals.pending, f"after the last epoch; {output} holds the complete run")
+            done = old_run_kept(swap.replacing) if swap.replacing else f"{output} holds the complete run"
+            raise Terminated(signals.pending, f"after the last epoch; {done}")
         return scores
 
 
