@@ -255,3 +255,24 @@ def test_a_stop_in_the_swap_after_its_renames_leaves_the_new_run_to_resume(old_r
     monkeypatch.setattr(loop, "replace_folder", real)
     resume(run, progress=False)
     assert len(load_run(run).first_passes) == 2
+
+
+def test_a_stop_in_the_swap_before_its_renames_leaves_the_old_run(old_run, tmp_path, monkeypatch):
+    from windowner.tagging import folders
+
+    run, before = old_run
+    real = os.rename
+
+    def stopped_before_step_2(source, target):  # a second signal as the old run was to step aside
+        if Path(target).name.startswith(".run.old-"):
+            raise Terminated(signal.SIGTERM, "")
+        real(source, target)
+
+    monkeypatch.setattr(folders.os, "rename", stopped_before_step_2)
+    with pytest.raises(
+        Terminated, match=f"at once \\(a second signal\\); before the new run had a model; {run} still"
+    ):
+        train(documents_config(tmp_path, "train.seed=1"), progress=False, overwrite=True)
+    monkeypatch.undo()
+    assert files_of(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]

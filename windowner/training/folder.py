@@ -130,8 +130,9 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
     except BaseException as err:
         if swap.replacing is not None:
             kept = old_run_kept(swap.replacing)
-        elif swap.fresh is not None and not swap.done and swap.fresh.exists():  # (gone: it took the place)
-            discard(swap.fresh, real_folder(output), SWAPPED)
+        elif swap.fresh is not None and not swap.done:
+            if swap.fresh.exists():
+                discard(swap.fresh, real_folder(output), SWAPPED)
             kept = old_run_kept(output)
         elif (output / CHECKPOINT_FILE).exists():
             command = f"windowner train --resume {shlex.quote(str(output))}"
@@ -149,6 +150,14 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
         if isinstance(err, Terminated) and not err.detail:
             err.detail = f"at once (a second signal); {kept}"
         raise
+
+
+def holds_folder(path: Path, inode: int) -> bool:
+    """Whether ``path`` names the folder whose inode is ``inode`` (a fresh folder that took its place)."""
+    try:
+        return path.stat().st_ino == inode
+    except OSError:
+        return False
 
 
 def old_run_kept(old: Path) -> str:

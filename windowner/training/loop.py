@@ -59,6 +59,7 @@ from .folder import (
     cleared_message,
     diverged_error,
     holds_any_work,
+    holds_folder,
     holds_work,
     interrupted_error,
     kept_or_removed,
@@ -306,8 +307,12 @@ def train_folder(
             state.losses = watch.state()
             save_run_checkpoint(folder, state, model, optimizer, average, rng)
             if folder != output:  # the new run has a model: it takes the old run's place
-                replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
-                folder, swap.done = output, True
+                new = folder.stat().st_ino
+                try:
+                    replace_folder(folder, real_folder(output), SWAPPED)  # the old run's plot goes too
+                finally:  # it has the place once it has the name, whatever stopped the rest of the swap
+                    swap.done = holds_folder(output, new)
+                folder = output
             say(epoch_line(record, corpus.task, improved))
             if on_epoch is not None:
                 on_epoch(record)
