@@ -522,3 +522,22 @@ def test_first_pass_epochs_without_the_feature_is_a_remark(tmp_path):
     config = documents_config(tmp_path, "model.features.document=0", "train.first_pass_epochs=3")
     assert any("train.first_pass_epochs" in remark for remark in dry_run(config)["remarks"])
     assert not any("first_pass_epochs" in remark for remark in dry_run(documents_config(tmp_path))["remarks"])
+
+
+def test_a_fold_stopped_after_its_last_epoch_says_the_run_goes_on(tmp_path):
+    said = []
+
+    def echo(line):  # Ctrl-C as the first fold's last epoch ends
+        said.append(line)
+        if line.startswith("epoch   2") and sum(s.startswith("stage ") for s in said) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(Terminated) as stopped:
+        train(documents_config(tmp_path), progress=False, echo=echo)
+    run = tmp_path / "run"
+    assert str(stopped.value) == (
+        f"after the last epoch; {run / 'fold-even'} has finished:"
+        f" continue with windowner train --resume {run}"
+    )
+    resume(run, progress=False)
+    assert (run / "model.npz").is_file()

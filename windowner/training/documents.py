@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,6 +61,7 @@ from .folder import (
     holds_work,
     old_run_kept,
     put_back_stranded,
+    resume_command,
 )
 from .progress import Progress
 
@@ -218,18 +218,20 @@ def train_two_pass(
             )
             cleared = cleared_message(run, existed) if alone else None  # then the whole run goes
             swap = Swap(None, replacing=run) if replacing else None  # (what it leaves is the old run)
-            try:
-                with locked(folder):
-                    put_back_stranded(folder, note)
-                    train_folder(
-                        stage, progress, echo, False, note, quiet, going_on, cleared=cleared, swap=swap
-                    )
-            except Terminated as stop:  # go on with the whole run, not the stage alone
-                if not replacing and (folder / SCORES_FILE).is_file():  # stopped after its last epoch
-                    stop.detail = f"after {folder} had finished: continue with {_resume(run)}"
-                else:
-                    stop.detail = stop.detail.replace(_resume(folder), _resume(run))
-                raise
+            with locked(folder):
+                put_back_stranded(folder, note)
+                train_folder(
+                    stage,
+                    progress,
+                    echo,
+                    False,
+                    note,
+                    quiet,
+                    going_on,
+                    cleared=cleared,
+                    swap=swap,
+                    resumed_by=run,
+                )
             if replacing:
                 name_final_folder(folder, run / name)
         folds = [Tagger.load(base / name) for name in FOLDS]
@@ -245,7 +247,7 @@ def train_two_pass(
                 " again with --overwrite"
             )
         say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
-        cleared = f"the run saved nothing; {', '.join(FOLDS)} kept: {_resume(run)} trains it from them"
+        cleared = f"the run saved nothing; {', '.join(FOLDS)} kept: {resume_command(run)} trains it from them"
         swap = Swap(base) if replacing else None
         return train_folder(
             config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare, cleared, swap
@@ -271,7 +273,7 @@ def train_two_pass(
             else:
                 when = "before stage 3 had trained"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-            detail = f"{when}; {what}: continue with {_resume(run)}"
+            detail = f"{when}; {what}: continue with {resume_command(run)}"
             raise Terminated(signum, detail) from None
         raise
 
@@ -284,10 +286,6 @@ def name_final_folder(fold: Path, final: Path) -> None:
     saved["output"] = str(final)
     saved["data"]["train"] = str(final / FOLD_DATA)
     write_atomic(fold / CONFIG_FILE, dump_mapping(saved))
-
-
-def _resume(folder: Path) -> str:
-    return f"windowner train --resume {shlex.quote(str(folder))}"
 
 
 def _what(name: str) -> str:

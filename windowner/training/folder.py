@@ -116,8 +116,11 @@ def remove_run_files(output: Path, keep_mark: bool) -> None:
 
 
 @contextmanager
-def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, cleared: str) -> Iterator[None]:
-    """What a run that fails (an error, a divergence, a signal) leaves.
+def kept_or_removed(
+    swap: Swap, output: Path, existed: bool, marked: bool, cleared: str, go_on: str
+) -> Iterator[None]:
+    """What a run that fails (an error, a divergence, a signal) leaves (``go_on``: the command that
+    continues it, :func:`resume_command`).
 
     The fresh folder of ``--overwrite`` is discarded if it never took the old run's place (the old run
     stays as it was; files of the user's that were on their way go back). A run that saved neither a
@@ -135,8 +138,7 @@ def kept_or_removed(swap: Swap, output: Path, existed: bool, marked: bool, clear
                 discard(swap.fresh, real_folder(output), SWAPPED)
             kept = old_run_kept(output)
         elif (output / CHECKPOINT_FILE).exists():
-            command = f"windowner train --resume {shlex.quote(str(output))}"
-            kept = f"its last checkpoint stays: continue with {command}"
+            kept = f"its last checkpoint stays: continue with {go_on}"
         elif (output / MODEL_FILE).exists():
             kept = f"the best model so far is in {output}"
         else:
@@ -342,10 +344,16 @@ def diverged_error(
     return WindownerError(f"training diverged in epoch {epoch}, {where}: lower train.lr (now {lr:g}){kept}")
 
 
-def interrupted_error(signum: int, where: str, folder: Path, output: Path, swap: Swap) -> Terminated:
-    """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on."""
+def interrupted_error(
+    signum: int, where: str, folder: Path, output: Path, swap: Swap, go_on: str
+) -> Terminated:
+    """What Ctrl-C or SIGTERM raises once the checkpoint is saved: where and how to go on (``go_on``)."""
     old = swap.replacing or (output if folder != output else None)
     if old is not None:
         return Terminated(signum, f"{where}, {old_run_kept(old)}")
-    command = f"windowner train --resume {shlex.quote(str(output))}"
-    return Terminated(signum, f"{where}; saved a checkpoint: continue with {command}")
+    return Terminated(signum, f"{where}; saved a checkpoint: continue with {go_on}")
+
+
+def resume_command(folder: Path) -> str:
+    """The command that continues the training of ``folder``."""
+    return f"windowner train --resume {shlex.quote(str(folder))}"

@@ -69,6 +69,7 @@ from .folder import (
     read_run_checkpoint,
     remove_run_files,
     restore_checkpoint,
+    resume_command,
     resume_config,
     save_run_checkpoint,
     stopped_early,
@@ -182,13 +183,16 @@ def train_folder(
     prepare: Callable[[Tagger, Corpus], Sequence[str]] | None = None,
     cleared: str | None = None,
     swap: Swap | None = None,
+    resumed_by: Path | None = None,
 ) -> dict[str, Any]:
     """Train (or go on training, ``resuming``) into ``config.output``, which the caller has locked;
     ``prepare(tagger, corpus)`` readies the new tagger and returns the document feature's training keys;
     ``cleared``: what a run that saves nothing says it left (default: :func:`cleared_message`, for a
     folder that holds nothing else of the run's); ``swap``: the replacement this training is a stage of
     (an ``--overwrite`` of a document run: the fresh folder the run trains in until it takes the old
-    run's place, or the old run a fold's failure leaves as it was; None: this training's own)."""
+    run's place, or the old run a fold's failure leaves as it was; None: this training's own);
+    ``resumed_by``: the folder whose ``train --resume`` goes on with this training (a document run's, for
+    its folds; None: ``config.output``)."""
     note = note or note_stderr
     say = (lambda line: None) if quiet else echo  # the lines before the final results
     settings = config.train
@@ -246,7 +250,8 @@ def train_folder(
         remove_run_files(output, keep_mark=True)
     swap = swap or Swap(folder if folder != output else None)
     cleared = cleared or cleared_message(output, existed)
-    with deferred() as signals, kept_or_removed(swap, output, existed, marked, cleared):
+    go_on = resume_command(resumed_by or output)
+    with deferred() as signals, kept_or_removed(swap, output, existed, marked, cleared, go_on):
         folder.mkdir(parents=True, exist_ok=True)
         mark(folder)  # first: a folder that holds a run file holds the mark
         tagger.save_metadata(folder)
@@ -270,7 +275,7 @@ def train_folder(
                 if signals.pending:  # Ctrl-C or SIGTERM: stop here, where the run can go on from
                     state.seconds, state.losses = time.perf_counter() - started, watch.state()
                     save_run_checkpoint(folder, state, model, optimizer, average, rng)
-                    raise interrupted_error(signals.pending, state.where(steps), folder, output, swap)
+                    raise interrupted_error(signals.pending, state.where(steps), folder, output, swap, go_on)
             optimizer.flush(trainables)
             seconds = time.perf_counter() - started
             mean = state.total / max(state.seen, 1)
@@ -320,10 +325,15 @@ def train_folder(
                 say(f"no better dev {settings.select} F1 for {settings.patience} epochs: stopping early")
                 break
             if signals.pending and epoch < settings.epochs:
-                raise interrupted_error(signals.pending, state.where(), folder, output, swap)
+                raise interrupted_error(signals.pending, state.where(), folder, output, swap, go_on)
         scores = finish_run(corpus, state, output, echo)
         if signals.pending:  # after the last epoch: the run is complete
-            done = old_run_kept(swap.replacing) if swap.replacing else f"{output} holds the complete run"
+            if swap.replacing is not None:
+                done = old_run_kept(swap.replacing)
+            elif resumed_by is not None:  # a stage of a run: the run goes on
+                done = f"{output} has finished: continue with {go_on}"
+            else:
+                done = f"{output} holds the complete run"
             raise Terminated(signals.pending, f"after the last epoch; {done}")
         return scores
 
