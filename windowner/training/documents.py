@@ -40,7 +40,6 @@ from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import FOLDS, changed_folds, document_keys
 from ..tagging.folders import (
     FOLD_DATA,
-    check_folds,
     discard,
     fresh_sibling,
     is_marked,
@@ -173,7 +172,6 @@ def train_two_pass(
 
     say = (lambda line: None) if quiet else echo
     run = Path(config.output)
-    check_folds(run)  # no other training in one of its folds
     for folder in (run, *(run / name for name in FOLDS)):
         check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
         if folder != run and os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
@@ -213,11 +211,13 @@ def train_two_pass(
                 began = load_saved_config(folder / CONFIG_FILE).train.epochs
                 stage = dataclasses.replace(stage, train=dataclasses.replace(stage.train, epochs=began))
             say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
-            alone = not holds_work(run) and not any(
-                holds_work(run / other) for other in FOLDS if other != name
-            )
-            cleared = cleared_message(run, existed) if alone else None  # then the whole run goes
-            swap = Swap(None, replacing=run) if replacing else None  # (what it leaves is the old run)
+            if replacing:  # what a failure leaves is the old run, whatever the stage saved
+                swap, cleared = Swap(None, replacing=run), None
+            else:
+                alone = not holds_work(run) and not any(
+                    holds_work(run / other) for other in FOLDS if other != name
+                )
+                swap, cleared = None, cleared_message(run, existed) if alone else None  # then the run goes
             with locked(folder):
                 put_back_stranded(folder, note)
                 train_folder(

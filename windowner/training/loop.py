@@ -112,6 +112,7 @@ def train(
         blas_threads(config.train.threads),
         locked(config.output),
     ):
+        check_folds(Path(config.output))  # no other training in one of its folds
         put_back_stranded(Path(config.output), note)
         how = two_pass_training(config) or train_folder
         return how(
@@ -147,6 +148,7 @@ def resume(
     if stranded(real_folder(folder)) is None:
         check_run_folder(Path(folder), (CONFIG_FILE,))  # before the lock, which makes missing parent folders
     with locked(folder):
+        check_folds(Path(folder))  # no other training in one of its folds
         put_back_stranded(Path(folder), note)
         config = resume_config(folder, overrides)
         check_output(config, RUN_FILES)
@@ -198,7 +200,6 @@ def train_folder(
     settings = config.train
     output = Path(config.output)
     check_ours(output)
-    check_folds(output)  # no other training in one of its folds
     remove_stale_temporaries(output, SWAPPED)  # what a killed run left: nobody else writes here now
     saved = read_run_checkpoint(output) if resuming else None
     if saved is not None:
