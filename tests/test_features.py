@@ -1,5 +1,7 @@
 """Word features: the keys of tokens, the classes a run keeps, and their windows."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,29 @@ def test_classes_from_the_training_data():
     assert suffix[2:] == ("ing", "and")  # ing 4 times, and twice; "." once: left out
     encoder = Encoder(FEATURES["suffix"], suffix)
     assert encoder.encode(["Dancing", "band", "x"]).tolist() == [2, 3, 1]  # an unseen key is <unk>
+
+
+def test_each_distinct_token_computed_once_gives_every_token_its_own_keys():
+    """The features of each token alone count and encode each distinct token's keys once: the classes
+    and the encoding equal those of every token taken on its own, over two calls of one encoder that
+    share tokens (the second reads the first's memo) and for a word whose n-grams repeat (``aaaaa``)."""
+    rng = np.random.default_rng(1)
+    tokens = ["".join(rng.choice(list("aaB.-1é"), size=rng.integers(1, 9))) for _ in range(3000)]
+    sentences = [tokens[i : i + 7] for i in range(0, len(tokens), 7)]
+    for name in ("chars", "suffix", "shape"):
+        feature = FEATURES[name]
+        several = feature.slots > 1
+        keys = [feature.per_token(token) if several else [feature.per_token(token)] for token in tokens]
+        counts = Counter(key for many in keys for key in many)
+        kept = sorted((k for k, n in counts.items() if n >= MIN_COUNT), key=lambda k: (-counts[k], k))
+        classes = feature.classes_of(sentences)
+        assert classes == (PAD, UNKNOWN, *kept) and len(kept) > 10
+        index = {key: i for i, key in enumerate(classes)}
+        rows = [[index.get(key, 1) for key in many] for many in keys]
+        expected = [row + [0] * (feature.slots - len(row)) for row in rows] if several else sum(rows, [])
+        encoder = Encoder(feature, classes)
+        for part in (slice(0, 2000), slice(1000, None)):
+            assert encoder.encode(tokens[part]).tolist() == expected[part]
 
 
 def test_headline_marks_all_caps_sentences():

@@ -149,8 +149,13 @@ class Feature:
         keys met at least :data:`MIN_COUNT` times, most frequent first."""
         if self.fixed is not None:
             return self.fixed
-        keys = (key for tokens in sentences for key in self.keys(tokens))
-        counts = Counter(key for many in keys for key in many) if self.slots > 1 else Counter(keys)
+        counts: Counter = Counter()
+        if self.per_token is not None:  # each distinct token's keys computed once, counted as it occurs
+            for token, n in Counter(token for tokens in sentences for token in tokens).items():
+                for key in self.per_token(token) if self.slots > 1 else (self.per_token(token),):
+                    counts[key] += n
+        else:
+            counts.update(key for tokens in sentences for key in self.per_sentence(tokens))
         kept = sorted((key for key, n in counts.items() if n >= MIN_COUNT), key=lambda k: (-counts[k], k))
         return (PAD, UNKNOWN, *kept)
 
@@ -176,19 +181,35 @@ class Encoder:
         self.feature = feature
         self.index = {key: i for i, key in enumerate(classes)}
         self.unknown = self.index.get(UNKNOWN, 0)
-        self._memo: dict[str, int] = {}  # token: class, for a one-slot feature of each token alone
+        # a feature of each token alone computes each distinct token's key once: memo maps the token to
+        # its class, or with several keys a token to its row of classes in rows
+        self._memo: dict[str, int] = {}
+        self._rows: list[list[int]] = []
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        index, unknown = self.index, self.unknown
+        index, unknown, slots = self.index, self.unknown, self.feature.slots
         key = self.feature.per_token
-        if self.feature.slots == 1 and key is not None:  # each distinct token's key computed once
+        if key is None:
+            keys = self.feature.keys(tokens)
+            if slots == 1:
+                return np.array([index.get(key, unknown) for key in keys], dtype=np.int32)
+            return self._padded([[index.get(key, unknown) for key in many] for many in keys])
+        if slots == 1:
             return memoised(tokens, self._memo, lambda token: index.get(key(token), unknown), np.int32)
-        keys = self.feature.keys(tokens)
-        if self.feature.slots == 1:
-            return np.array([index.get(key, unknown) for key in keys], dtype=np.int32)
-        out = np.zeros((len(tokens), self.feature.slots), dtype=np.int32)
-        for row, many in zip(out, keys, strict=True):
-            row[: len(many)] = [index.get(key, unknown) for key in many]
+        rows = self._rows
+
+        def new_row(token: str) -> int:
+            rows.append([index.get(gram, unknown) for gram in key(token)])
+            return len(rows) - 1
+
+        at = memoised(tokens, self._memo, new_row, np.int64)
+        return self._padded(rows)[at]
+
+    def _padded(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        """Lists of classes as int32 ``(len(rows), slots)``, 0 after each list's last."""
+        out = np.zeros((len(rows), self.feature.slots), dtype=np.int32)
+        for line, classes in zip(out, rows, strict=True):
+            line[: len(classes)] = classes
         return out
 
 

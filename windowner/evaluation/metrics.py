@@ -85,6 +85,9 @@ def chunks(tags: Sequence[str]) -> list[Chunk]:
     prev_prefix, prev_type = OUTSIDE, ""
     # A trailing "O" closes a chunk that runs to the end of the sentence.
     for i, tag in enumerate([*tags, OUTSIDE]):
+        if tag == OUTSIDE and start is None:  # most tokens: no chunk ends here, and none starts
+            prev_prefix, prev_type = OUTSIDE, ""
+            continue
         prefix, entity_type = _split_tag(tag)
         if start is not None and _ends_chunk(prev_prefix, prev_type, prefix, entity_type):
             result.append((start, i, prev_type))
@@ -219,6 +222,8 @@ def token_type_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str
 def _count_tokens(tally: _Tally, pairs: Iterable[tuple[str, str]]) -> None:
     """Add (gold tag, predicted tag) pairs to the token-level counts of :func:`token_type_scores`."""
     for gold_tag, pred_tag in pairs:
+        if gold_tag == pred_tag == OUTSIDE:  # most tokens: nothing to count
+            continue
         gold_type, pred_type = _split_tag(gold_tag)[1], _split_tag(pred_tag)[1]
         if gold_type:
             tally.support[gold_type] += 1
