@@ -13,11 +13,12 @@ import yaml
 from helpers import documents_config
 
 from windowner.base.errors import Terminated, WindownerError
-from windowner.tagging.documents import FOLDS
-from windowner.tagging.folders import locked
+from windowner.tagging.folders import fold_names, locked
 from windowner.tagging.tagger import load_run
 from windowner.training.folder import SWAPPED
 from windowner.training.loop import resume, train
+
+FOLDS = fold_names(2)  # the folds of a run of the default train.first_pass_folds
 
 
 def files_of(folder: Path) -> dict[str, bytes]:

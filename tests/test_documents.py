@@ -4,6 +4,7 @@ tagging (run, ensemble, after --resume)."""
 from __future__ import annotations
 
 import io
+import json
 import signal
 
 import numpy as np
@@ -16,11 +17,14 @@ from windowner.data.documents import SURE, document_classes, keys_of
 from windowner.experiments.compare import find_runs
 from windowner.tagging import documents as first_passes
 from windowner.tagging.ensemble import Ensemble
+from windowner.tagging.folders import fold_names
 from windowner.tagging.predict import batches, read_records, tag_stream
 from windowner.tagging.tagger import load_run
-from windowner.training.documents import FOLDS, halves, training_keys
+from windowner.training.documents import fold_sentences, training_keys
 from windowner.training.dry_run import dry_run
 from windowner.training.loop import resume, train
+
+FOLDS = fold_names(2)  # the folds of a run of the default train.first_pass_folds
 
 TYPES = ("O", "LOC", "MISC", "ORG", "PER")
 
@@ -127,7 +131,7 @@ def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, m
     folder, *_ = two_pass
     run = folder / "run"
     train_data = read_conll(folder / "train.conll")
-    even, odd = halves(train_data)
+    even, odd = fold_sentences(train_data, 2)
     assert len({s.document for s in train_data}) == 15 and even and odd
     for name, half in zip(FOLDS, (even, odd), strict=True):  # what each fold trained on
         assert [s.tokens for s in read_conll(run / name / "train.txt")] == [s.tokens for s in half]
@@ -351,7 +355,7 @@ def test_a_fold_reads_the_vectors_of_the_other_halfs_words(two_pass):
     folder, *_ = two_pass
     run = folder / "run"
     train_data = read_conll(folder / "train.conll")
-    even, odd = halves(train_data)
+    even, odd = fold_sentences(train_data, 2)
     config = documents_config(folder)
     folds = [load_run(run / name) for name in FOLDS]
 
@@ -541,3 +545,94 @@ def test_a_fold_stopped_after_its_last_epoch_says_the_run_goes_on(tmp_path):
     )
     resume(run, progress=False)
     assert (run / "model.npz").is_file()
+
+
+@pytest.fixture(scope="module")
+def three_folds(tmp_path_factory):
+    """A tiny run with the document feature and three folds (``train.first_pass_folds: 3``): four
+    trainings, and the lines it printed."""
+    folder = tmp_path_factory.mktemp("three-folds")
+    config = documents_config(folder, "train.first_pass_folds=3")
+    lines = []
+    scores = train(config, progress=False, echo=lines.append)
+    return folder, config, scores, lines
+
+
+def test_three_folds_each_train_on_two_parts_and_key_the_third(three_folds):
+    """Document d is in part d mod 3; fold-k trains on every document outside part k − 1 and gives the
+    training keys of that part, never of a document it trained on; the run reads the mean of all three
+    for dev and new text, and it loads with its three folds (first_pass.json names them)."""
+    folder, config, scores, lines = three_folds
+    run = folder / "run"
+    stages = [line.split(":")[0] for line in lines if line.startswith("stage ")]
+    assert stages == [f"stage {n} of 4" for n in (1, 2, 3, 4)]
+    train_data = read_conll(folder / "train.conll")
+    names = fold_names(3)
+    assert names == ("fold-1", "fold-2", "fold-3") and not any((run / name).exists() for name in FOLDS)
+    for k, name in enumerate(names):
+        trained = [s.tokens for s in read_conll(run / name / "train.txt")]
+        assert trained == [s.tokens for s in train_data if s.document % 3 != k] and trained
+    folds = [load_run(run / name) for name in names]
+    asked = {id(fold): set() for fold in folds}
+    real = first_passes.type_marginals
+
+    def spy(tagger, sentences, types):
+        asked[id(tagger)].update(tuple(s) for s in sentences)
+        return real(tagger, sentences, types)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(first_passes, "type_marginals", spy)
+        keys = training_keys(train_data, folds)
+    assert len(keys) == sum(len(s) for s in train_data)
+    for k, fold in enumerate(folds):
+        assert asked[id(fold)] == {s.tokens for s in train_data if s.document % 3 == k}
+    tagger = load_run(run)
+    assert len(tagger.first_passes) == 3
+    assert list(json.loads((run / "first_pass.json").read_text())) == list(names)
+    dev = read_conll(folder / "dev.conll")
+    assert tagger.evaluate(dev) == scores["dev"]  # the dev keys: the mean of the three folds, as in training
+    assert dry_run(config)["stages"][3].startswith(f"4. {run}: the config with the document feature")
+
+
+def test_a_run_with_three_folds_packages_and_moves_with_them(three_folds, tmp_path):
+    from windowner.tagging.package import package_run
+
+    folder, *_ = three_folds
+    package_run(folder / "run", tmp_path / "package")
+    sentences = [s.tokens for s in read_conll(folder / "dev.conll")]
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "package").rename(moved)
+    assert sorted(p.name for p in moved.iterdir() if p.name.startswith("fold-")) == list(fold_names(3))
+    assert load_run(moved).predict(sentences) == load_run(folder / "run").predict(sentences)
+
+
+def test_an_overwrite_with_another_number_of_folds_replaces_the_old_folds(three_folds, tmp_path):
+    """``--overwrite`` of a run of three folds by a config of two: the old folds go with the old run
+    (they are not moved over as if they were yours), and your file in the run moves over."""
+    import shutil
+
+    folder, *_ = three_folds
+    run = tmp_path / "run"
+    shutil.copytree(folder / "run", run)
+    (run / "notes.txt").write_text("mine\n", encoding="utf-8")
+    train(documents_config(tmp_path), progress=False, overwrite=True)
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith("fold-")) == sorted(FOLDS)
+    assert (run / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    assert len(load_run(run).first_passes) == 2
+
+
+def test_more_folds_than_documents_is_an_error(tmp_path):
+    two = tmp_path / "two.conll"
+    two.write_text("-DOCSTART- O\n\nOslo B-LOC\n\n-DOCSTART- O\n\nRain O\n", encoding="utf-8")
+    config = documents_config(tmp_path, f"data.train={two}", "train.first_pass_folds=3")
+    with pytest.raises(WindownerError, match=f"{two}: model.features.document .* 3 parts .* 2 documents"):
+        train(config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_first_pass_folds_without_the_feature_is_a_remark(tmp_path):
+    config = documents_config(tmp_path, "model.features.document=0", "train.first_pass_folds=3")
+    assert any("train.first_pass_folds" in remark for remark in dry_run(config)["remarks"])
+    for value in ("1", "11"):
+        with pytest.raises(WindownerError, match="train.first_pass_folds"):
+            documents_config(tmp_path, f"train.first_pass_folds={value}")

@@ -13,9 +13,11 @@ from helpers import documents_config
 
 from windowner.base.files import atomic_open
 from windowner.cli.main import main
-from windowner.tagging.documents import FOLDS
+from windowner.tagging.folders import fold_names
 from windowner.tagging.tagger import load_run
 from windowner.training.loop import train
+
+FOLDS = fold_names(2)  # the folds of a run of the default train.first_pass_folds
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "configs" / "default.yaml"

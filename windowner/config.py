@@ -25,6 +25,8 @@ from .network.tasks import TASKS
 from .optim import OPTIMIZERS
 from .optim.schedules import SCHEDULES
 
+MAX_FOLDS = 10  # train.first_pass_folds at most
+
 
 @dataclass
 class DataConfig:
@@ -66,6 +68,7 @@ class ScheduleConfig:
 class TrainConfig:
     epochs: int = option(10, minimum=1)
     first_pass_epochs: int = option(0, minimum=0)  # model.features.document: its first-pass runs' (0: epochs)
+    first_pass_folds: int = option(2, minimum=2, maximum=MAX_FOLDS)  # model.features.document: its folds
     batch_size: int = option(32, minimum=1)
     loss: str = option("softmax", choices=tuple(LOSSES))  # logistic and margin: location task only
     corruptions: int = option(1, minimum=1)  # margin: corrupted copies of each true window

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from ..tagging.documents import FOLDS
 from ..tagging.ensemble import COMBINE, Ensemble, load_runs
-from ..tagging.folders import FOLD_DATA
+from ..tagging.folders import FOLD_DATA, FOLDS
 from ..tagging.run_files import RUN_FILES
 from ..tagging.tagger import Tagger, load_run
 from .main import note

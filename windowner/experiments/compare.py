@@ -35,7 +35,7 @@ from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..base.yaml_file import read_yaml_mapping
 from ..config import flatten
-from ..tagging.documents import FOLDS
+from ..tagging.folders import FOLDS
 from ..tagging.run_files import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided

@@ -1,9 +1,10 @@
 """The first pass of a run with the ``document`` feature: its keys for tokenised documents.
 
-A run with ``model.features.document`` tags in two passes: its first pass (the two runs ``fold-even/``
-and ``fold-odd/`` in its folder, the same config without the feature, each trained on half of the
-documents) gives every token the mean of their marginals, the keys follow from them
-(:mod:`windowner.data.documents`), and the run reads the keys as one more feature table. An ensemble's
+A run with ``model.features.document`` tags in two passes: its first pass (its folds, the runs
+``fold-even/`` and ``fold-odd/`` in its folder, or ``fold-1/`` ... ``fold-K/``: the same config without
+the feature, each trained on a part of the documents) gives every token the mean of their marginals,
+the keys follow from them (:mod:`windowner.data.documents`), and the run reads the keys as one more
+feature table. An ensemble's
 first pass is the mean of all its members' folds' marginals (:func:`document_keys`).
 """
 
@@ -22,7 +23,7 @@ from ..data.documents import OUTSIDE, key_types, keys_of
 from ..network.confidence import posteriors
 from ..network.decoding import allowed_transitions
 from .checkpoint import fingerprint
-from .folders import FOLDS
+from .folders import fold_names
 from .run_files import FIRST_PASS_FILE
 
 
@@ -34,8 +35,10 @@ def fold_fingerprint(tagger: Any) -> str:
 
 
 def changed_folds(run: Path, folds: Sequence[Any]) -> list[str]:
-    """The names of the folds of ``run`` (``folds``: their taggers, in the order of ``FOLDS``) whose
-    weights are not those ``first_pass.json`` recorded when the run began."""
+    """The names of the folds of ``run`` (``folds``: their taggers, in the order of
+    :func:`~windowner.tagging.folders.fold_names`) whose weights are not those ``first_pass.json``
+    recorded when the run began."""
+    names = fold_names(len(folds))
     path = run / FIRST_PASS_FILE
     if not path.is_file():
         raise WindownerError(
@@ -43,11 +46,11 @@ def changed_folds(run: Path, folds: Sequence[Any]) -> list[str]:
             " an earlier windowner, with first-pass/, must be trained again with --overwrite)"
         )
     recorded = read_json(path)
-    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(name), str) for name in FOLDS):
+    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(name), str) for name in names):
         raise WindownerError(
-            f"{path}: expected the SHA-256 of each fold ({', '.join(FOLDS)}), as train writes it"
+            f"{path}: expected the SHA-256 of each fold ({', '.join(names)}), as train writes it"
         )
-    return [name for name, fold in zip(FOLDS, folds, strict=True) if recorded[name] != fold_fingerprint(fold)]
+    return [name for name, fold in zip(names, folds, strict=True) if recorded[name] != fold_fingerprint(fold)]
 
 
 def reads_documents(tagger: Any) -> bool:

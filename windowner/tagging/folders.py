@@ -37,13 +37,24 @@ from pathlib import Path
 
 from ..base.errors import WindownerError
 from ..base.files import is_temporary, write_atomic
+from ..config import MAX_FOLDS
 
 _ATTEMPTS = 10  # a lock file removed by the run that held it is opened afresh, at most this often
 
 
 MARKER = ".windowner"  # in every folder windowner made: a run folder, not a user's
-FOLDS = ("fold-even", "fold-odd")  # the runs inside a document run: its folds, the even and odd documents
-FOLD_DATA = "train.txt"  # in a fold: its half of the training data
+
+
+def fold_names(count: int) -> tuple[str, ...]:
+    """The folders of the ``count`` folds of a run with the document feature, the runs inside it
+    (``train.first_pass_folds``): two are ``fold-even`` and ``fold-odd``, named for the documents each
+    trains on; more are ``fold-1``, ..., ``fold-K``, fold k trained on every document but those it keys."""
+    return ("fold-even", "fold-odd") if count == 2 else tuple(f"fold-{k}" for k in range(1, count + 1))
+
+
+FOLDS = tuple(dict.fromkeys(name for count in range(2, MAX_FOLDS + 1) for name in fold_names(count)))
+"""Every name a fold may have: a run's are those of its count, :func:`fold_names`."""
+FOLD_DATA = "train.txt"  # in a fold: its part of the training data
 
 
 def real_folder(folder: str | Path) -> Path:

@@ -13,8 +13,9 @@ costs on the input at hand, for the warning the commands give.
   files list words by decreasing frequency: the most frequent words), with ``vocab.txt`` to match, as
   :meth:`~windowner.tagging.tagger.Tagger.add_vectors` adds rows for ``predict``;
 * the run's ``labels.json``, ``features.json``, ``config.yaml``, ``train_words.txt`` and ``scores.json``;
-* for a run with the document feature, its first pass (``fold-even/`` and ``fold-odd/``) packaged the
-  same way, with the same words (not the folds' halves of the training data), and ``first_pass.json``;
+* for a run with the document feature, its first pass (its folds: ``fold-even/`` and ``fold-odd/``, or
+  ``fold-1/`` ... ``fold-K/``) packaged the same way, with the same words (not the folds' parts of the
+  training data), and ``first_pass.json``;
 * ``meta.json``: what the folder is (the windowner version, the task and the entity types it predicts,
   where its vectors came from and how many rows each part gave). Its presence tells ``predict`` and
   ``eval`` that the run reads no vectors file unless one is given (``--vectors``).
@@ -42,7 +43,7 @@ from ..base.errors import WindownerError
 from ..base.files import write_atomic
 from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
-from .folders import FOLDS, discard, fresh_sibling, is_marked, locked, mark, recover, replace_folder
+from .folders import discard, fold_names, fresh_sibling, is_marked, locked, mark, recover, replace_folder
 from .run_files import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE
 from .tagger import Tagger, load_run
 
@@ -79,7 +80,8 @@ def package_run(
         raise WindownerError(f"--max-words must be 0 or more, got {max_words}")
     tagger = load_run(run)
     firsts = tagger.first_passes  # the document feature's first pass: packaged with the run
-    check_package_output(run, output, overwrite, bool(firsts))
+    folds = fold_names(len(firsts)) if firsts else ()
+    check_package_output(run, output, overwrite, folds)
     from_run, firsts_from_run = len(tagger.vocab), [len(first.vocab) for first in firsts]
     source = _vectors_source(tagger, run, vectors, max_words)
     added = 0
@@ -89,7 +91,7 @@ def package_run(
     meta = _meta(tagger, source, max_words, from_run, added)
     with locked(output):
         recovered = recover(output, RUN_FILES)
-        check_package_output(run, output, overwrite, bool(firsts))  # again: no other windowner writes now
+        check_package_output(run, output, overwrite, folds)  # again: no other windowner writes now
         new, swapping = fresh_sibling(output), False
         try:
             os.chmod(new, 0o755)  # mkdtemp makes it private; a package is for sharing
@@ -98,8 +100,7 @@ def package_run(
             if (run / SCORES_FILE).is_file():
                 write_atomic(new / SCORES_FILE, (run / SCORES_FILE).read_text(encoding="utf-8"))
             write_atomic(new / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-            folds = zip(FOLDS, firsts, firsts_from_run, strict=True) if firsts else ()  # its two, or none
-            for name, first, first_from_run in folds:
+            for name, first, first_from_run in zip(folds, firsts, firsts_from_run, strict=True):
                 inner = new / name
                 inner.mkdir()
                 mark(inner)
@@ -122,11 +123,11 @@ def package_run(
     return Packaged(output, len(tagger.vocab), from_run, added, source, size, recovered)
 
 
-def check_package_output(run: Path, output: Path, overwrite: bool, folds: bool = False) -> None:
+def check_package_output(run: Path, output: Path, overwrite: bool, folds: Sequence[str] = ()) -> None:
     """Refuse an output folder that is the run, holds it or is inside it (its ``fold-even/``, say), is a
     file, holds files windowner did not write, or holds a run or package (unless ``overwrite``); with
-    ``folds`` (the package has the run's), one that holds a file, a link or a folder of yours where a
-    fold goes."""
+    ``folds`` (the names of the run's, which the package has), one that holds a file, a link or a folder
+    of yours where a fold goes."""
     if output.exists() and not output.is_dir():
         raise WindownerError(f"{output}: is a file; give the package a folder of its own")
     target, source = output.resolve(), run.resolve()
@@ -152,7 +153,7 @@ def check_package_output(run: Path, output: Path, overwrite: bool, folds: bool =
         raise WindownerError(
             f"{output} already holds a windowner {kind}: choose another folder, or --overwrite"
         )
-    for name in FOLDS if folds else ():
+    for name in folds:
         entry = output / name
         if os.path.lexists(entry) and (entry.is_symlink() or not entry.is_dir() or not is_marked(entry)):
             raise WindownerError(

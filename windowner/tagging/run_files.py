@@ -16,9 +16,10 @@ A run folder holds everything ``eval`` needs, and nothing in a pickle:
 * ``history.jsonl`` (a line an epoch) and ``scores.json`` (the best epoch's dev and test scores);
 * ``checkpoint.npz``: where training stands, for ``train --resume`` (:mod:`windowner.tagging.checkpoint`);
 * ``.windowner``: the mark of a folder windowner made (:data:`~windowner.tagging.folders.MARKER`);
-* ``fold-even/`` and ``fold-odd/``: only in a run with the ``document`` feature: the run folders of its
-  first pass, whose mean marginals give the feature's keys (:mod:`windowner.tagging.documents`), and
-  ``first_pass.json``, the :func:`~windowner.tagging.documents.fold_fingerprint` of each, checked at load;
+* ``fold-even/`` and ``fold-odd/`` (or ``fold-1/`` ... ``fold-K/``, ``train.first_pass_folds``): only in
+  a run with the ``document`` feature: the run folders of its first pass, the folds, whose mean marginals
+  give the feature's keys (:mod:`windowner.tagging.documents`), and ``first_pass.json``, the
+  :func:`~windowner.tagging.documents.fold_fingerprint` of each, checked at load;
 * ``meta.json``: only in a folder ``windowner package`` wrote (:mod:`windowner.tagging.package`): the run
   carries the vectors its predictions need, and never reads a vectors file it is not given.
 

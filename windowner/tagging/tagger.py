@@ -26,7 +26,8 @@ from ..network.confidence import confidences, posteriors
 from ..network.decoding import allowed_transitions
 from ..network.model import WindowModel, make_loss
 from ..network.tasks import Task
-from .documents import FOLDS, changed_folds, document_keys, fold_fingerprint
+from .documents import changed_folds, document_keys, fold_fingerprint
+from .folders import fold_names
 from .report import score
 from .run_files import (
     CONFIG_FILE,
@@ -131,7 +132,8 @@ class Tagger:
     ) -> list[str]:
         """The ``document`` feature's key of every token, from :attr:`first_passes`' mean marginals."""
         if not self.first_passes:
-            raise WindownerError(f"a run with the document feature needs its first pass ({', '.join(FOLDS)})")
+            folds = ", ".join(fold_names(self.config.train.first_pass_folds))
+            raise WindownerError(f"a run with the document feature needs its first pass ({folds})")
         return document_keys(self.first_passes, sentences, documents, self.features["document"])
 
     def predict(
@@ -284,7 +286,7 @@ class Tagger:
         features = {name: list(classes) for name, classes in self.features.items()}
         write_atomic(folder / FEATURES_FILE, json.dumps(features, ensure_ascii=False) + "\n")
         if self.first_passes:  # which folds the run was trained with: a fold trained again is an error
-            pairs = zip(FOLDS, self.first_passes, strict=True)
+            pairs = zip(fold_names(len(self.first_passes)), self.first_passes, strict=True)
             folds = {name: fold_fingerprint(first) for name, first in pairs}
             write_atomic(folder / FIRST_PASS_FILE, json.dumps(folds, indent=2) + "\n")
         config = self.config
@@ -332,14 +334,15 @@ class Tagger:
                 raise WindownerError(
                     f"{folder / META_FILE}: expected the JSON object windowner package writes"
                 )
-        first_passes = tuple(_first_passes(folder) if "document" in features else ())
+        first_passes = tuple(_first_passes(folder, config) if "document" in features else ())
         return cls(model, vocab, task, config, train_words, features, package, gazetteers, first_passes)
 
 
-def _first_passes(folder: Path) -> list[Tagger]:
-    """The folds of a run with the document feature, each the one the run was trained with."""
+def _first_passes(folder: Path, config: Config) -> list[Tagger]:
+    """The folds of a run with the document feature (``config`` the run's), each the one the run was
+    trained with."""
     first_passes = []
-    for name in FOLDS:
+    for name in fold_names(config.train.first_pass_folds):
         if not (folder / name).is_dir():
             raise WindownerError(
                 f"{folder / name}: missing (the run has the document feature, whose keys its first"

@@ -156,10 +156,9 @@ def settings_remarks(config: Config, corpus: Corpus, model: WindowModel) -> list
     """Notes before training: what fine-tuning with dense Adam costs, a low vector coverage, a setting
     for a feature that is off."""
     remarks = []
-    if config.train.first_pass_epochs and not config.model.features.document:
-        remarks.append(
-            "train.first_pass_epochs sets the folds' epochs of model.features.document, which is off"
-        )
+    for key, what, default in (("first_pass_epochs", "epochs", 0), ("first_pass_folds", "number", 2)):
+        if getattr(config.train, key) != default and not config.model.features.document:
+            remarks.append(f"train.{key} sets the folds' {what} of model.features.document, which is off")
     if config.train.fine_tune and config.train.optimizer == "adam":
         remarks.append(
             f"adam fine-tunes E with the dense rule: every step updates all {model.params['E'].size:,}"

@@ -1,22 +1,25 @@
-"""Training a run with the document feature (``model.features.document``): three trainings in one folder.
+"""Training a run with the document feature (``model.features.document``): its folds, then the run, in
+one folder.
 
 The feature's key of a token comes from a first pass (:mod:`windowner.data.documents`). The keys of the
 training data must come from a model that did not see their tags, else they would be nearly always
 right in training and not at test. So ``windowner train`` of such a config trains, in the run folder
-RUN, one stage after the other:
+RUN, one stage after the other (K = ``train.first_pass_folds``; documents are numbered from 0 in the
+order of ``data.train``, a ``-DOCSTART-`` line starting each, and document d is in part d mod K):
 
-1. ``RUN/fold-even/``: the config without the feature, trained on the even documents of ``data.train``
-   (documents 0, 2, 4, ...: a ``-DOCSTART-`` line starts one); it gives the keys of the odd documents;
-2. ``RUN/fold-odd/``: the same on the odd documents, which gives the keys of the even ones;
-3. RUN itself: the config with the feature, trained with those keys. The two folds together are its
-   first pass: the mean of their marginals gives the keys of the dev and test data while training, and
-   of every text the run tags after (the same two models on the same kind of data: none saw the tags).
+1. the folds, the config without the feature: fold k is trained on every part but one and gives the keys
+   of that part's documents. With K = 2, ``RUN/fold-even/`` trains on the even documents (part 0) and
+   keys the odd ones, ``RUN/fold-odd/`` the other way round; with K > 2, ``RUN/fold-k/`` keys part
+   k − 1 (:func:`~windowner.tagging.folders.fold_names`);
+2. RUN itself: the config with the feature, trained with those keys. The folds together are its first
+   pass: the mean of their marginals gives the keys of the dev and test data while training, and of
+   every text the run tags after (the same models on the same kind of data: none saw the tags).
 
-Each stage is an ordinary run folder (the folds hold their half of the training data as ``train.txt``,
-in IOB2 CoNLL lines). A stage that has finished (it holds ``scores.json``) is not trained again by
+Each stage is an ordinary run folder (a fold holds its part of the training data as ``train.txt``, in
+IOB2 CoNLL lines). A stage that has finished (it holds ``scores.json``) is not trained again by
 ``train --resume RUN``; one that was stopped goes on from its checkpoint, as the config of RUN says.
 ``--overwrite`` trains every stage again, in a fresh folder beside RUN that takes its place once the
-third stage has saved a model: until then RUN stays as it was, whatever stops the training.
+last stage has saved a model: until then RUN stays as it was, whatever stops the training.
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from ..config import Config, dump_config, dump_mapping, load_saved_config
 from ..data.conll import Sentence
 from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
-from ..tagging.documents import FOLDS, changed_folds, document_keys
+from ..tagging.documents import changed_folds, document_keys
 from ..tagging.folders import (
     FOLD_DATA,
+    FOLDS,
     discard,
+    fold_names,
     fresh_sibling,
     is_marked,
     locked,
@@ -67,26 +72,28 @@ from .progress import Progress
 
 def stages(config: Config) -> list[str]:
     """What ``train`` of ``config`` (with the document feature) does, a line a stage (``--dry-run``)."""
-    run = Path(config.output)
+    run, names = Path(config.output), fold_names(config.train.first_pass_folds)
     return [
-        f"1. {run / FOLDS[0]}: the config without the document feature, on the even documents of"
-        f" {config.data.train} (it gives the keys of the odd ones)",
-        f"2. {run / FOLDS[1]}: the same on the odd documents (it gives the keys of the even ones)",
-        f"3. {run}: the config with the document feature, trained with those keys (the two runs'"
-        " mean gives those of dev, test and new text)",
+        *(
+            f"{k}. {run / name}: {_what(len(names), k - 1)} of {config.data.train} (the config without"
+            " the document feature)"
+            for k, name in enumerate(names, start=1)
+        ),
+        f"{len(names) + 1}. {run}: the config with the document feature, trained with those keys (the"
+        f" {len(names)} folds' mean gives those of dev, test and new text)",
     ]
 
 
 def without_feature(config: Config, folder: Path, train: str | None = None) -> Config:
     """The config of a stage: ``config`` without the document feature, into ``folder`` (trained on
     ``train``, an IOB2 CoNLL file, if given), for ``train.first_pass_epochs`` epochs (0: as many as the
-    run). The dev and test files are read as the config says; a fold's IOB2 lines read the same under
-    ``auto``, ``iob1`` and ``iob2``, so only an IOBES or BILUO config reads its files with the scheme
-    told from each file (``auto``)."""
+    run; its own ``train.first_pass_folds`` is the default: it has no folds). The dev and test files are
+    read as the config says; a fold's IOB2 lines read the same under ``auto``, ``iob1`` and ``iob2``, so
+    only an IOBES or BILUO config reads its files with the scheme told from each file (``auto``)."""
     features = dataclasses.replace(config.model.features, document=0)
     model = dataclasses.replace(config.model, features=features)
     epochs = config.train.first_pass_epochs or config.train.epochs
-    settings = dataclasses.replace(config.train, epochs=epochs, first_pass_epochs=0)
+    settings = dataclasses.replace(config.train, epochs=epochs, first_pass_epochs=0, first_pass_folds=2)
     data = config.data
     if train is not None:
         scheme = data.scheme if data.scheme in ("auto", "iob1", "iob2") else "auto"
@@ -94,20 +101,31 @@ def without_feature(config: Config, folder: Path, train: str | None = None) -> C
     return dataclasses.replace(config, model=model, data=data, train=settings, output=str(folder))
 
 
-def halves(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
-    """The sentences of the even and of the odd documents."""
-    return [s for s in sentences if s.document % 2 == 0], [s for s in sentences if s.document % 2 == 1]
+def keyed_part(count: int, fold: int) -> int:
+    """The part of the documents (document d is in part d mod ``count``) whose keys fold number ``fold``
+    of :func:`~windowner.tagging.folders.fold_names` gives, the one it does not train on: ``fold-even``
+    keys the odd documents, ``fold-odd`` the even ones, ``fold-k`` part k − 1."""
+    return (1, 0)[fold] if count == 2 else fold
 
 
-def halves_of(config: Config, train: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
-    """:func:`halves` of the training data ``train`` of ``config``; an error if one is empty."""
-    even, odd = halves(train)
-    if not even or not odd:
+def fold_sentences(sentences: Sequence[Sentence], count: int) -> list[list[Sentence]]:
+    """The training sentences of each of ``count`` folds: those of every document outside its part."""
+    return [[s for s in sentences if s.document % count != keyed_part(count, k)] for k in range(count)]
+
+
+def folds_of(config: Config, train: Sequence[Sentence]) -> list[list[Sentence]]:
+    """:func:`fold_sentences` of the training data ``train`` of ``config``; an error if a part has no
+    document."""
+    count = config.train.first_pass_folds
+    documents = len({s.document for s in train})
+    if documents < count:
         raise WindownerError(
-            f"{config.data.train}: model.features.document trains its first pass on the even and the odd"
-            " documents of the training data, and it has one document: start each with a -DOCSTART- line"
+            f"{config.data.train}: model.features.document trains its first pass on {count} parts of the"
+            f" documents of the training data (train.first_pass_folds), and it has"
+            f" {'one document' if documents == 1 else f'{documents} documents'}: start each with a"
+            " -DOCSTART- line"
         )
-    return even, odd
+    return fold_sentences(train, count)
 
 
 def conll_text(sentences: Sequence[Sentence]) -> str:
@@ -125,17 +143,17 @@ def conll_text(sentences: Sequence[Sentence]) -> str:
 def training_keys(
     train: Sequence[Sentence], folds: Sequence[Tagger], vectors: str | None = None
 ) -> list[str]:
-    """The key of every token of ``train`` (flat): the run of the even documents (``folds[0]``) gives
-    those of the odd ones, the run of the odd documents those of the even ones. A fold kept the vectors
-    of its own half's words only: it first reads the other half's from ``vectors`` (the config's
-    ``vectors.path``), as the first pass does for new text, so that they do not read ``<unk>``."""
+    """The key of every token of ``train`` (flat), each document's from the fold that did not train on
+    it (:func:`keyed_part`; ``folds`` in the order of :func:`~windowner.tagging.folders.fold_names`). A
+    fold kept the vectors of its own part's words only: it first reads the others' from ``vectors`` (the
+    config's ``vectors.path``), as the first pass does for new text, so that they do not read ``<unk>``."""
     tokens = [s.tokens for s in train]
     documents = np.array([s.document for s in train], dtype=np.int64)
     lengths = np.array([len(t) for t in tokens], dtype=np.int64)
     starts = np.cumsum(lengths) - lengths
     flat = np.empty(int(lengths.sum()), dtype=object)
-    for parity, fold in ((1, folds[0]), (0, folds[1])):
-        chosen = np.flatnonzero(documents % 2 == parity)
+    for k, fold in enumerate(folds):
+        chosen = np.flatnonzero(documents % len(folds) == keyed_part(len(folds), k))
         if not len(chosen):
             continue
         classes = fold_classes(fold)
@@ -171,8 +189,9 @@ def train_two_pass(
     from .loop import train_folder
 
     say = (lambda line: None) if quiet else echo
-    run = Path(config.output)
-    for folder in (run, *(run / name for name in FOLDS)):
+    run, names = Path(config.output), fold_names(config.train.first_pass_folds)
+    last = len(names) + 1  # the stages: the folds, then the run
+    for folder in (run, *(run / name for name in names)):
         check_ours(folder)  # a folder of the user's gets no stage, the run's nor a stage's own
         if folder != run and os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
             raise WindownerError(
@@ -180,7 +199,7 @@ def train_two_pass(
                 " another folder (--output)"
             )
     existed, marked = run.exists(), is_marked(run)
-    even, odd = halves_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
+    parts = folds_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
     if not resuming:
         check_free(run, overwrite)
     run.mkdir(parents=True, exist_ok=True)
@@ -191,31 +210,32 @@ def train_two_pass(
     base = fresh_sibling(real_folder(run)) if replacing else run
     if replacing:
         say(
-            f"replacing {run}: the three trainings go into {base}, which takes its place once the run"
+            f"replacing {run}: the {last} trainings go into {base}, which takes its place once the run"
             " has a model"
         )
     if not (base / CONFIG_FILE).exists():  # what --resume reads until the last stage writes its own
         write_atomic(base / CONFIG_FILE, dump_config(config))
     try:
-        for number, (name, half) in enumerate(zip(FOLDS, (even, odd), strict=True), start=1):
+        for number, (name, part) in enumerate(zip(names, parts, strict=True), start=1):
             folder = base / name
             if (folder / SCORES_FILE).is_file():
-                say(f"stage {number} of 3: {folder} has finished: not trained again")
+                say(f"stage {number} of {last}: {folder} has finished: not trained again")
                 continue
             folder.mkdir(parents=True, exist_ok=True)
             mark(folder)
-            write_atomic(folder / FOLD_DATA, conll_text(half))
+            write_atomic(folder / FOLD_DATA, conll_text(part))
             stage = without_feature(config, folder, str(folder / FOLD_DATA))
             going_on = (folder / CHECKPOINT_FILE).is_file()
             if going_on:  # a fold trains the epochs it began with, whatever --set train.epochs says now
                 began = load_saved_config(folder / CONFIG_FILE).train.epochs
                 stage = dataclasses.replace(stage, train=dataclasses.replace(stage.train, epochs=began))
-            say(f"stage {number} of 3: {'resuming ' if going_on else ''}{folder} ({_what(name)})")
+            what = _what(len(names), number - 1)
+            say(f"stage {number} of {last}: {'resuming ' if going_on else ''}{folder} ({what})")
             if replacing:  # what a failure leaves is the old run, whatever the stage saved
                 swap, cleared = Swap(None, replacing=run), None
             else:
                 alone = not holds_work(run) and not any(
-                    holds_work(run / other) for other in FOLDS if other != name
+                    holds_work(run / other) for other in names if other != name
                 )
                 swap, cleared = None, cleared_message(run, existed) if alone else None  # then the run goes
             with locked(folder):
@@ -234,7 +254,7 @@ def train_two_pass(
                 )
             if replacing:
                 name_final_folder(folder, run / name)
-        folds = [Tagger.load(base / name) for name in FOLDS]
+        folds = [Tagger.load(base / name) for name in names]
 
         def prepare(tagger: Tagger, corpus: Corpus) -> list[str]:
             tagger.first_passes = tuple(folds)
@@ -246,8 +266,9 @@ def train_two_pass(
                 f"{run}: its folds were trained again after it began (on their own?): train the whole run"
                 " again with --overwrite"
             )
-        say(f"stage 3 of 3: {'resuming ' if going_on else ''}{run} (the config with the document feature)")
-        cleared = f"the run saved nothing; {', '.join(FOLDS)} kept: {resume_command(run)} trains it from them"
+        doing = f"{'resuming ' if going_on else ''}{run} (the config with the document feature)"
+        say(f"stage {last} of {last}: {doing}")
+        cleared = f"the run saved nothing; {', '.join(names)} kept: {resume_command(run)} trains it from them"
         swap = Swap(base) if replacing else None
         return train_folder(
             config, progress, echo, overwrite, note, quiet, going_on, on_epoch, prepare, cleared, swap
@@ -260,18 +281,18 @@ def train_two_pass(
                 raise Terminated(signum, old_run_kept(run)) from None
             raise
         if not any(holds_work(run / name) for name in FOLDS) and not holds_work(run):
-            _remove_ours(run, existed, marked)
+            _remove_ours(run, names, existed, marked)
             raise
         if not (run / CONFIG_FILE).exists():  # the run saved nothing and took it along: --resume reads it
             write_atomic(run / CONFIG_FILE, dump_config(config))
         if isinstance(err, KeyboardInterrupt) and not getattr(err, "detail", ""):
             # Ctrl-C or a signal outside a stage's epochs (between stages, or while one loads its data)
-            finished = [name for name in FOLDS if (run / name / SCORES_FILE).is_file()]
+            finished = [name for name in names if (run / name / SCORES_FILE).is_file()]
             what = f"{', '.join(finished)} finished and kept" if finished else "the checkpoints are kept"
-            if (run / CHECKPOINT_FILE).is_file():  # a resumed stage 3, stopped while it loaded its data
-                when, what = "before stage 3 went on", f"{what}, and the run's checkpoint"
+            if (run / CHECKPOINT_FILE).is_file():  # a resumed last stage, stopped while it loaded its data
+                when, what = f"before stage {last} went on", f"{what}, and the run's checkpoint"
             else:
-                when = "before stage 3 had trained"
+                when = f"before stage {last} had trained"
             signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
             detail = f"{when}; {what}: continue with {resume_command(run)}"
             raise Terminated(signum, detail) from None
@@ -288,19 +309,24 @@ def name_final_folder(fold: Path, final: Path) -> None:
     write_atomic(fold / CONFIG_FILE, dump_mapping(saved))
 
 
-def _what(name: str) -> str:
-    return {
-        FOLDS[0]: "the first pass on the even documents",
-        FOLDS[1]: "the first pass on the odd documents",
-    }[name]
+def _what(count: int, fold: int) -> str:
+    """The documents fold number ``fold`` of ``count`` trains on and keys."""
+    if count == 2:
+        return (
+            "the first pass on the even documents, which keys the odd ones",
+            "the first pass on the odd documents, which keys the even ones",
+        )[fold]
+    part = keyed_part(count, fold)
+    numbers = f"{part}, {part + count}, {part + 2 * count}, ..."
+    return f"the first pass on every document but numbers {numbers}, which it keys"
 
 
-def _remove_ours(run: Path, existed: bool, marked: bool) -> None:
-    """What a two-pass run that saved no model and no checkpoint leaves: nothing of its own (a folder
-    that was there stays, without the mark it did not have)."""
+def _remove_ours(run: Path, names: Sequence[str], existed: bool, marked: bool) -> None:
+    """What a two-pass run (its folds ``names``) that saved no model and no checkpoint leaves: nothing of
+    its own (a folder that was there stays, without the mark it did not have)."""
     from ..tagging.folders import MARKER
 
-    for name in FOLDS:
+    for name in names:
         for file in (FOLD_DATA, MARKER):
             (run / name / file).unlink(missing_ok=True)
         try:

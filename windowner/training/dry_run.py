@@ -13,7 +13,7 @@ from ..data.vocab import SPECIALS
 from ..tagging.folders import real_folder, stranded
 from ..tagging.run_files import RUN_FILES
 from .corpus import check_settings, initialise, settings_remarks
-from .documents import halves_of, stages
+from .documents import folds_of, stages
 from .folder import check_free, check_ours, holds_any_work
 
 
@@ -41,7 +41,7 @@ def dry_run(config: Config, overwrite: bool = False) -> dict[str, Any]:
     tagger, corpus, _ = initialise(config)
     check_settings(config, corpus)
     if config.model.features.document:
-        halves_of(config, corpus.train)
+        folds_of(config, corpus.train)
     data = {}
     for name, sentences in (("train", corpus.train), ("dev", corpus.dev), ("test", corpus.test)):
         path = getattr(config.data, name)
