@@ -84,7 +84,7 @@ def read_pipe(fifo) -> tuple[threading.Thread, list[bytes]]:
 def documents_config(folder: Path, *overrides: str):
     """A tiny config with the document feature: the default config on Wikigold's first 300 training
     sentences (15 -DOCSTART- documents) and 100 dev sentences, 2 epochs of a hidden layer of 20; its run
-    (three trainings, about 3 s) goes to ``folder/run``."""
+    (three trainings with two folds, about 3 s) goes to ``folder/run``."""
     from windowner.config import load_config
 
     wikigold = REPO / "data" / "wikigold"

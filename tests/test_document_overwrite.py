@@ -1,4 +1,4 @@
-"""``--overwrite`` of a run with the document feature: its three trainings go into a fresh folder beside
+"""``--overwrite`` of a run with the document feature: its trainings go into a fresh folder beside
 the old run, which stays as it was until the new run's last stage has a model; then the new run takes its
 place, the old folds go with it, and the user's files move over."""
 
@@ -277,3 +277,42 @@ def test_a_stop_in_the_swap_before_its_renames_leaves_the_old_run(old_run, tmp_p
     monkeypatch.undo()
     assert files_of(run) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.conll", "run", "train.conll"]
+
+
+def test_a_run_of_yours_named_as_a_fold_survives_an_overwrite(old_run):
+    """Your own run trained into RUN/fold-3 (a name a fold of three may have, not one of RUN's two) is
+    yours: ``--overwrite`` of RUN moves it over whole; a fold's mark says it is a fold, a run's does not."""
+    run, _ = old_run
+    train(
+        documents_config(run.parent, "model.features.document=0", f"output={run / 'fold-3'}"), progress=False
+    )
+    before = files_of(run / "fold-3")
+    train(documents_config(run.parent, "train.seed=1"), progress=False, overwrite=True)
+    assert files_of(run / "fold-3") == before
+
+
+def test_an_overwrite_to_three_folds_and_back_keeps_your_entries(old_run):
+    """In a run of two folds: your folder, file and link named fold-3, fold-4, fold-5 move over; an
+    ``--overwrite`` with three folds (fold-3 among them) is refused while your fold-3 is there, every file
+    as it was; your notes in a fold of three move into the folder of that name when two folds replace it."""
+    run, _ = old_run
+    (run / "fold-3").mkdir()
+    (run / "fold-3" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (run / "fold-4").write_text("a file\n", encoding="utf-8")
+    (run / "fold-5").symlink_to(run.parent / "train.conll")
+    train(documents_config(run.parent, "train.seed=1"), progress=False, overwrite=True)
+    assert (run / "fold-3" / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    assert (run / "fold-4").read_text(encoding="utf-8") == "a file\n" and (run / "fold-5").is_symlink()
+    before = files_of(run)
+    three = documents_config(run.parent, "train.first_pass_folds=3")
+    with pytest.raises(WindownerError, match="fold-3"):
+        train(three, progress=False, overwrite=True)
+    assert files_of(run) == before
+    (run / "fold-3" / "notes.txt").unlink()
+    (run / "fold-3").rmdir()
+    train(three, progress=False, overwrite=True)
+    (run / "fold-2" / "notes.txt").write_text("fold notes\n", encoding="utf-8")
+    train(documents_config(run.parent), progress=False, overwrite=True)
+    assert (run / "fold-2" / "notes.txt").read_text(encoding="utf-8") == "fold notes\n"
+    assert sorted(entry.name for entry in (run / "fold-2").iterdir()) == ["notes.txt"]
+    assert len(load_run(run).first_passes) == 2

@@ -636,3 +636,95 @@ def test_first_pass_folds_without_the_feature_is_a_remark(tmp_path):
     for value in ("1", "11"):
         with pytest.raises(WindownerError, match="train.first_pass_folds"):
             documents_config(tmp_path, f"train.first_pass_folds={value}")
+
+
+def test_a_stopped_run_of_three_folds_resumes_to_the_same_weights(three_folds, tmp_path):
+    """Stopped in the third fold, ``--resume`` trains no finished fold again and ends with the weights of
+    the run never stopped (the run's and every fold's)."""
+    straight = three_folds[0] / "run"
+    said = []
+
+    def echo(line):
+        said.append(line)
+        if line.startswith("epoch   1") and any(s.startswith("stage 3 of 4") for s in said):
+            signal.raise_signal(signal.SIGINT)
+
+    config = documents_config(tmp_path, "train.first_pass_folds=3")
+    with pytest.raises(Terminated):
+        train(config, progress=False, echo=echo)
+    lines = []
+    resume(tmp_path / "run", progress=False, echo=lines.append)
+    stages = [line for line in lines if line.startswith("stage ")]
+    assert "not trained again" in stages[0] and stages[2].startswith(
+        f"stage 3 of 4: resuming {tmp_path / 'run'}"
+    )
+    for name in ("model.npz", *(f"{fold}/model.npz" for fold in fold_names(3)), "first_pass.json"):
+        assert (straight / name).read_bytes() == (tmp_path / "run" / name).read_bytes(), name
+
+
+def test_a_run_saved_before_the_number_of_folds_was_a_setting_loads_and_resumes(tmp_path):
+    """A ``config.yaml`` without ``train.first_pass_folds``: two folds, fold-even and fold-odd."""
+    import yaml
+
+    said = []
+
+    def echo(line):
+        said.append(line)
+        if line.startswith("epoch   1") and any(s.startswith("stage 3 of 3") for s in said):
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(Terminated):
+        train(documents_config(tmp_path), progress=False, echo=echo)
+    run = tmp_path / "run"
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    del saved["train"]["first_pass_folds"]
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    resume(run, progress=False)
+    assert len(load_run(run).first_passes) == 2
+
+
+def test_compare_finds_your_runs_named_as_folds_beside_a_config(tmp_path):
+    """EXP/config.yaml (without the document feature) beside your runs EXP/fold-1 and EXP/fold-2: EXP is
+    no run, its folders are; and two runs alike but for a key one's windowner did not write group as
+    one setting (its default)."""
+    import shutil
+
+    import yaml
+
+    from windowner.experiments.compare import group_runs, load_runs
+
+    exp = tmp_path / "exp"
+    for k in (1, 2):
+        train(
+            documents_config(tmp_path, "model.features.document=0", f"output={exp / f'fold-{k}'}"),
+            progress=False,
+        )
+    shutil.copy(exp / "fold-1" / "config.yaml", exp / "config.yaml")
+    assert find_runs([exp]) == [exp / "fold-1", exp / "fold-2"]
+    saved = yaml.safe_load((exp / "fold-2" / "config.yaml").read_text(encoding="utf-8"))
+    del saved["train"]["first_pass_folds"]  # as a run of an earlier windowner wrote it
+    (exp / "fold-2" / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    differing, groups = group_runs(load_runs([exp / "fold-1", exp / "fold-2"]))
+    assert differing == [] and len(groups) == 1
+
+
+def test_training_data_with_a_part_of_no_document_is_refused_before_training(tmp_path):
+    """Documents 1 and 3 only (a -DOCSTART- with no sentence is a document too): no even document, so
+    fold-even would have nothing to train on; refused at once, naming data.train."""
+    data = tmp_path / "gaps.conll"
+    document = "Oslo B-LOC\nis O\nnice O\n\nRain O\nin O\nParis B-LOC\n\n"
+    data.write_text(("-DOCSTART- O\n\n-DOCSTART- O\n\n" + document) * 2, encoding="utf-8")
+    message = f"^{data}: model.features.document .* 2 parts .* 2 documents, in 1 of the parts"
+    with pytest.raises(WindownerError, match=message):
+        train(documents_config(tmp_path, f"data.train={data}"), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_ensemble_of_runs_of_two_and_three_folds_reads_all_five(three_folds, two_pass):
+    """An ensemble's first pass is the mean of every member's folds (five here)."""
+    from windowner.tagging.ensemble import load_runs
+
+    three, two = three_folds[0] / "run", two_pass[0] / "run"
+    sentences = [s.tokens for s in read_conll(two_pass[0] / "dev.conll")]
+    ensemble = load_runs([two, three])
+    assert len(ensemble.first_passes) == 5 and len(ensemble.predict(sentences)) == len(sentences)

@@ -39,7 +39,7 @@ def load_tagger(runs: Sequence[str], which: str, combine: str) -> Tagger | Ensem
 
 def protected(run: str, inputs: dict[str, str]) -> dict[Path, str]:
     """What an output file of ``eval`` or ``predict`` must not replace: the files of the run folder, of its
-    stages (a run with the document feature: the folds and their halves of the training data) and the
+    stages (a run with the document feature: the folds and their parts of the training data) and the
     command's ``inputs`` (each path with the words that name it; ``-``, standard input, is none)."""
     keep = {Path(path): name for path, name in inputs.items() if path != "-"}
     files = [*RUN_FILES, *(f"{stage}/{name}" for stage in FOLDS for name in RUN_FILES)]

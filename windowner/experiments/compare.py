@@ -34,8 +34,8 @@ from typing import Any
 from ..base.errors import WindownerError, quote
 from ..base.files import read_json
 from ..base.yaml_file import read_yaml_mapping
-from ..config import flatten
-from ..tagging.folders import FOLDS
+from ..config import MAX_FOLDS, config_from_dict, flatten
+from ..tagging.folders import fold_names, is_fold
 from ..tagging.run_files import CONFIG_FILE, HISTORY_FILE, SCORES_FILE
 from .plot import read_history
 from .significance import describe, t_quantile, t_two_sided
@@ -93,7 +93,33 @@ def is_run(folder: Path) -> bool:
     folds) its config and a fold, whose folder is a stage of the run, never a run of its own here."""
     if not (folder / CONFIG_FILE).is_file():
         return False
-    return (folder / HISTORY_FILE).is_file() or any((folder / name).is_dir() for name in FOLDS)
+    if (folder / HISTORY_FILE).is_file():
+        return True
+    try:
+        config = flatten(read_yaml_mapping(folder / CONFIG_FILE))
+    except WindownerError:
+        return False
+    return any(is_fold(folder / name) for name in run_folds(config))
+
+
+def saved_config(folder: Path) -> dict[str, Any]:
+    """The flattened ``config.yaml`` of a run, every key the run's windowner did not write at its default
+    (a run saved before a key existed trained as its default says), so that such runs group with the
+    runs that wrote it; as written if it is not a config this windowner reads."""
+    raw = read_yaml_mapping(folder / CONFIG_FILE)
+    try:
+        return flatten(config_from_dict(raw).to_dict())
+    except WindownerError:
+        return flatten(raw)
+
+
+def run_folds(config: dict[str, Any]) -> tuple[str, ...]:
+    """The names of the folds of a run whose flattened config is ``config`` (none without the document
+    feature)."""
+    if not config.get(DOCUMENT):
+        return ()
+    count = config.get("train.first_pass_folds")
+    return fold_names(count if isinstance(count, int) and 2 <= count <= MAX_FOLDS else 2)
 
 
 def find_runs(paths: Sequence[str | Path], note: Callable[[str], Any] | None = None) -> list[Path]:
@@ -140,7 +166,7 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
 
         sentences = read_conll(data, scheme)
     for folder in folders:
-        config = flatten(read_yaml_mapping(folder / CONFIG_FILE))
+        config = saved_config(folder)
         scores = read_json(folder / SCORES_FILE)
         if not isinstance(scores, dict) or "best_epoch" not in scores:
             raise WindownerError(f"{folder / SCORES_FILE}: not the scores of a windowner run")
@@ -148,8 +174,8 @@ def load_runs(folders: Iterable[Path], data: str | None = None, scheme: str = "a
             scores = {"best_epoch": scores["best_epoch"], "data": _rescore(folder, sentences)}
         stages = sum(  # a package of such a run carries the folds' models, not their histories
             epoch_seconds(read_history(folder / name / HISTORY_FILE))
-            for name in FOLDS
-            if config.get(DOCUMENT) and (folder / name / HISTORY_FILE).is_file()
+            for name in run_folds(config)
+            if (folder / name / HISTORY_FILE).is_file()
         )
         runs.append(Run(folder, config, scores, read_history(folder / HISTORY_FILE), stages))
     return runs

@@ -55,6 +55,7 @@ def fold_names(count: int) -> tuple[str, ...]:
 FOLDS = tuple(dict.fromkeys(name for count in range(2, MAX_FOLDS + 1) for name in fold_names(count)))
 """Every name a fold may have: a run's are those of its count, :func:`fold_names`."""
 FOLD_DATA = "train.txt"  # in a fold: its part of the training data
+A_FOLD = "a fold"  # what the mark of a fold says (:func:`mark`)
 
 
 def real_folder(folder: str | Path) -> Path:
@@ -125,15 +126,30 @@ def locked(folder: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
-def mark(folder: Path) -> None:
-    """Write :data:`MARKER` in ``folder``: windowner made it (or trained into it while it was empty)."""
+def mark(folder: Path, what: str = "a run folder") -> None:
+    """Write :data:`MARKER` in ``folder``: windowner made it (or trained into it while it was empty);
+    ``what`` it is: a run folder, or :data:`A_FOLD`."""
     if not (folder / MARKER).is_file():
-        write_atomic(folder / MARKER, json.dumps({"made_by": "windowner", "what": "a run folder"}) + "\n")
+        write_atomic(folder / MARKER, json.dumps({"made_by": "windowner", "what": what}) + "\n")
 
 
 def is_marked(folder: Path) -> bool:
     """Whether ``folder`` holds :data:`MARKER`."""
     return (folder / MARKER).is_file()
+
+
+def is_fold(folder: Path) -> bool:
+    """Whether ``folder`` is a fold of the run it is in: a real folder (not a link) named as one of
+    :data:`FOLDS` whose mark says :data:`A_FOLD`. A run of yours in a folder of that name is not one; a
+    ``fold-even/`` or ``fold-odd/`` written before folds had a mark of their own is one if it is marked."""
+    if folder.name not in FOLDS or folder.is_symlink() or not folder.is_dir():
+        return False
+    if folder.name in fold_names(2) and is_marked(folder):
+        return True
+    try:
+        return json.loads((folder / MARKER).read_text(encoding="utf-8")).get("what") == A_FOLD
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _holder(fd: int) -> str:
@@ -284,15 +300,12 @@ def _empty(leftover: Path, folder: Path, run_files: Collection[str]) -> bool:
 
 def _folds_of(folder: Path) -> dict[str, str]:
     """The entries of the run ``folder`` that belong to a fold of it, each mapped to its fold: the fold
-    itself and its lock file. A fold is a run's: a real folder (not a link) named as one of
-    :data:`FOLDS`, with the mark, that no training holds (a fold trained on its own meanwhile is left to
-    it, as a folder of the user's is)."""
+    itself and its lock file. A fold is a run's (:func:`is_fold`) when no training holds it (a fold
+    trained on its own meanwhile is left to it, as a folder of the user's is)."""
     found = {}
     for fold in FOLDS:
-        path = folder / fold
-        if path.is_dir() and not path.is_symlink() and is_marked(path):
-            if not _in_use(folder / lock_name(fold)):
-                found.update({fold: fold, lock_name(fold): fold})
+        if is_fold(folder / fold) and not _in_use(folder / lock_name(fold)):
+            found.update({fold: fold, lock_name(fold): fold})
     return found
 
 

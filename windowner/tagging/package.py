@@ -43,7 +43,18 @@ from ..base.errors import WindownerError
 from ..base.files import write_atomic
 from ..data.vectors import read_vectors
 from ..data.vocab import SPECIALS
-from .folders import discard, fold_names, fresh_sibling, is_marked, locked, mark, recover, replace_folder
+from .folders import (
+    A_FOLD,
+    discard,
+    fold_names,
+    fresh_sibling,
+    is_fold,
+    is_marked,
+    locked,
+    mark,
+    recover,
+    replace_folder,
+)
 from .run_files import CONFIG_FILE, LABELS_FILE, META_FILE, MODEL_FILE, RUN_FILES, SCORES_FILE
 from .tagger import Tagger, load_run
 
@@ -103,7 +114,7 @@ def package_run(
             for name, first, first_from_run in zip(folds, firsts, firsts_from_run, strict=True):
                 inner = new / name
                 inner.mkdir()
-                mark(inner)
+                mark(inner, A_FOLD)
                 first.save(inner)
                 more = len(first.vocab) - first_from_run
                 inner_meta = _meta(first, source, max_words, first_from_run, more)
@@ -155,7 +166,7 @@ def check_package_output(run: Path, output: Path, overwrite: bool, folds: Sequen
         )
     for name in folds:
         entry = output / name
-        if os.path.lexists(entry) and (entry.is_symlink() or not entry.is_dir() or not is_marked(entry)):
+        if os.path.lexists(entry) and not is_fold(entry):
             raise WindownerError(
                 f"{entry}: yours, where the package puts a fold of the run: move it away, or give the"
                 " package another folder"

@@ -42,6 +42,7 @@ from ..data.spans import read_data
 from ..tagging.checkpoint import CHECKPOINT_FILE
 from ..tagging.documents import changed_folds, document_keys
 from ..tagging.folders import (
+    A_FOLD,
     FOLD_DATA,
     FOLDS,
     discard,
@@ -115,15 +116,18 @@ def fold_sentences(sentences: Sequence[Sentence], count: int) -> list[list[Sente
 
 def folds_of(config: Config, train: Sequence[Sentence]) -> list[list[Sentence]]:
     """:func:`fold_sentences` of the training data ``train`` of ``config``; an error if a part has no
-    document."""
+    sentence."""
     count = config.train.first_pass_folds
-    documents = len({s.document for s in train})
-    if documents < count:
+    documents = {s.document for s in train}
+    parts = {document % count for document in documents}
+    if len(parts) < count:
+        has = "one document" if len(documents) == 1 else f"{len(documents)} documents"
+        if len(documents) >= count:  # numbered with gaps: a -DOCSTART- with no sentence is a document
+            has += f", in {len(parts)} of the parts (document d, from 0, is in part d mod {count})"
         raise WindownerError(
             f"{config.data.train}: model.features.document trains its first pass on {count} parts of the"
-            f" documents of the training data (train.first_pass_folds), and it has"
-            f" {'one document' if documents == 1 else f'{documents} documents'}: start each with a"
-            " -DOCSTART- line"
+            f" documents of the training data (train.first_pass_folds), and it has {has}: start each"
+            " document with one -DOCSTART- line"
         )
     return fold_sentences(train, count)
 
@@ -222,7 +226,7 @@ def train_two_pass(
                 say(f"stage {number} of {last}: {folder} has finished: not trained again")
                 continue
             folder.mkdir(parents=True, exist_ok=True)
-            mark(folder)
+            mark(folder, A_FOLD)
             write_atomic(folder / FOLD_DATA, conll_text(part))
             stage = without_feature(config, folder, str(folder / FOLD_DATA))
             going_on = (folder / CHECKPOINT_FILE).is_file()
