@@ -127,7 +127,7 @@ def test_a_run_trains_its_three_stages(two_pass):
     assert [s.document for s in dev] in asked and len({s.document for s in dev}) == 5  # by document
 
 
-def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, monkeypatch):
+def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass):
     folder, *_ = two_pass
     run = folder / "run"
     train_data = read_conll(folder / "train.conll")
@@ -135,7 +135,15 @@ def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, m
     assert len({s.document for s in train_data}) == 15 and even and odd
     for name, half in zip(FOLDS, (even, odd), strict=True):  # what each fold trained on
         assert [s.tokens for s in read_conll(run / name / "train.txt")] == [s.tokens for s in half]
-    folds = [load_run(run / name) for name in FOLDS]
+    keys, asked = keyed_by([load_run(run / name) for name in FOLDS], train_data)
+    assert len(keys) == sum(len(s) for s in train_data)
+    assert asked[0] == {s.tokens for s in odd}  # the run of the even documents tags the odd
+    assert asked[1] == {s.tokens for s in even}
+    assert not asked[0] & {s.tokens for s in even}
+
+
+def keyed_by(folds, train_data):
+    """The training keys of ``train_data`` from ``folds``, and the sentences each fold was asked to key."""
     asked = {id(fold): set() for fold in folds}
     real = first_passes.type_marginals
 
@@ -143,12 +151,10 @@ def test_the_training_keys_never_come_from_a_run_that_saw_their_tags(two_pass, m
         asked[id(tagger)].update(tuple(s) for s in sentences)
         return real(tagger, sentences, types)
 
-    monkeypatch.setattr(first_passes, "type_marginals", spy)
-    keys = training_keys(train_data, folds)
-    assert len(keys) == sum(len(s) for s in train_data)
-    assert asked[id(folds[0])] == {s.tokens for s in odd}  # the run of the even documents tags the odd
-    assert asked[id(folds[1])] == {s.tokens for s in even}
-    assert not asked[id(folds[0])] & {s.tokens for s in even}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(first_passes, "type_marginals", spy)
+        keys = training_keys(train_data, folds)
+    return keys, [asked[id(fold)] for fold in folds]
 
 
 def test_an_ensemble_of_one_is_the_run(two_pass):
@@ -572,20 +578,10 @@ def test_three_folds_each_train_on_two_parts_and_key_the_third(three_folds):
     for k, name in enumerate(names):
         trained = [s.tokens for s in read_conll(run / name / "train.txt")]
         assert trained == [s.tokens for s in train_data if s.document % 3 != k] and trained
-    folds = [load_run(run / name) for name in names]
-    asked = {id(fold): set() for fold in folds}
-    real = first_passes.type_marginals
-
-    def spy(tagger, sentences, types):
-        asked[id(tagger)].update(tuple(s) for s in sentences)
-        return real(tagger, sentences, types)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(first_passes, "type_marginals", spy)
-        keys = training_keys(train_data, folds)
+    keys, asked = keyed_by([load_run(run / name) for name in names], train_data)
     assert len(keys) == sum(len(s) for s in train_data)
-    for k, fold in enumerate(folds):
-        assert asked[id(fold)] == {s.tokens for s in train_data if s.document % 3 == k}
+    for k in range(3):
+        assert asked[k] == {s.tokens for s in train_data if s.document % 3 == k}
     tagger = load_run(run)
     assert len(tagger.first_passes) == 3
     assert list(json.loads((run / "first_pass.json").read_text())) == list(names)
