@@ -289,6 +289,11 @@ def test_a_run_of_yours_named_as_a_fold_survives_an_overwrite(old_run):
     before = files_of(run / "fold-3")
     train(documents_config(run.parent, "train.seed=1"), progress=False, overwrite=True)
     assert files_of(run / "fold-3") == before
+    everything = files_of(run)
+    three = documents_config(run.parent, "train.first_pass_folds=3")
+    with pytest.raises(WindownerError, match=f"{run / 'fold-3'}: a run of yours where the run trains a fold"):
+        train(three, progress=False, overwrite=True)  # a run with three folds would train one there
+    assert files_of(run) == everything
 
 
 def test_an_overwrite_to_three_folds_and_back_keeps_your_entries(old_run):

@@ -4,8 +4,8 @@ A run with ``model.features.document`` tags in two passes: its first pass (its f
 ``fold-even/`` and ``fold-odd/`` in its folder, or ``fold-1/`` ... ``fold-K/``: the same config without
 the feature, each trained on a part of the documents) gives every token the mean of their marginals,
 the keys follow from them (:mod:`windowner.data.documents`), and the run reads the keys as one more
-feature table. An ensemble's
-first pass is the mean of all its members' folds' marginals (:func:`document_keys`).
+feature table. An ensemble's first pass is the mean of all its members' folds' marginals
+(:func:`document_keys`).
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ from ..tagging.folders import (
     discard,
     fold_names,
     fresh_sibling,
+    is_fold,
     is_marked,
     locked,
     mark,
@@ -200,6 +201,11 @@ def train_two_pass(
         if folder != run and os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
             raise WindownerError(
                 f"{folder}: a file of yours where the run trains a stage: move it away, or give the run"
+                " another folder (--output)"
+            )
+        if folder != run and is_marked(folder) and not is_fold(folder):
+            raise WindownerError(
+                f"{folder}: a run of yours where the run trains a fold: move it away, or give the run"
                 " another folder (--output)"
             )
     existed, marked = run.exists(), is_marked(run)
