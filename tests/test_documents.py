@@ -724,3 +724,27 @@ def test_an_ensemble_of_runs_of_two_and_three_folds_reads_all_five(three_folds, 
     sentences = [s.tokens for s in read_conll(two_pass[0] / "dev.conll")]
     ensemble = load_runs([two, three])
     assert len(ensemble.first_passes) == 5 and len(ensemble.predict(sentences)) == len(sentences)
+
+
+def test_a_resume_after_the_number_of_folds_was_edited_is_refused(tmp_path):
+    """Stopped in its second fold, the run's config.yaml edited to three folds: ``--resume`` refuses,
+    naming a fold the run has and the config does not, and leaves the run as it was."""
+    import yaml
+
+    said = []
+
+    def echo(line):
+        said.append(line)
+        if line.startswith("epoch   1") and any(s.startswith("stage 2 of 3") for s in said):
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(Terminated):
+        train(documents_config(tmp_path), progress=False, echo=echo)
+    run = tmp_path / "run"
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved["train"]["first_pass_folds"] = 3
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(WindownerError, match=f"{run / 'fold-even'}: a fold of this run, .* \\(3\\)"):
+        resume(run, progress=False)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

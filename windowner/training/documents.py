@@ -212,6 +212,15 @@ def train_two_pass(
     parts = folds_of(config, read_data(config.data.train, config.data.scheme, config.data.format))
     if not resuming:
         check_free(run, overwrite)
+    else:  # a config.yaml edited to another number of folds: the run's folds are not these
+        others = (name for name in FOLDS if name not in names and holds_work(run / name))
+        other = next((name for name in others if is_fold(run / name)), None)
+        if other is not None:
+            raise WindownerError(
+                f"{run / other}: a fold of this run, which train.first_pass_folds"
+                f" ({config.train.first_pass_folds}) in its config.yaml does not have: put the number"
+                f" back, or train the run again with --overwrite"
+            )
     run.mkdir(parents=True, exist_ok=True)
     mark(run)
     replacing = overwrite and holds_any_work(run)
