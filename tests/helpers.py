@@ -7,6 +7,7 @@ cancel the O(h²) error term; with h = 1e-3 the remaining error (O(h⁴) and rou
 1e-13 absolute, small enough to compare tiny gradient entries relatively.
 """
 
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -93,3 +94,15 @@ def documents_config(folder: Path, *overrides: str):
     settings = [f"data.train={train}", f"data.dev={dev}", "data.test=null", "train.epochs=2"]
     settings += ["model.hidden=20", "model.features.document=4", f"output={folder / 'run'}"]
     return load_config(REPO / "configs" / "default.yaml", [*settings, *overrides])
+
+
+def stop_at(stage: str, line: str = "epoch   1"):
+    """An ``echo`` that sends Ctrl-C when ``line`` begins, once ``stage`` ("stage 2 of 3") has begun."""
+    said: list[str] = []
+
+    def echo(text: str) -> None:
+        said.append(text)
+        if text.startswith(line) and any(s.startswith(stage) for s in said):
+            signal.raise_signal(signal.SIGINT)
+
+    return echo

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import documents_config
+from helpers import documents_config, stop_at
 
 from windowner.base.errors import Terminated, WindownerError
 from windowner.tagging.folders import fold_names, locked
@@ -30,18 +30,6 @@ def old_run(tmp_path):
     """A finished run with the document feature in ``tmp_path/run``, and its files."""
     train(documents_config(tmp_path), progress=False)
     return tmp_path / "run", files_of(tmp_path / "run")
-
-
-def stop_at(stage: str, line: str = "epoch   1"):
-    """An ``echo`` that sends Ctrl-C when ``line`` begins, once ``stage`` ("stage 2 of 3") has begun."""
-    said: list[str] = []
-
-    def echo(text: str) -> None:
-        said.append(text)
-        if text.startswith(line) and any(s.startswith(stage) for s in said):
-            signal.raise_signal(signal.SIGINT)
-
-    return echo
 
 
 @pytest.mark.parametrize(

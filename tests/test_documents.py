@@ -9,7 +9,7 @@ import signal
 
 import numpy as np
 import pytest
-from helpers import documents_config
+from helpers import documents_config, stop_at
 
 from windowner.base.errors import Terminated, WindownerError
 from windowner.data.conll import read_conll
@@ -638,13 +638,7 @@ def test_a_stopped_run_of_three_folds_resumes_to_the_same_weights(three_folds, t
     """Stopped in the third fold, ``--resume`` trains no finished fold again and ends with the weights of
     the run never stopped (the run's and every fold's)."""
     straight = three_folds[0] / "run"
-    said = []
-
-    def echo(line):
-        said.append(line)
-        if line.startswith("epoch   1") and any(s.startswith("stage 3 of 4") for s in said):
-            signal.raise_signal(signal.SIGINT)
-
+    echo = stop_at("stage 3 of 4")
     config = documents_config(tmp_path, "train.first_pass_folds=3")
     with pytest.raises(Terminated):
         train(config, progress=False, echo=echo)
@@ -658,23 +652,24 @@ def test_a_stopped_run_of_three_folds_resumes_to_the_same_weights(three_folds, t
         assert (straight / name).read_bytes() == (tmp_path / "run" / name).read_bytes(), name
 
 
-def test_a_run_saved_before_the_number_of_folds_was_a_setting_loads_and_resumes(tmp_path):
-    """A ``config.yaml`` without ``train.first_pass_folds``: two folds, fold-even and fold-odd."""
+def edit_saved_folds(run, count):
+    """Set ``train.first_pass_folds`` in the run's ``config.yaml`` (None: leave it out)."""
     import yaml
 
-    said = []
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved["train"].pop("first_pass_folds")
+    if count is not None:
+        saved["train"]["first_pass_folds"] = count
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
 
-    def echo(line):
-        said.append(line)
-        if line.startswith("epoch   1") and any(s.startswith("stage 3 of 3") for s in said):
-            signal.raise_signal(signal.SIGINT)
 
+def test_a_run_saved_before_the_number_of_folds_was_a_setting_loads_and_resumes(tmp_path):
+    """A ``config.yaml`` without ``train.first_pass_folds``: two folds, fold-even and fold-odd."""
+    echo = stop_at("stage 3 of 3")
     with pytest.raises(Terminated):
         train(documents_config(tmp_path), progress=False, echo=echo)
     run = tmp_path / "run"
-    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-    del saved["train"]["first_pass_folds"]
-    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    edit_saved_folds(run, None)  # as a run of an earlier windowner wrote it
     resume(run, progress=False)
     assert len(load_run(run).first_passes) == 2
 
@@ -684,8 +679,6 @@ def test_compare_finds_your_runs_named_as_folds_beside_a_config(tmp_path):
     no run, its folders are; and two runs alike but for a key one's windowner did not write group as
     one setting (its default)."""
     import shutil
-
-    import yaml
 
     from windowner.experiments.compare import group_runs, load_runs
 
@@ -697,9 +690,7 @@ def test_compare_finds_your_runs_named_as_folds_beside_a_config(tmp_path):
         )
     shutil.copy(exp / "fold-1" / "config.yaml", exp / "config.yaml")
     assert find_runs([exp]) == [exp / "fold-1", exp / "fold-2"]
-    saved = yaml.safe_load((exp / "fold-2" / "config.yaml").read_text(encoding="utf-8"))
-    del saved["train"]["first_pass_folds"]  # as a run of an earlier windowner wrote it
-    (exp / "fold-2" / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    edit_saved_folds(exp / "fold-2", None)  # as a run of an earlier windowner wrote it
     differing, groups = group_runs(load_runs([exp / "fold-1", exp / "fold-2"]))
     assert differing == [] and len(groups) == 1
 
@@ -729,21 +720,11 @@ def test_an_ensemble_of_runs_of_two_and_three_folds_reads_all_five(three_folds, 
 def test_a_resume_after_the_number_of_folds_was_edited_is_refused(tmp_path):
     """Stopped in its second fold, the run's config.yaml edited to three folds: ``--resume`` refuses,
     naming a fold the run has and the config does not, and leaves the run as it was."""
-    import yaml
-
-    said = []
-
-    def echo(line):
-        said.append(line)
-        if line.startswith("epoch   1") and any(s.startswith("stage 2 of 3") for s in said):
-            signal.raise_signal(signal.SIGINT)
-
+    echo = stop_at("stage 2 of 3")
     with pytest.raises(Terminated):
         train(documents_config(tmp_path), progress=False, echo=echo)
     run = tmp_path / "run"
-    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-    saved["train"]["first_pass_folds"] = 3
-    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    edit_saved_folds(run, 3)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     with pytest.raises(WindownerError, match=f"{run / 'fold-even'}: a fold of this run, .* \\(3\\)"):
         resume(run, progress=False)
