@@ -77,8 +77,8 @@ def stages(config: Config) -> list[str]:
     run, names = Path(config.output), fold_names(config.train.first_pass_folds)
     return [
         *(
-            f"{k}. {run / name}: {_what(len(names), k - 1)} of {config.data.train} (the config without"
-            " the document feature)"
+            f"{k}. {run / name}: {_what(len(names), k - 1)}, in {config.data.train} (the config"
+            " without the document feature)"
             for k, name in enumerate(names, start=1)
         ),
         f"{len(names) + 1}. {run}: the config with the document feature, trained with those keys (the"
